@@ -1,0 +1,82 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+#ifndef _NGX_HTTP_OAUTH2_JWT_H_INCLUDED_
+#define _NGX_HTTP_OAUTH2_JWT_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <openssl/evp.h>
+#include <yajl/yajl_tree.h>
+
+
+/* a public key from a JWKS, usable for signature verification */
+typedef struct {
+    ngx_str_t           kid;      /* empty if the JWK has none */
+    ngx_uint_t          algs;     /* NGX_HTTP_OAUTH2_ALG_* it can verify */
+    EVP_PKEY           *pkey;
+} ngx_http_oauth2_jwk_t;
+
+
+/* a parsed (not yet verified) JWS in compact serialization */
+typedef struct {
+    ngx_str_t           signing_input;   /* header.payload as received */
+    ngx_str_t           signature;       /* decoded */
+    ngx_str_t           alg;
+    ngx_str_t           kid;             /* empty if absent */
+    ngx_uint_t          alg_bit;         /* NGX_HTTP_OAUTH2_ALG_*, 0 if
+                                            unknown or "none" */
+    yajl_val            header;
+    yajl_val            claims;
+} ngx_http_oauth2_jwt_t;
+
+
+/* what the ID token must match (OpenID Connect Core 3.1.3.7) */
+typedef struct {
+    ngx_str_t           issuer;
+    ngx_str_t           client_id;
+    ngx_str_t           nonce;           /* empty: not checked */
+    time_t              now;
+    time_t              leeway;
+} ngx_http_oauth2_jwt_expect_t;
+
+
+/*
+ * Parses a JWKS document into an array of ngx_http_oauth2_jwk_t allocated
+ * in pool; the EVP_PKEYs are freed by a cleanup of that pool.  Keys of
+ * unsupported types or with "use" other than "sig" are skipped (logged at
+ * info level); returns NGX_ERROR (and *err) only if the document is not a
+ * JWKS at all.  RSA, EC P-256/P-384/P-521 and Ed25519 keys are supported.
+ */
+ngx_int_t ngx_http_oauth2_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
+    u_char *data, size_t len, ngx_array_t **keys, const char **err);
+
+/* splits, base64url-decodes and JSON-parses the three segments */
+ngx_int_t ngx_http_oauth2_jwt_parse(ngx_pool_t *pool, ngx_str_t *token,
+    ngx_http_oauth2_jwt_t *jwt, const char **err);
+
+/*
+ * Verifies the signature with the key of jwt->kid (or the only suitable
+ * key when the token has no kid).  hmac_secret, when not NULL, is used for
+ * HS* algorithms if they are in algs.  Returns NGX_OK, NGX_DECLINED (and
+ * *err) on a bad signature or forbidden algorithm, NGX_AGAIN if no key
+ * with that kid is known (the caller may refetch the JWKS once).
+ */
+ngx_int_t ngx_http_oauth2_jwt_verify(ngx_http_oauth2_jwt_t *jwt,
+    ngx_array_t *keys, ngx_uint_t algs, ngx_str_t *hmac_secret,
+    const char **err);
+
+/* the claim checks of OpenID Connect Core 3.1.3.7: NGX_OK or NGX_DECLINED
+ * with *err naming the failed rule */
+ngx_int_t ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
+    ngx_http_oauth2_jwt_expect_t *expect, const char **err);
+
+/* "RS256" -> NGX_HTTP_OAUTH2_ALG_RS256, 0 if unknown */
+ngx_uint_t ngx_http_oauth2_alg_bit(ngx_str_t *name);
+
+
+#endif /* _NGX_HTTP_OAUTH2_JWT_H_INCLUDED_ */

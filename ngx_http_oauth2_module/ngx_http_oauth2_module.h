@@ -1,0 +1,122 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+#ifndef _NGX_HTTP_OAUTH2_MODULE_H_INCLUDED_
+#define _NGX_HTTP_OAUTH2_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_OAUTH2_KEY_LEN           32
+#define NGX_HTTP_OAUTH2_MIN_SECRET_LEN    32
+
+/* ID token signature algorithms, a bit each */
+#define NGX_HTTP_OAUTH2_ALG_RS256         0x0001
+#define NGX_HTTP_OAUTH2_ALG_RS384         0x0002
+#define NGX_HTTP_OAUTH2_ALG_RS512         0x0004
+#define NGX_HTTP_OAUTH2_ALG_PS256         0x0008
+#define NGX_HTTP_OAUTH2_ALG_PS384         0x0010
+#define NGX_HTTP_OAUTH2_ALG_PS512         0x0020
+#define NGX_HTTP_OAUTH2_ALG_ES256         0x0040
+#define NGX_HTTP_OAUTH2_ALG_ES384         0x0080
+#define NGX_HTTP_OAUTH2_ALG_ES512         0x0100
+#define NGX_HTTP_OAUTH2_ALG_EDDSA         0x0200
+#define NGX_HTTP_OAUTH2_ALG_HS256         0x0400
+#define NGX_HTTP_OAUTH2_ALG_HS384         0x0800
+#define NGX_HTTP_OAUTH2_ALG_HS512         0x1000
+
+#define NGX_HTTP_OAUTH2_PRESET_NONE       0
+#define NGX_HTTP_OAUTH2_PRESET_GOOGLE     1
+#define NGX_HTTP_OAUTH2_PRESET_GITHUB     2
+#define NGX_HTTP_OAUTH2_PRESET_GITLAB     3
+
+#define NGX_HTTP_OAUTH2_AUTH_BASIC        1
+#define NGX_HTTP_OAUTH2_AUTH_POST         2
+
+#define NGX_HTTP_OAUTH2_SECURE_AUTO       2
+
+
+typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
+
+
+/* one AES-256-GCM key derived from one oauth2_cookie_secret */
+typedef struct {
+    u_char                          session[NGX_HTTP_OAUTH2_KEY_LEN];
+    u_char                          state[NGX_HTTP_OAUTH2_KEY_LEN];
+} ngx_http_oauth2_keys_t;
+
+
+/* one oauth2_provider block */
+typedef struct {
+    ngx_str_t                       name;
+
+    ngx_str_t                       issuer;
+    ngx_str_t                       authorization_endpoint;
+    ngx_str_t                       token_endpoint;
+    ngx_str_t                       userinfo_endpoint;
+    ngx_str_t                       jwks_uri;
+    ngx_str_t                       end_session_endpoint;
+    ngx_str_t                       revocation_endpoint;
+
+    ngx_str_t                       client_id;
+    ngx_str_t                       client_secret;
+    ngx_str_t                       scope;
+    ngx_str_t                       redirect_uri;
+    ngx_str_t                       ssl_trusted_certificate;
+    ngx_str_t                       user_agent;
+
+    ngx_str_t                       cookie_name;        /* session cookie */
+    ngx_str_t                       state_cookie_name;  /* prefix */
+
+    ngx_uint_t                      preset;
+    ngx_uint_t                      auth_method;
+    ngx_uint_t                      algs;
+
+    ngx_flag_t                      userinfo;
+    ngx_flag_t                      allow_http;
+
+    ngx_msec_t                      connect_timeout;
+    ngx_msec_t                      timeout;
+    size_t                          max_response_size;
+
+    time_t                          leeway;
+    time_t                          session_lifetime;
+    time_t                          metadata_ttl;
+    time_t                          jwks_ttl;
+    time_t                          jwks_min_refresh;
+
+    /* per-worker state: discovered metadata, JWKS, fetches in flight */
+    ngx_http_oauth2_provider_rt_t  *rt;
+
+    u_char                         *file;
+    ngx_uint_t                      line;
+} ngx_http_oauth2_provider_t;
+
+
+typedef struct {
+    ngx_array_t                     providers;  /* ngx_http_oauth2_provider_t * */
+} ngx_http_oauth2_main_conf_t;
+
+
+typedef struct {
+    /* NULL: off; NGX_CONF_UNSET_PTR: not set on this level */
+    ngx_http_oauth2_provider_t     *provider;
+
+    /* ngx_http_oauth2_keys_t: the first seals, every one opens */
+    ngx_array_t                    *keys;
+
+    ngx_uint_t                      cookie_secure;
+    ngx_str_t                       cookie_domain;
+} ngx_http_oauth2_loc_conf_t;
+
+
+extern ngx_module_t  ngx_http_oauth2_module;
+
+
+#endif /* _NGX_HTTP_OAUTH2_MODULE_H_INCLUDED_ */

@@ -1,0 +1,110 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+#ifndef _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_
+#define _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+
+
+/*
+ * Sealed cookies.  A sealed value is base64url(version | nonce | AES-256-GCM
+ * ciphertext | tag) with the cookie's name (and purpose) as additional data,
+ * so a value cannot be moved to another cookie.  The exact format is in
+ * docs/session-format.md; t/tools/seal.js implements the same for tests.
+ */
+
+
+#define NGX_HTTP_OAUTH2_SEAL_SESSION   0
+#define NGX_HTTP_OAUTH2_SEAL_STATE     1
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_str_t                  value;
+} ngx_http_oauth2_claim_t;
+
+
+typedef struct {
+    time_t                     expires;         /* session ends */
+    time_t                     created;         /* login time */
+    time_t                     access_expires;  /* 0: unknown */
+    ngx_str_t                  sub;
+    ngx_array_t                claims;          /* ngx_http_oauth2_claim_t */
+    ngx_str_t                  access_token;    /* empty if not stored */
+    ngx_str_t                  refresh_token;
+    ngx_str_t                  id_token;
+} ngx_http_oauth2_session_t;
+
+
+typedef struct {
+    time_t                     created;
+    ngx_str_t                  state;
+    ngx_str_t                  nonce;
+    ngx_str_t                  verifier;        /* PKCE code_verifier */
+    ngx_str_t                  return_url;
+} ngx_http_oauth2_login_state_t;
+
+
+/* derives the session and state keys from one secret (HKDF-SHA256) */
+ngx_int_t ngx_http_oauth2_derive_keys(ngx_str_t *secret,
+    ngx_http_oauth2_keys_t *keys);
+
+/* seal with the first key; purpose selects the session or state key */
+ngx_int_t ngx_http_oauth2_seal(ngx_pool_t *pool, ngx_array_t *keys,
+    ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *plain, ngx_str_t *sealed);
+
+/* open with any key: NGX_OK (*index = the key that opened it), or
+ * NGX_DECLINED for anything that does not open */
+ngx_int_t ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys,
+    ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed, ngx_str_t *plain,
+    ngx_uint_t *index);
+
+/* compact binary encodings of the two sealed structures */
+ngx_int_t ngx_http_oauth2_session_encode(ngx_pool_t *pool,
+    ngx_http_oauth2_session_t *s, ngx_str_t *plain);
+ngx_int_t ngx_http_oauth2_session_decode(ngx_pool_t *pool, ngx_str_t *plain,
+    ngx_http_oauth2_session_t *s);
+ngx_int_t ngx_http_oauth2_state_encode(ngx_pool_t *pool,
+    ngx_http_oauth2_login_state_t *st, ngx_str_t *plain);
+ngx_int_t ngx_http_oauth2_state_decode(ngx_pool_t *pool, ngx_str_t *plain,
+    ngx_http_oauth2_login_state_t *st);
+
+/*
+ * Request cookies.  cookie_get finds a cookie by name, reassembling a
+ * value split over numbered chunks; NGX_DECLINED if absent.  Works with
+ * nginx before and after 1.23's change of r->headers_in.cookies.
+ */
+ngx_int_t ngx_http_oauth2_cookie_get(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value);
+
+/* calls handler for every request cookie whose name starts with prefix */
+typedef ngx_int_t (*ngx_http_oauth2_cookie_pt)(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, void *data);
+ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
+    ngx_str_t *prefix, ngx_http_oauth2_cookie_pt handler, void *data);
+
+/*
+ * Adds Set-Cookie headers: HttpOnly, SameSite=Lax, Path=/, Secure if
+ * secure, Domain if given, Max-Age=max_age (0 deletes).  A value longer
+ * than one cookie may hold is split over numbered chunks, and chunks a
+ * previous, longer value left behind are deleted.
+ */
+ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, time_t max_age, ngx_uint_t secure, ngx_str_t *domain);
+
+/* removes the named cookies (and their chunks) from the request headers
+ * passed upstream */
+ngx_int_t ngx_http_oauth2_cookie_strip(ngx_http_request_t *r,
+    ngx_str_t *prefix);
+
+
+#endif /* _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_ */
