@@ -26,7 +26,7 @@ case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 DEBIAN_NGINX_SRC=/usr/share/nginx/src
 
 APT_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
-    gcc make openssl ca-certificates nodejs npm chromium
+    gcc make openssl ca-certificates chromium
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl libhttp-message-perl libwww-perl
     libipc-run3-perl valgrind wrk"
@@ -45,6 +45,9 @@ die() {
 
 missing_packages() {
     missing=
+    # Node.js (>= 20) usually comes with the machine; Debian's own is older
+    # and is only a fallback
+    command -v node >/dev/null 2>&1 || missing="nodejs npm"
     for p in $APT_PACKAGES; do
         if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
              | grep -q 'ok installed'

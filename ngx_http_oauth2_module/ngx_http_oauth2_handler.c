@@ -6,3 +6,2130 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_provider.h"
+
+
+/*
+ * The access phase.
+ *
+ * A request to a location with "oauth2 NAME" that carries a session cookie
+ * which opens and has not expired passes (NGX_OK): this is the hot path,
+ * one AES-GCM open and no allocation beyond the request's context.
+ *
+ * Without a session, a browser's page load is sent to the provider's
+ * authorization endpoint (302) with a fresh state, nonce and PKCE
+ * challenge, which travel with the return URL in a sealed state cookie
+ * named after the state; anything else gets 401.
+ *
+ * The callback (the path of the provider's redirect_uri, whatever location
+ * it falls in) is a small state machine kept in the request's context:
+ *
+ *   start         check state against its cookie, the provider's error
+ *                 and iss parameters; POST the code to the token endpoint
+ *   token_done    read the token response; for OpenID Connect wait for
+ *                 the JWKS
+ *   verify        verify the ID token (one JWKS refetch on an unknown
+ *                 kid); fetch userinfo if configured or plain OAuth 2.0
+ *   userinfo_done check userinfo (its sub must be the ID token's)
+ *   emails_done   GitHub: the primary verified address
+ *   finish        seal the session cookie, 302 to the return URL
+ *
+ * Every network step returns NGX_AGAIN; the fetch's completion wakes the
+ * request (its phases run again) and this handler resumes where it was.
+ * A request that goes away meanwhile destroys its pool, which cancels the
+ * fetch, so no completion ever sees a freed request.
+ */
+
+
+#define NGX_HTTP_OAUTH2_STATE_TTL        600
+#define NGX_HTTP_OAUTH2_MAX_STATES       5
+#define NGX_HTTP_OAUTH2_RANDOM_LEN       32
+#define NGX_HTTP_OAUTH2_MAX_PARAM        4096
+
+
+typedef struct {
+    ngx_str_t                       name;
+    time_t                          created;
+} ngx_http_oauth2_state_ref_t;
+
+
+typedef struct {
+    ngx_http_oauth2_loc_conf_t     *olcf;
+    ngx_http_oauth2_provider_t     *provider;
+    ngx_array_t                     states;
+} ngx_http_oauth2_state_scan_t;
+
+
+static ngx_http_oauth2_provider_t *ngx_http_oauth2_callback_provider(
+    ngx_http_request_t *r, ngx_http_oauth2_main_conf_t *omcf);
+static ngx_uint_t ngx_http_oauth2_is_navigation(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_login(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_limit_states(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_scan_state(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, void *data);
+static ngx_int_t ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *uri);
+static ngx_int_t ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out);
+static ngx_int_t ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool,
+    ngx_str_t *verifier, ngx_str_t *challenge);
+static u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
+    ngx_str_t *value);
+static size_t ngx_http_oauth2_param_len(const char *name, ngx_str_t *value);
+
+static ngx_int_t ngx_http_oauth2_callback(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_callback_start(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_get_param(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_oauth2_token_request(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *code, ngx_str_t *redirect_uri);
+static ngx_int_t ngx_http_oauth2_token_response(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx);
+static ngx_int_t ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
+    const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_oauth2_verify(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx);
+static ngx_int_t ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *url);
+static ngx_int_t ngx_http_oauth2_userinfo_response(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx);
+static ngx_int_t ngx_http_oauth2_emails_response(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx);
+static ngx_int_t ngx_http_oauth2_finish(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_claim(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *name, ngx_str_t *value);
+static ngx_int_t ngx_http_oauth2_basic_auth(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);
+static ngx_int_t ngx_http_oauth2_start_fetch(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, const char *endpoint, ngx_str_t *url);
+static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f);
+static ngx_int_t ngx_http_oauth2_fetch_failed(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx);
+static ngx_int_t ngx_http_oauth2_page(ngx_http_request_t *r,
+    ngx_uint_t status, const char *title, ngx_str_t *detail);
+static ngx_uint_t ngx_http_oauth2_secure(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_no_store(ngx_http_request_t *r);
+
+
+ngx_int_t
+ngx_http_oauth2_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_oauth2_ctx_t        *ctx;
+    ngx_http_oauth2_provider_t   *p;
+    ngx_http_oauth2_loc_conf_t   *olcf;
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
+
+    if (olcf->keys == NULL) {
+        return NGX_DECLINED;
+    }
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
+
+    p = ngx_http_oauth2_callback_provider(r, omcf);
+
+    if (p != NULL) {
+        return ngx_http_oauth2_callback(r, olcf, p);
+    }
+
+    p = olcf->provider;
+
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_oauth2_get_session(r);
+
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->session_valid) {
+        return NGX_OK;
+    }
+
+    if (!ngx_http_oauth2_is_navigation(r)) {
+        return ngx_http_oauth2_unauthorized(r, p);
+    }
+
+    return ngx_http_oauth2_login(r, olcf, p);
+}
+
+
+static ngx_http_oauth2_provider_t *
+ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
+    ngx_http_oauth2_main_conf_t *omcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (r->uri.len == pp[i]->redirect_path.len
+            && ngx_strncmp(r->uri.data, pp[i]->redirect_path.data,
+                           r->uri.len)
+               == 0)
+        {
+            return pp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_oauth2_ctx_t *
+ngx_http_oauth2_get_session(ngx_http_request_t *r)
+{
+    ngx_str_t                    value, plain;
+    ngx_uint_t                   index;
+    ngx_http_oauth2_ctx_t       *ctx;
+    ngx_http_oauth2_provider_t  *p;
+    ngx_http_oauth2_loc_conf_t  *olcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    if (ctx != NULL && ctx->session_tried) {
+        return ctx;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+    }
+
+    ctx->session_tried = 1;
+
+    p = olcf->provider;
+
+    if (p == NULL || olcf->keys == NULL) {
+        return ctx;
+    }
+
+    ctx->provider = p;
+
+    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value) != NGX_OK) {
+        return ctx;
+    }
+
+    if (ngx_http_oauth2_open(r->pool, olcf->keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                             &p->cookie_name, &value, &plain, &index)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2: session cookie \"%V\" does not open "
+                      "(tampered, truncated or sealed with another secret)",
+                      &p->cookie_name);
+        return ctx;
+    }
+
+    if (ngx_http_oauth2_session_decode(r->pool, &plain, &ctx->session)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2: session cookie \"%V\" is malformed",
+                      &p->cookie_name);
+        return ctx;
+    }
+
+    if (ctx->session.expires <= ngx_time()) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oauth2: session \"%V\" expired", &p->cookie_name);
+        return ctx;
+    }
+
+    ctx->session_valid = 1;
+
+    return ctx;
+}
+
+
+/*
+ * A browser loading a page can be redirected to the provider; a script
+ * (XHR, fetch), an API client or a WebSocket cannot follow that, and gets
+ * 401 instead.
+ */
+
+static ngx_uint_t
+ngx_http_oauth2_is_navigation(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_str_t        *accept;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return 0;
+    }
+
+    accept = NULL;
+
+#if (NGX_HTTP_HEADERS)
+    if (r->headers_in.accept) {
+        accept = &r->headers_in.accept->value;
+    }
+#endif
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-Fetch-Mode") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Mode",
+                               h[i].key.len) == 0)
+        {
+            return h[i].value.len == sizeof("navigate") - 1
+                   && ngx_strncasecmp(h[i].value.data, (u_char *) "navigate",
+                                      h[i].value.len) == 0;
+        }
+
+        if (h[i].key.len == sizeof("X-Requested-With") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-Requested-With",
+                               h[i].key.len) == 0)
+        {
+            return 0;
+        }
+
+        if (h[i].key.len == sizeof("Upgrade") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade",
+                               h[i].key.len) == 0)
+        {
+            return 0;
+        }
+
+        if (accept == NULL
+            && h[i].key.len == sizeof("Accept") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               h[i].key.len) == 0)
+        {
+            accept = &h[i].value;
+        }
+    }
+
+    if (accept != NULL
+        && ngx_strlcasestrn(accept->data, accept->data + accept->len,
+                            (u_char *) "text/html", 9 - 1)
+           == NULL
+        && ngx_strlcasestrn(accept->data, accept->data + accept->len,
+                            (u_char *) "application/json", 16 - 1)
+           != NULL)
+    {
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p)
+{
+    u_char           *s;
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.len = sizeof("Bearer realm=\"\"") - 1 + p->name.len;
+    h->value.data = ngx_pnalloc(r->pool, h->value.len);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_sprintf(h->value.data, "Bearer realm=\"%V\"", &p->name);
+    h->value.len = s - h->value.data;
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    r->headers_out.www_authenticate = h;
+
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
+    ngx_http_oauth2_provider_t *p)
+{
+    u_char                         *s;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                       plain, sealed, name, redirect_uri;
+    ngx_str_t                       challenge, method, code, client_id;
+    ngx_table_elt_t                *location;
+    ngx_http_oauth2_metadata_t     *md;
+    ngx_http_oauth2_login_state_t   st;
+
+    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "The login service is unavailable",
+                                    NULL);
+    }
+
+    md = ngx_http_oauth2_provider_metadata(p);
+
+    ngx_memzero(&st, sizeof(ngx_http_oauth2_login_state_t));
+
+    st.created = ngx_time();
+
+    if (ngx_http_oauth2_random(r->pool, &st.state) != NGX_OK
+        || ngx_http_oauth2_random(r->pool, &st.nonce) != NGX_OK
+        || ngx_http_oauth2_random(r->pool, &st.verifier) != NGX_OK
+        || ngx_http_oauth2_pkce_challenge(r->pool, &st.verifier, &challenge)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the page to come back to: this request's own path and arguments,
+     * so always a path on this host */
+
+    st.return_url = r->unparsed_uri;
+
+    if (st.return_url.len > 2048) {
+        ngx_str_set(&st.return_url, "/");
+    }
+
+    if (ngx_http_oauth2_limit_states(r, olcf, p) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    name.len = p->state_cookie_name.len + 8;
+    name.data = ngx_pnalloc(r->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_cpymem(name.data, p->state_cookie_name.data,
+                   p->state_cookie_name.len);
+    ngx_memcpy(s, st.state.data, 8);
+
+    if (ngx_http_oauth2_state_encode(r->pool, &st, &plain) != NGX_OK
+        || ngx_http_oauth2_seal(r->pool, olcf->keys,
+                                NGX_HTTP_OAUTH2_SEAL_STATE, &name, &plain,
+                                &sealed)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_oauth2_cookie_set(r, &name, &sealed,
+                                   NGX_HTTP_OAUTH2_STATE_TTL,
+                                   ngx_http_oauth2_secure(r, olcf),
+                                   &olcf->cookie_domain)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_oauth2_redirect_uri(r, p, &redirect_uri) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&code, "code");
+    ngx_str_set(&method, "S256");
+    client_id = p->client_id;
+
+    len = md->authorization_endpoint.len + 1
+          + ngx_http_oauth2_param_len("response_type", &code)
+          + ngx_http_oauth2_param_len("client_id", &client_id)
+          + ngx_http_oauth2_param_len("redirect_uri", &redirect_uri)
+          + ngx_http_oauth2_param_len("scope", &p->scope)
+          + ngx_http_oauth2_param_len("state", &st.state)
+          + ngx_http_oauth2_param_len("nonce", &st.nonce)
+          + ngx_http_oauth2_param_len("code_challenge", &challenge)
+          + ngx_http_oauth2_param_len("code_challenge_method", &method);
+
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    location->value.data = ngx_pnalloc(r->pool, len);
+    if (location->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_cpymem(location->value.data, md->authorization_endpoint.data,
+                   md->authorization_endpoint.len);
+
+    *s++ = ngx_strlchr(md->authorization_endpoint.data,
+                       md->authorization_endpoint.data
+                       + md->authorization_endpoint.len, '?')
+           ? '&' : '?';
+
+    s = ngx_http_oauth2_add_param(s, "response_type", &code);
+    s = ngx_http_oauth2_add_param(s, "client_id", &client_id);
+    s = ngx_http_oauth2_add_param(s, "redirect_uri", &redirect_uri);
+    s = ngx_http_oauth2_add_param(s, "scope", &p->scope);
+    s = ngx_http_oauth2_add_param(s, "state", &st.state);
+
+    if (p->oidc) {
+        s = ngx_http_oauth2_add_param(s, "nonce", &st.nonce);
+    }
+
+    s = ngx_http_oauth2_add_param(s, "code_challenge", &challenge);
+    s = ngx_http_oauth2_add_param(s, "code_challenge_method", &method);
+
+    /* no trailing "&" */
+    location->value.len = s - location->value.data - 1;
+
+    location->hash = 1;
+    ngx_str_set(&location->key, "Location");
+
+#if (nginx_version >= 1023000)
+    location->next = NULL;
+#endif
+
+    ngx_http_clear_location(r);
+    r->headers_out.location = location;
+
+    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oauth2 provider \"%V\": redirecting to login", &p->name);
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/*
+ * One state cookie per login in flight lets several tabs log in at once;
+ * the oldest are dropped so that at most NGX_HTTP_OAUTH2_MAX_STATES stay.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_limit_states(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_str_t                      empty;
+    ngx_uint_t                     i, j, oldest;
+    ngx_http_oauth2_state_ref_t   *ref;
+    ngx_http_oauth2_state_scan_t   scan;
+
+    scan.olcf = olcf;
+    scan.provider = p;
+
+    if (ngx_array_init(&scan.states, r->pool, 4,
+                       sizeof(ngx_http_oauth2_state_ref_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_cookie_each(r, &p->state_cookie_name,
+                                    ngx_http_oauth2_scan_state, &scan)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&empty);
+    ref = scan.states.elts;
+
+    for (i = 0; i < scan.states.nelts; i++) {
+        if (ref[i].created != 0) {
+            continue;
+        }
+
+        /* expired or unreadable: delete */
+
+        if (ngx_http_oauth2_cookie_set(r, &ref[i].name, &empty, 0,
+                                       ngx_http_oauth2_secure(r, olcf),
+                                       &olcf->cookie_domain)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ref[i].created = NGX_MAX_TIME_T_VALUE;
+    }
+
+    for ( ;; ) {
+        j = 0;
+
+        for (i = 0; i < scan.states.nelts; i++) {
+            if (ref[i].created != NGX_MAX_TIME_T_VALUE) {
+                j++;
+            }
+        }
+
+        if (j < NGX_HTTP_OAUTH2_MAX_STATES) {
+            return NGX_OK;
+        }
+
+        oldest = 0;
+
+        for (i = 1; i < scan.states.nelts; i++) {
+            if (ref[i].created < ref[oldest].created) {
+                oldest = i;
+            }
+        }
+
+        if (ngx_http_oauth2_cookie_set(r, &ref[oldest].name, &empty, 0,
+                                       ngx_http_oauth2_secure(r, olcf),
+                                       &olcf->cookie_domain)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ref[oldest].created = NGX_MAX_TIME_T_VALUE;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_scan_state(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, void *data)
+{
+    ngx_http_oauth2_state_scan_t *scan = data;
+
+    ngx_str_t                       plain;
+    ngx_uint_t                      index;
+    ngx_http_oauth2_state_ref_t    *ref;
+    ngx_http_oauth2_login_state_t   st;
+
+    ref = ngx_array_push(&scan->states);
+    if (ref == NULL) {
+        return NGX_ERROR;
+    }
+
+    ref->name = *name;
+    ref->created = 0;
+
+    if (ngx_http_oauth2_open(r->pool, scan->olcf->keys,
+                             NGX_HTTP_OAUTH2_SEAL_STATE, name, value, &plain,
+                             &index)
+        == NGX_OK
+        && ngx_http_oauth2_state_decode(r->pool, &plain, &st) == NGX_OK
+        && st.created + NGX_HTTP_OAUTH2_STATE_TTL > ngx_time())
+    {
+        ref->created = st.created;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the redirect_uri sent to the provider: as configured, or the configured
+ * path on the host this request was sent to */
+
+static ngx_int_t
+ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *uri)
+{
+    u_char     *s, *c;
+    ngx_str_t   host;
+
+    if (p->redirect_uri.data[0] != '/') {
+        *uri = p->redirect_uri;
+        return NGX_OK;
+    }
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+    } else {
+        host = r->headers_in.server;
+    }
+
+    for (c = host.data; c < host.data + host.len; c++) {
+        if (!(isalnum(*c) || *c == '.' || *c == '-' || *c == ':'
+              || *c == '[' || *c == ']'))
+        {
+            host = r->headers_in.server;
+            break;
+        }
+    }
+
+    uri->len = sizeof("https://") - 1 + host.len + p->redirect_uri.len;
+    uri->data = ngx_pnalloc(r->pool, uri->len);
+    if (uri->data == NULL) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        s = ngx_cpymem(uri->data, "https://", sizeof("https://") - 1);
+
+    } else
+#endif
+    {
+        s = ngx_cpymem(uri->data, "http://", sizeof("http://") - 1);
+    }
+
+    s = ngx_cpymem(s, host.data, host.len);
+    s = ngx_cpymem(s, p->redirect_uri.data, p->redirect_uri.len);
+
+    uri->len = s - uri->data;
+
+    return NGX_OK;
+}
+
+
+/* 32 random bytes, base64url: state, nonce and PKCE code_verifier */
+
+static ngx_int_t
+ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char     buf[NGX_HTTP_OAUTH2_RANDOM_LEN];
+    ngx_str_t  src;
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+        return NGX_ERROR;
+    }
+
+    src.len = sizeof(buf);
+    src.data = buf;
+
+    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(sizeof(buf)));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(out, &src);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool, ngx_str_t *verifier,
+    ngx_str_t *challenge)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    ngx_str_t     src;
+    unsigned int  n;
+
+    if (EVP_Digest(verifier->data, verifier->len, md, &n, EVP_sha256(), NULL)
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    src.len = n;
+    src.data = md;
+
+    challenge->data = ngx_pnalloc(pool, ngx_base64_encoded_length(n));
+    if (challenge->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(challenge, &src);
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_oauth2_param_len(const char *name, ngx_str_t *value)
+{
+    return ngx_strlen(name) + 2 + value->len
+           + 2 * ngx_escape_uri(NULL, value->data, value->len,
+                                NGX_ESCAPE_URI_COMPONENT);
+}
+
+
+/* name=value&, the value percent-encoded */
+
+static u_char *
+ngx_http_oauth2_add_param(u_char *p, const char *name, ngx_str_t *value)
+{
+    p = ngx_cpymem(p, name, ngx_strlen(name));
+    *p++ = '=';
+    p = (u_char *) ngx_escape_uri(p, value->data, value->len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    *p++ = '&';
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_callback(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_int_t               rc;
+    ngx_http_oauth2_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+    }
+
+    if (ctx->provider != p) {
+        ctx->provider = p;
+        ctx->phase = ngx_http_oauth2_cb_start;
+    }
+
+    for ( ;; ) {
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oauth2 callback phase %d", (int) ctx->phase);
+
+        switch (ctx->phase) {
+
+        case ngx_http_oauth2_cb_start:
+            rc = ngx_http_oauth2_callback_start(r, ctx, olcf);
+            break;
+
+        case ngx_http_oauth2_cb_token:
+        case ngx_http_oauth2_cb_userinfo:
+        case ngx_http_oauth2_cb_emails:
+            /* woken without the fetch having ended: keep waiting */
+            return NGX_AGAIN;
+
+        case ngx_http_oauth2_cb_token_done:
+            rc = ngx_http_oauth2_token_response(r, ctx);
+            break;
+
+        case ngx_http_oauth2_cb_verify:
+            rc = ngx_http_oauth2_verify(r, ctx);
+            break;
+
+        case ngx_http_oauth2_cb_userinfo_done:
+            rc = ngx_http_oauth2_userinfo_response(r, ctx);
+            break;
+
+        case ngx_http_oauth2_cb_emails_done:
+            rc = ngx_http_oauth2_emails_response(r, ctx);
+            break;
+
+        default: /* ngx_http_oauth2_cb_finish */
+            return ngx_http_oauth2_finish(r, ctx, olcf);
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_callback_start(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf)
+{
+    u_char                      *s;
+    ngx_int_t                    rc;
+    ngx_str_t                    state, code, error, iss, name, value;
+    ngx_str_t                    plain, empty, redirect_uri, detail;
+    ngx_uint_t                   index, valid;
+    ngx_http_oauth2_provider_t  *p;
+
+    p = ctx->provider;
+
+    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (ngx_http_oauth2_get_param(r, "state", &state) != NGX_OK
+        || state.len < 8)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2 provider \"%V\": callback without a valid "
+                      "\"state\"", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_REQUEST,
+                                    "The login response is incomplete",
+                                    NULL);
+    }
+
+    /* the state cookie is named after the state's first characters */
+
+    name.len = p->state_cookie_name.len + 8;
+    name.data = ngx_pnalloc(r->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_cpymem(name.data, p->state_cookie_name.data,
+                   p->state_cookie_name.len);
+    ngx_memcpy(s, state.data, 8);
+
+    valid = 0;
+
+    for (s = state.data; s < state.data + 8; s++) {
+        if (!(isalnum(*s) || *s == '-' || *s == '_')) {
+            goto bad_state;
+        }
+    }
+
+    if (ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK
+        && ngx_http_oauth2_open(r->pool, olcf->keys,
+                                NGX_HTTP_OAUTH2_SEAL_STATE, &name, &value,
+                                &plain, &index)
+           == NGX_OK
+        && ngx_http_oauth2_state_decode(r->pool, &plain, &ctx->login)
+           == NGX_OK
+        && ctx->login.state.len == state.len
+        && CRYPTO_memcmp(ctx->login.state.data, state.data, state.len) == 0)
+    {
+        valid = 1;
+    }
+
+    /* used once, whatever happens next */
+
+    ngx_str_null(&empty);
+
+    if (ngx_http_oauth2_cookie_set(r, &name, &empty, 0,
+                                   ngx_http_oauth2_secure(r, olcf),
+                                   &olcf->cookie_domain)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!valid) {
+        goto bad_state;
+    }
+
+    if (ctx->login.created + NGX_HTTP_OAUTH2_STATE_TTL < ngx_time()) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2 provider \"%V\": callback state expired",
+                      &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login took too long, please try "
+                                    "again", NULL);
+    }
+
+    rc = ngx_http_oauth2_get_param(r, "error", &error);
+
+    if (rc == NGX_OK) {
+        for (s = error.data; s < error.data + error.len; s++) {
+            if (!(isalnum(*s) || *s == '_' || *s == '-' || *s == '.')) {
+                ngx_str_set(&error, "invalid");
+                break;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2 provider \"%V\" returned error \"%V\"",
+                      &p->name, &error);
+
+        detail = error;
+
+        return ngx_http_oauth2_page(r,
+                                    (error.len == sizeof("access_denied") - 1
+                                     && ngx_strncmp(error.data,
+                                                    "access_denied",
+                                                    error.len) == 0)
+                                    ? NGX_HTTP_FORBIDDEN
+                                    : NGX_HTTP_UNAUTHORIZED,
+                                    "The login was refused by the provider",
+                                    &detail);
+    }
+
+    /* RFC 9207: a response that names its issuer must name ours */
+
+    if (ngx_http_oauth2_get_param(r, "iss", &iss) == NGX_OK) {
+        if (p->issuer.len == 0
+            || iss.len != p->issuer.len
+            || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oauth2 provider \"%V\": the callback's \"iss\" "
+                          "is not the provider's issuer (mix-up?)",
+                          &p->name);
+            return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                        "The login response came from the "
+                                        "wrong provider", NULL);
+        }
+    }
+
+    if (ngx_http_oauth2_get_param(r, "code", &code) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2 provider \"%V\": callback without \"code\"",
+                      &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_REQUEST,
+                                    "The login response is incomplete",
+                                    NULL);
+    }
+
+    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "The login service is unavailable",
+                                    NULL);
+    }
+
+    if (ngx_http_oauth2_redirect_uri(r, p, &redirect_uri) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_oauth2_token_request(r, ctx, &code, &redirect_uri);
+
+bad_state:
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oauth2 provider \"%V\": callback state does not match "
+                  "a login started in this browser", &p->name);
+
+    return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                "The login could not be completed: it was "
+                                "not started in this browser or has "
+                                "expired. Please try again", NULL);
+}
+
+
+/* a query argument, percent-decoded, bounded in size */
+
+static ngx_int_t
+ngx_http_oauth2_get_param(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (raw.len == 0 || raw.len > NGX_HTTP_OAUTH2_MAX_PARAM) {
+        return NGX_DECLINED;
+    }
+
+    value->data = ngx_pnalloc(r->pool, raw.len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = value->data;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    for (src = value->data; src < dst; src++) {
+        if (*src < ' ' || *src == 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return value->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_token_request(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *code, ngx_str_t *redirect_uri)
+{
+    u_char                      *s;
+    size_t                       len;
+    ngx_str_t                    grant;
+    ngx_http_oauth2_metadata_t  *md;
+    ngx_http_oauth2_provider_t  *p;
+
+    p = ctx->provider;
+    md = ngx_http_oauth2_provider_metadata(p);
+
+    if (ngx_http_oauth2_start_fetch(r, ctx, "token", &md->token_endpoint)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&grant, "authorization_code");
+
+    len = ngx_http_oauth2_param_len("grant_type", &grant)
+          + ngx_http_oauth2_param_len("code", code)
+          + ngx_http_oauth2_param_len("redirect_uri", redirect_uri)
+          + ngx_http_oauth2_param_len("code_verifier", &ctx->login.verifier)
+          + ngx_http_oauth2_param_len("client_id", &p->client_id)
+          + ngx_http_oauth2_param_len("client_secret", &p->client_secret);
+
+    ctx->fetch->body.data = ngx_pnalloc(r->pool, len);
+    if (ctx->fetch->body.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ctx->fetch->body.data;
+    s = ngx_http_oauth2_add_param(s, "grant_type", &grant);
+    s = ngx_http_oauth2_add_param(s, "code", code);
+    s = ngx_http_oauth2_add_param(s, "redirect_uri", redirect_uri);
+    s = ngx_http_oauth2_add_param(s, "code_verifier", &ctx->login.verifier);
+
+    if (p->client_secret.len == 0
+        || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST)
+    {
+        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
+
+        if (p->client_secret.len) {
+            s = ngx_http_oauth2_add_param(s, "client_secret",
+                                          &p->client_secret);
+        }
+
+    } else if (ngx_http_oauth2_basic_auth(r, p, &ctx->fetch->authorization)
+               != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->fetch->body.len = s - ctx->fetch->body.data - 1;
+
+    if (p->preset == NGX_HTTP_OAUTH2_PRESET_GITHUB) {
+        ngx_str_set(&ctx->fetch->accept, "application/json");
+    }
+
+    ctx->phase = ngx_http_oauth2_cb_token;
+
+    if (ngx_http_oauth2_fetch_start(ctx->fetch) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": cannot start the token "
+                      "request", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "The login service is unavailable",
+                                    NULL);
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+/* RFC 6749 2.3.1: client id and secret form-encoded, then Basic */
+
+static ngx_int_t
+ngx_http_oauth2_basic_auth(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization)
+{
+    u_char     *s;
+    size_t      len;
+    ngx_str_t   credentials, encoded;
+
+    len = p->client_id.len + 1 + p->client_secret.len
+          + 2 * ngx_escape_uri(NULL, p->client_id.data, p->client_id.len,
+                               NGX_ESCAPE_URI_COMPONENT)
+          + 2 * ngx_escape_uri(NULL, p->client_secret.data,
+                               p->client_secret.len,
+                               NGX_ESCAPE_URI_COMPONENT);
+
+    credentials.data = ngx_pnalloc(r->pool, len);
+    if (credentials.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = (u_char *) ngx_escape_uri(credentials.data, p->client_id.data,
+                                  p->client_id.len, NGX_ESCAPE_URI_COMPONENT);
+    *s++ = ':';
+    s = (u_char *) ngx_escape_uri(s, p->client_secret.data,
+                                  p->client_secret.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    credentials.len = s - credentials.data;
+
+    authorization->data = ngx_pnalloc(r->pool, sizeof("Basic ") - 1
+                                      + ngx_base64_encoded_length(
+                                            credentials.len));
+    if (authorization->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    encoded.data = ngx_cpymem(authorization->data, "Basic ",
+                              sizeof("Basic ") - 1);
+    ngx_encode_base64(&encoded, &credentials);
+
+    authorization->len = sizeof("Basic ") - 1 + encoded.len;
+
+    ngx_explicit_memzero(credentials.data, credentials.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_start_fetch(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
+    const char *endpoint, ngx_str_t *url)
+{
+    ngx_http_oauth2_fetch_t     *f;
+    ngx_http_oauth2_provider_t  *p;
+
+    p = ctx->provider;
+
+    f = ngx_http_oauth2_fetch_create(r->pool, r->connection->log);
+    if (f == NULL) {
+        return NGX_ERROR;
+    }
+
+    f->url = *url;
+    f->provider = p->name;
+    f->endpoint = endpoint;
+    f->connect_timeout = p->connect_timeout;
+    f->timeout = p->timeout;
+    f->max_size = p->max_response_size;
+    f->ca_file = p->ssl_trusted_certificate;
+    f->handler = ngx_http_oauth2_fetch_done;
+    f->data = r;
+
+    ctx->fetch = f;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f)
+{
+    ngx_http_request_t *r = f->data;
+
+    ngx_http_oauth2_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    switch (ctx->phase) {
+
+    case ngx_http_oauth2_cb_token:
+        ctx->phase = ngx_http_oauth2_cb_token_done;
+        break;
+
+    case ngx_http_oauth2_cb_userinfo:
+        ctx->phase = ngx_http_oauth2_cb_userinfo_done;
+        break;
+
+    case ngx_http_oauth2_cb_emails:
+        ctx->phase = ngx_http_oauth2_cb_emails_done;
+        break;
+
+    default:
+        break;
+    }
+
+    ngx_http_oauth2_wake(r);
+}
+
+
+/* one error line naming provider, endpoint and cause; a short page */
+
+static ngx_int_t
+ngx_http_oauth2_fetch_failed(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
+{
+    ngx_http_oauth2_fetch_t  *f;
+
+    f = ctx->fetch;
+
+    if (f->rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": %s request to \"%V\" "
+                      "failed: %s", &f->provider, f->endpoint, &f->url,
+                      f->error ? f->error : "unknown error");
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service did not answer",
+                                    NULL);
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "oauth2 provider \"%V\": %s request to \"%V\" failed: "
+                  "HTTP status %ui", &f->provider, f->endpoint, &f->url,
+                  f->status);
+
+    return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                "The login service failed", NULL);
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_token_response(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx)
+{
+    int64_t                      n;
+    ngx_int_t                    rc;
+    ngx_str_t                    error, type, expires;
+    yajl_val                     doc;
+    const char                  *err;
+    ngx_http_oauth2_fetch_t     *f;
+    ngx_http_oauth2_provider_t  *p;
+
+    f = ctx->fetch;
+    p = ctx->provider;
+
+    if (f->rc != NGX_OK
+        || (f->status != 200 && f->status != 400 && f->status != 401))
+    {
+        return ngx_http_oauth2_fetch_failed(r, ctx);
+    }
+
+    ngx_str_null(&error);
+    ngx_str_null(&type);
+    ctx->expires_in = 0;
+
+    if (f->content_type.len >= sizeof("application/x-www-form-urlencoded") - 1
+        && ngx_strncasecmp(f->content_type.data,
+                           (u_char *) "application/x-www-form-urlencoded",
+                           sizeof("application/x-www-form-urlencoded") - 1)
+           == 0)
+    {
+        /* GitHub's default answer */
+
+        (void) ngx_http_oauth2_form_param(r->pool, &f->response, "error",
+                                          &error);
+        (void) ngx_http_oauth2_form_param(r->pool, &f->response,
+                                          "access_token", &ctx->access_token);
+        (void) ngx_http_oauth2_form_param(r->pool, &f->response,
+                                          "token_type", &type);
+        (void) ngx_http_oauth2_form_param(r->pool, &f->response,
+                                          "refresh_token",
+                                          &ctx->refresh_token);
+
+        if (ngx_http_oauth2_form_param(r->pool, &f->response, "expires_in",
+                                       &expires)
+            == NGX_OK)
+        {
+            rc = ngx_atoi(expires.data, expires.len);
+            ctx->expires_in = rc > 0 ? rc : 0;
+        }
+
+    } else {
+        doc = ngx_http_oauth2_json_parse(r->pool, f->response.data,
+                                         f->response.len, &err);
+
+        if (doc == NULL || !YAJL_IS_OBJECT(doc)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oauth2 provider \"%V\": token response is not a "
+                          "JSON object%s%s", &p->name,
+                          doc == NULL ? ": " : "",
+                          doc == NULL ? err : "");
+            return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                        "The login service failed", NULL);
+        }
+
+        (void) ngx_http_oauth2_json_string(doc, "error", &error);
+        (void) ngx_http_oauth2_json_string(doc, "access_token",
+                                           &ctx->access_token);
+        (void) ngx_http_oauth2_json_string(doc, "token_type", &type);
+        (void) ngx_http_oauth2_json_string(doc, "refresh_token",
+                                           &ctx->refresh_token);
+        (void) ngx_http_oauth2_json_string(doc, "id_token", &ctx->id_token);
+
+        if (ngx_http_oauth2_json_int(doc, "expires_in", &n) == NGX_OK
+            && n > 0 && n < 10 * 365 * 86400)
+        {
+            ctx->expires_in = (time_t) n;
+        }
+    }
+
+    if (error.len) {
+        for (err = (char *) error.data;
+             (u_char *) err < error.data + error.len;
+             err++)
+        {
+            if (!(isalnum(*err) || *err == '_' || *err == '-')) {
+                ngx_str_set(&error, "invalid");
+                break;
+            }
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": token request refused: "
+                      "\"%V\"", &p->name, &error);
+
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login could not be completed, "
+                                    "please try again", &error);
+    }
+
+    if (f->status != 200) {
+        return ngx_http_oauth2_fetch_failed(r, ctx);
+    }
+
+    if (ctx->access_token.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": token response without "
+                      "\"access_token\"", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
+    }
+
+    if (type.len && (type.len != 6
+                     || ngx_strncasecmp(type.data, (u_char *) "bearer", 6)
+                        != 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": unsupported token type",
+                      &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
+    }
+
+    if (!p->oidc) {
+        ctx->phase = ngx_http_oauth2_cb_verify;
+        return NGX_OK;
+    }
+
+    if (ctx->id_token.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": token response without "
+                      "\"id_token\"", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
+    }
+
+    if (ngx_http_oauth2_jwt_parse(r->pool, &ctx->id_token, &ctx->jwt, &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": invalid ID token: %s",
+                      &p->name, err);
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login could not be verified",
+                                    NULL);
+    }
+
+    ctx->phase = ngx_http_oauth2_cb_verify;
+
+    return NGX_OK;
+}
+
+
+/* a parameter of an application/x-www-form-urlencoded body */
+
+static ngx_int_t
+ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
+    const char *name, ngx_str_t *value)
+{
+    u_char  *p, *last, *end, *dst, *src;
+    size_t   len;
+
+    len = ngx_strlen(name);
+    p = body->data;
+    last = body->data + body->len;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if ((size_t) (end - p) > len && p[len] == '='
+            && ngx_strncmp(p, name, len) == 0)
+        {
+            p += len + 1;
+
+            value->data = ngx_pnalloc(pool, end - p);
+            if (value->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            dst = value->data;
+            src = p;
+            ngx_unescape_uri(&dst, &src, end - p, 0);
+            value->len = dst - value->data;
+
+            return NGX_OK;
+        }
+
+        p = end + 1;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
+{
+    ngx_int_t                       rc;
+    const char                     *err;
+    ngx_http_oauth2_provider_t     *p;
+    ngx_http_oauth2_metadata_t     *md;
+    ngx_http_oauth2_jwt_expect_t    expect;
+
+    p = ctx->provider;
+    md = ngx_http_oauth2_provider_metadata(p);
+
+    if (!p->oidc) {
+        return ngx_http_oauth2_userinfo_request(r, ctx,
+                                                &md->userinfo_endpoint);
+    }
+
+    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_JWKS);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "The login service is unavailable",
+                                    NULL);
+    }
+
+    rc = ngx_http_oauth2_jwt_verify(&ctx->jwt, ngx_http_oauth2_provider_keys(p),
+                                    p->algs, &p->client_secret, &err);
+
+    if (rc == NGX_AGAIN && !ctx->keys_refetched) {
+
+        /* a kid we do not know: the provider may have rotated its keys */
+
+        ctx->keys_refetched = 1;
+
+        rc = ngx_http_oauth2_provider_refresh_keys(r, p);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_oauth2_jwt_verify(&ctx->jwt,
+                                            ngx_http_oauth2_provider_keys(p),
+                                            p->algs, &p->client_secret, &err);
+
+        } else {
+            rc = NGX_AGAIN;
+        }
+    }
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": ID token rejected: %s",
+                      &p->name,
+                      rc == NGX_AGAIN ? "no key with the token's kid" : err);
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login could not be verified",
+                                    NULL);
+    }
+
+    expect.issuer = p->issuer;
+    expect.client_id = p->client_id;
+    expect.nonce = ctx->login.nonce;
+    expect.now = ngx_time();
+    expect.leeway = p->leeway;
+
+    if (ngx_http_oauth2_jwt_check_id_token(&ctx->jwt, &expect, &err)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": ID token rejected: %s",
+                      &p->name, err);
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login could not be verified",
+                                    NULL);
+    }
+
+    if (p->userinfo && md->userinfo_endpoint.len) {
+        return ngx_http_oauth2_userinfo_request(r, ctx,
+                                                &md->userinfo_endpoint);
+    }
+
+    ctx->phase = ngx_http_oauth2_cb_finish;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *url)
+{
+    u_char                   *s;
+    ngx_http_oauth2_fetch_t  *f;
+
+    if (url->len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": no userinfo endpoint",
+                      &ctx->provider->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
+    }
+
+    if (ngx_http_oauth2_start_fetch(r, ctx, "userinfo", url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f = ctx->fetch;
+
+    f->authorization.len = sizeof("Bearer ") - 1 + ctx->access_token.len;
+    f->authorization.data = ngx_pnalloc(r->pool, f->authorization.len);
+    if (f->authorization.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_cpymem(f->authorization.data, "Bearer ", sizeof("Bearer ") - 1);
+    ngx_memcpy(s, ctx->access_token.data, ctx->access_token.len);
+
+    if (ctx->phase == ngx_http_oauth2_cb_userinfo_done) {
+        f->endpoint = "emails";
+        ctx->phase = ngx_http_oauth2_cb_emails;
+
+    } else {
+        ctx->phase = ngx_http_oauth2_cb_userinfo;
+    }
+
+    if (ngx_http_oauth2_fetch_start(f) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": cannot start the userinfo "
+                      "request", &ctx->provider->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "The login service is unavailable",
+                                    NULL);
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_userinfo_response(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx)
+{
+    int64_t                      id;
+    ngx_str_t                    sub, idsub, url;
+    yajl_val                     doc, v;
+    const char                  *err;
+    ngx_http_oauth2_fetch_t     *f;
+    ngx_http_oauth2_provider_t  *p;
+
+    f = ctx->fetch;
+    p = ctx->provider;
+
+    if (f->rc != NGX_OK || f->status != 200) {
+        return ngx_http_oauth2_fetch_failed(r, ctx);
+    }
+
+    doc = ngx_http_oauth2_json_parse(r->pool, f->response.data,
+                                     f->response.len, &err);
+
+    if (doc == NULL || !YAJL_IS_OBJECT(doc)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": userinfo response is not a "
+                      "JSON object", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
+    }
+
+    ctx->userinfo = doc;
+
+    if (p->oidc) {
+
+        /* OpenID Connect Core 5.3.2: the same sub, or the response is not
+         * about this user */
+
+        if (ngx_http_oauth2_json_string(doc, "sub", &sub) != NGX_OK
+            || ngx_http_oauth2_json_string(ctx->jwt.claims, "sub", &idsub)
+               != NGX_OK
+            || sub.len != idsub.len
+            || ngx_strncmp(sub.data, idsub.data, sub.len) != 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oauth2 provider \"%V\": userinfo \"sub\" differs "
+                          "from the ID token's", &p->name);
+            return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                        "The login could not be verified",
+                                        NULL);
+        }
+
+        ctx->phase = ngx_http_oauth2_cb_finish;
+        return NGX_OK;
+    }
+
+    /* plain OAuth 2.0: "sub", or GitHub's numeric "id" */
+
+    if (ngx_http_oauth2_json_string(doc, "sub", &sub) != NGX_OK) {
+        v = ngx_http_oauth2_json_get(doc, "id");
+
+        if (v == NULL
+            || (!YAJL_IS_STRING(v)
+                && ngx_http_oauth2_json_int(doc, "id", &id) != NGX_OK)
+            || ngx_http_oauth2_json_text(r->pool, v, &sub) != NGX_OK
+            || sub.len == 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oauth2 provider \"%V\": userinfo response names "
+                          "no user (no \"sub\" or \"id\")", &p->name);
+            return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                        "The login service failed", NULL);
+        }
+    }
+
+    ctx->session.sub = sub;
+
+    if (ngx_http_oauth2_json_string(doc, "email", &ctx->email) != NGX_OK) {
+        ngx_str_null(&ctx->email);
+    }
+
+    if (ctx->email.len == 0 && p->preset == NGX_HTTP_OAUTH2_PRESET_GITHUB) {
+
+        /* a private address: ask for the primary verified one */
+
+        url.len = f->url.len + sizeof("/emails") - 1;
+        url.data = ngx_pnalloc(r->pool, url.len);
+        if (url.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(url.data, f->url.data, f->url.len),
+                   "/emails", sizeof("/emails") - 1);
+
+        return ngx_http_oauth2_userinfo_request(r, ctx, &url);
+    }
+
+    ctx->phase = ngx_http_oauth2_cb_finish;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_emails_response(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx)
+{
+    size_t                    i;
+    yajl_val                  doc, e, primary, verified;
+    ngx_str_t                 email;
+    const char               *err;
+    ngx_http_oauth2_fetch_t  *f;
+
+    f = ctx->fetch;
+
+    ctx->phase = ngx_http_oauth2_cb_finish;
+
+    if (f->rc != NGX_OK || f->status != 200) {
+        /* no address is not a reason to refuse the login */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the e-mail address list "
+                      "could not be read", &ctx->provider->name);
+        return NGX_OK;
+    }
+
+    doc = ngx_http_oauth2_json_parse(r->pool, f->response.data,
+                                     f->response.len, &err);
+
+    if (doc == NULL || !YAJL_IS_ARRAY(doc)) {
+        return NGX_OK;
+    }
+
+    for (i = 0; i < doc->u.array.len; i++) {
+        e = doc->u.array.values[i];
+
+        primary = ngx_http_oauth2_json_get(e, "primary");
+        verified = ngx_http_oauth2_json_get(e, "verified");
+
+        if (primary != NULL && YAJL_IS_TRUE(primary)
+            && verified != NULL && YAJL_IS_TRUE(verified)
+            && ngx_http_oauth2_json_string(e, "email", &email) == NGX_OK)
+        {
+            ctx->email = email;
+            break;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    time_t                        now, exp;
+    int64_t                       n;
+    ngx_str_t                     plain, sealed, value, name, *names;
+    ngx_uint_t                    i;
+    ngx_table_elt_t              *location;
+    ngx_http_oauth2_claim_t      *claim;
+    ngx_http_oauth2_provider_t   *p;
+    ngx_http_oauth2_session_t    *s;
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    p = ctx->provider;
+    s = &ctx->session;
+    now = ngx_time();
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
+
+    s->created = now;
+    s->expires = now + p->session_lifetime;
+
+    if (ctx->expires_in) {
+        s->access_expires = now + ctx->expires_in;
+    }
+
+    if (p->oidc) {
+        if (ngx_http_oauth2_json_string(ctx->jwt.claims, "sub", &s->sub)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_oauth2_json_int(ctx->jwt.claims, "exp", &n) == NGX_OK
+            && (time_t) n < s->expires)
+        {
+            s->expires = (time_t) n;
+        }
+
+    } else if (s->access_expires && s->access_expires < s->expires) {
+        s->expires = s->access_expires;
+    }
+
+    if (ngx_array_init(&s->claims, r->pool, omcf->claims.nelts + 1,
+                       sizeof(ngx_http_oauth2_claim_t))
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the e-mail address always: $oauth2_email */
+
+    ngx_str_set(&name, "email");
+
+    if (ctx->email.len == 0) {
+        (void) ngx_http_oauth2_claim(r, ctx, &name, &ctx->email);
+    }
+
+    if (ctx->email.len) {
+        claim = ngx_array_push(&s->claims);
+        if (claim == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        claim->name = name;
+        claim->value = ctx->email;
+    }
+
+    names = omcf->claims.elts;
+
+    for (i = 0; i < omcf->claims.nelts; i++) {
+
+        if (names[i].len == 5 && ngx_strncmp(names[i].data, "email", 5) == 0)
+        {
+            continue;
+        }
+
+        if (ngx_http_oauth2_claim(r, ctx, &names[i], &value) != NGX_OK) {
+            continue;
+        }
+
+        claim = ngx_array_push(&s->claims);
+        if (claim == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        claim->name = names[i];
+        claim->value = value;
+    }
+
+    if (omcf->store_access_token) {
+        s->access_token = ctx->access_token;
+    }
+
+    if (omcf->store_id_token) {
+        s->id_token = ctx->id_token;
+    }
+
+    if (ngx_http_oauth2_session_encode(r->pool, s, &plain) != NGX_OK
+        || ngx_http_oauth2_seal(r->pool, olcf->keys,
+                                NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                &p->cookie_name, &plain, &sealed)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    exp = s->expires - now;
+
+    if (exp <= 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the session would expire at "
+                      "once (clock skew?)", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login could not be verified",
+                                    NULL);
+    }
+
+    if (ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
+                                   ngx_http_oauth2_secure(r, olcf),
+                                   &olcf->cookie_domain)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oauth2 provider \"%V\": user logged in", &p->name);
+
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the return URL was sealed by us, but check it again: a path on
+     * this host, never "//host" or "/\host" */
+
+    location->value = ctx->login.return_url;
+
+    if (location->value.len == 0
+        || location->value.data[0] != '/'
+        || (location->value.len > 1
+            && (location->value.data[1] == '/'
+                || location->value.data[1] == '\\')))
+    {
+        ngx_str_set(&location->value, "/");
+    }
+
+    for (i = 0; i < location->value.len; i++) {
+        if (location->value.data[i] < ' ' || location->value.data[i] == 0x7f)
+        {
+            ngx_str_set(&location->value, "/");
+            break;
+        }
+    }
+
+    location->hash = 1;
+    ngx_str_set(&location->key, "Location");
+
+#if (nginx_version >= 1023000)
+    location->next = NULL;
+#endif
+
+    ngx_http_clear_location(r);
+    r->headers_out.location = location;
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/* a claim as text: from userinfo if it was asked, else the ID token */
+
+static ngx_int_t
+ngx_http_oauth2_claim(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    u_char    *key;
+    yajl_val   v;
+
+    key = ngx_pnalloc(r->pool, name->len + 1);
+    if (key == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(key, name->data, name->len + 1);
+
+    v = NULL;
+
+    if (ctx->userinfo != NULL) {
+        v = ngx_http_oauth2_json_get(ctx->userinfo, (char *) key);
+    }
+
+    if (v == NULL && ctx->jwt.claims != NULL) {
+        v = ngx_http_oauth2_json_get(ctx->jwt.claims, (char *) key);
+    }
+
+    if (v == NULL || YAJL_IS_NULL(v) || YAJL_IS_OBJECT(v)) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_oauth2_json_text(r->pool, v, value);
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
+    const char *title, ngx_str_t *detail)
+{
+    u_char       *p;
+    size_t        len, esc;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    esc = 0;
+    len = sizeof("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                 "<title></title></head>\n<body><h1></h1>\n</body></html>\n")
+          - 1 + 2 * ngx_strlen(title);
+
+    if (detail != NULL && detail->len) {
+        esc = ngx_escape_html(NULL, detail->data, detail->len);
+        len += sizeof("<p>Provider error: <code></code></p>\n") - 1
+               + detail->len + esc;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    p = ngx_sprintf(b->last, "<!DOCTYPE html>\n<html><head><meta "
+                    "charset=\"utf-8\"><title>%s</title></head>\n"
+                    "<body><h1>%s</h1>\n", title, title);
+
+    if (detail != NULL && detail->len) {
+        p = ngx_cpymem(p, "<p>Provider error: <code>",
+                       sizeof("<p>Provider error: <code>") - 1);
+        p = (u_char *) ngx_escape_html(p, detail->data, detail->len);
+        p = ngx_cpymem(p, "</code></p>\n", sizeof("</code></p>\n") - 1);
+    }
+
+    p = ngx_cpymem(p, "</body></html>\n", sizeof("</body></html>\n") - 1);
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+    r->headers_out.content_type_len = sizeof("text/html") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_http_clear_location(r);
+
+    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
+    if (r->method == NGX_HTTP_HEAD) {
+        b->pos = b->last;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_no_store(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash && h[i].key.len == sizeof("Cache-Control") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Cache-Control",
+                               h[i].key.len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_oauth2_secure(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    if (olcf->cookie_secure != NGX_HTTP_OAUTH2_SECURE_AUTO) {
+        return olcf->cookie_secure;
+    }
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        return 1;
+    }
+#endif
+
+    return 0;
+}

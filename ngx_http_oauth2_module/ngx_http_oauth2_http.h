@@ -21,6 +21,13 @@
  * and the completion handler is then never called.  The handler is called
  * once, from an nginx event handler, never from inside a libcurl callback;
  * it may start new fetches and may destroy the fetch's pool.
+ *
+ * Zero timeouts, a zero max_size and empty accept and user_agent take the
+ * defaults (5 s to connect, 10 s in all, 1 MiB, application/json, the
+ * module's name).  rc is NGX_OK when an HTTP response was received,
+ * whatever its status; error is then NULL.  Otherwise response is empty,
+ * error a short cause ("connection refused", "timed out", "response too
+ * large"...) and detail libcurl's own message, for the log (no secrets).
  */
 
 
@@ -54,6 +61,7 @@ struct ngx_http_oauth2_fetch_s {
     ngx_str_t                   content_type;
     ngx_str_t                   response;      /* NUL-terminated */
     const char                 *error;         /* cause when rc != NGX_OK */
+    const char                 *detail;        /* libcurl's own message */
     ngx_msec_t                  elapsed;
 
     /* private */
@@ -63,8 +71,10 @@ struct ngx_http_oauth2_fetch_s {
     void                       *headers;
     ngx_buf_t                  *buf;
     ngx_msec_t                  start;
+    ngx_queue_t                 queue;         /* in the worker's list */
     unsigned                    running:1;
     unsigned                    oversize:1;
+    unsigned                    aborted:1;
     char                       *errbuf;
 };
 

@@ -13,17 +13,27 @@
 #include <yajl/yajl_tree.h>
 
 
+/* documents nested deeper than this are rejected before parsing */
+#define NGX_HTTP_OAUTH2_JSON_MAX_DEPTH  64
+
+
 /*
  * A thin layer over yajl's tree parser.  The tree is freed by a cleanup
  * of the pool it was parsed in; strings returned point into the tree.
  */
 
 
-/* parses len bytes (need not be NUL-terminated); NULL and *err on error */
+/*
+ * parses len bytes (need not be NUL-terminated); NULL and *err on error;
+ * *err is a fixed message that never quotes the input.  Comments, "\u0000"
+ * escapes and nesting deeper than NGX_HTTP_OAUTH2_JSON_MAX_DEPTH are
+ * rejected.
+ */
 yajl_val ngx_http_oauth2_json_parse(ngx_pool_t *pool, u_char *data,
     size_t len, const char **err);
 
-/* the member of an object, NULL if absent or if obj is not an object */
+/* the member of an object, NULL if absent or if obj is not an object;
+ * the last one if the name is repeated (RFC 7519, section 4) */
 yajl_val ngx_http_oauth2_json_get(yajl_val obj, const char *name);
 
 /* the member as a string: NGX_OK, NGX_DECLINED if absent, NGX_ERROR if of
@@ -36,7 +46,9 @@ ngx_int_t ngx_http_oauth2_json_int(yajl_val obj, const char *name,
     int64_t *value);
 
 /* a claim value as text: strings as they are, numbers and booleans as in
- * JSON, arrays of scalars joined with commas; allocated in pool */
+ * JSON, arrays of scalars joined with commas; allocated in pool; null is
+ * an empty string; NGX_DECLINED for v NULL, objects and arrays holding
+ * objects or arrays, NGX_ERROR if out of memory */
 ngx_int_t ngx_http_oauth2_json_text(ngx_pool_t *pool, yajl_val v,
     ngx_str_t *text);
 

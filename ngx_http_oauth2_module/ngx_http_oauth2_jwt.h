@@ -14,6 +14,10 @@
 #include <yajl/yajl_tree.h>
 
 
+/* longer tokens are refused by ngx_http_oauth2_jwt_parse() */
+#define NGX_HTTP_OAUTH2_JWT_MAX_LEN  65536
+
+
 /* a public key from a JWKS, usable for signature verification */
 typedef struct {
     ngx_str_t           kid;      /* empty if the JWK has none */
@@ -64,7 +68,10 @@ ngx_int_t ngx_http_oauth2_jwt_parse(ngx_pool_t *pool, ngx_str_t *token,
  * key when the token has no kid).  hmac_secret, when not NULL, is used for
  * HS* algorithms if they are in algs.  Returns NGX_OK, NGX_DECLINED (and
  * *err) on a bad signature or forbidden algorithm, NGX_AGAIN if no key
- * with that kid is known (the caller may refetch the JWKS once).
+ * with that kid is known, or, for a token without kid, if no key can
+ * verify its alg (the caller may refetch the JWKS once).  A token without
+ * kid while several keys can verify its alg is NGX_DECLINED.  keys may be
+ * NULL.
  */
 ngx_int_t ngx_http_oauth2_jwt_verify(ngx_http_oauth2_jwt_t *jwt,
     ngx_array_t *keys, ngx_uint_t algs, ngx_str_t *hmac_secret,

@@ -9,18 +9,1402 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_session.h"
+
+
+#define NGX_HTTP_OAUTH2_CLAIM_PREFIX  "oauth2_claim_"
+
+
+static char *ngx_http_oauth2_provider_block(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_provider_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
+    ngx_http_oauth2_provider_t *p);
+static char *ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_oauth2(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_cookie_secret(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_claims(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_oauth2_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *secret, const char *what);
+static ngx_int_t ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url,
+    const char *what);
+static ngx_http_oauth2_provider_t *ngx_http_oauth2_find_provider(
+    ngx_http_oauth2_main_conf_t *omcf, ngx_str_t *name);
+
+static ngx_int_t ngx_http_oauth2_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oauth2_init(ngx_conf_t *cf);
+static void *ngx_http_oauth2_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_oauth2_init_process(ngx_cycle_t *cycle);
+static void ngx_http_oauth2_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_presets[] = {
+    { ngx_string("google"), NGX_HTTP_OAUTH2_PRESET_GOOGLE },
+    { ngx_string("github"), NGX_HTTP_OAUTH2_PRESET_GITHUB },
+    { ngx_string("gitlab"), NGX_HTTP_OAUTH2_PRESET_GITLAB },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
+    { ngx_string("client_secret_basic"), NGX_HTTP_OAUTH2_AUTH_BASIC },
+    { ngx_string("client_secret_post"), NGX_HTTP_OAUTH2_AUTH_POST },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_secure[] = {
+    { ngx_string("off"), 0 },
+    { ngx_string("on"), 1 },
+    { ngx_string("auto"), NGX_HTTP_OAUTH2_SECURE_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * The directives of an oauth2_provider block.  They are not nginx
+ * directives of their own: the block handler dispatches them here, so
+ * their names (issuer, scope, ...) stay short without clashing with
+ * other modules.  The context bits are unused; the arity bits are checked.
+ */
+
+static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
+
+    { ngx_string("issuer"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, issuer),
+      NULL },
+
+    { ngx_string("authorization_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, authorization_endpoint),
+      NULL },
+
+    { ngx_string("token_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, token_endpoint),
+      NULL },
+
+    { ngx_string("userinfo_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, userinfo_endpoint),
+      NULL },
+
+    { ngx_string("jwks_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, jwks_uri),
+      NULL },
+
+    { ngx_string("end_session_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, end_session_endpoint),
+      NULL },
+
+    { ngx_string("revocation_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, revocation_endpoint),
+      NULL },
+
+    { ngx_string("client_id"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_id),
+      NULL },
+
+    { ngx_string("client_secret"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_secret,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_secret),
+      NULL },
+
+    { ngx_string("client_auth_method"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, auth_method),
+      &ngx_http_oauth2_auth_methods },
+
+    { ngx_string("scope"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, scope),
+      NULL },
+
+    { ngx_string("redirect_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_redirect_uri,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, redirect_uri),
+      NULL },
+
+    { ngx_string("preset"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, preset),
+      &ngx_http_oauth2_presets },
+
+    { ngx_string("id_token_algs"),
+      NGX_CONF_1MORE,
+      ngx_http_oauth2_set_algs,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, algs),
+      NULL },
+
+    { ngx_string("userinfo"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, userinfo),
+      NULL },
+
+    { ngx_string("ssl_trusted_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("connect_timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, connect_timeout),
+      NULL },
+
+    { ngx_string("timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, timeout),
+      NULL },
+
+    { ngx_string("max_response_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, max_response_size),
+      NULL },
+
+    { ngx_string("leeway"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, leeway),
+      NULL },
+
+    { ngx_string("session_lifetime"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, session_lifetime),
+      NULL },
+
+    { ngx_string("metadata_cache_time"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, metadata_ttl),
+      NULL },
+
+    { ngx_string("jwks_cache_time"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, jwks_ttl),
+      NULL },
+
+    { ngx_string("jwks_min_refresh"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, jwks_min_refresh),
+      NULL },
+
+    { ngx_string("cookie_name"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_cookie_name,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, cookie_name),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_command_t  ngx_http_oauth2_commands[] = {
+
+    { ngx_string("oauth2_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_oauth2_provider_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_oauth2,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_cookie_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_cookie_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_cookie_secure"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oauth2_loc_conf_t, cookie_secure),
+      &ngx_http_oauth2_secure },
+
+    { ngx_string("oauth2_cookie_domain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oauth2_loc_conf_t, cookie_domain),
+      NULL },
+
+    { ngx_string("oauth2_claims"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_oauth2_claims,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
 
 
 static ngx_http_module_t  ngx_http_oauth2_module_ctx = {
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    ngx_http_oauth2_add_variables,         /* preconfiguration */
+    ngx_http_oauth2_init,                  /* postconfiguration */
+
+    ngx_http_oauth2_create_main_conf,      /* create main configuration */
+    ngx_http_oauth2_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_oauth2_create_loc_conf,       /* create location configuration */
+    ngx_http_oauth2_merge_loc_conf         /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_oauth2_module = {
     NGX_MODULE_V1,
-    &ngx_http_oauth2_module_ctx,
-    NULL,
-    NGX_HTTP_MODULE,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    &ngx_http_oauth2_module_ctx,           /* module context */
+    ngx_http_oauth2_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_oauth2_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_oauth2_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_str_t  ngx_http_oauth2_default_scope = ngx_string("openid");
+static ngx_str_t  ngx_http_oauth2_default_redirect =
+    ngx_string("/oauth2/callback");
+
+
+static char *
+ngx_http_oauth2_provider_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_main_conf_t *omcf = conf;
+
+    char                         *rv;
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_conf_t                    save;
+    ngx_http_oauth2_provider_t   *p, **pp;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid oauth2 provider name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!(isalnum(value[1].data[i]) || value[1].data[i] == '_'
+              || value[1].data[i] == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid oauth2 provider name \"%V\": "
+                               "only letters, digits, \"_\" and \"-\" "
+                               "are allowed", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_oauth2_find_provider(omcf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate oauth2 provider \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_oauth2_provider_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     p->issuer = { 0, NULL };
+     *     p->*_endpoint = { 0, NULL };
+     *     p->client_id = { 0, NULL };
+     *     p->client_secret = { 0, NULL };
+     *     p->scope = { 0, NULL };
+     *     p->redirect_uri = { 0, NULL };
+     *     p->ssl_trusted_certificate = { 0, NULL };
+     *     p->cookie_name = { 0, NULL };
+     *     p->algs = 0;
+     *     p->rt = NULL;
+     */
+
+    p->name = value[1];
+    p->preset = NGX_CONF_UNSET_UINT;
+    p->auth_method = NGX_CONF_UNSET_UINT;
+    p->userinfo = NGX_CONF_UNSET;
+    p->connect_timeout = NGX_CONF_UNSET_MSEC;
+    p->timeout = NGX_CONF_UNSET_MSEC;
+    p->max_response_size = NGX_CONF_UNSET_SIZE;
+    p->leeway = NGX_CONF_UNSET;
+    p->session_lifetime = NGX_CONF_UNSET;
+    p->metadata_ttl = NGX_CONF_UNSET;
+    p->jwks_ttl = NGX_CONF_UNSET;
+    p->jwks_min_refresh = NGX_CONF_UNSET;
+    p->file = cf->conf_file->file.name.data;
+    p->line = cf->conf_file->line;
+
+    pp = ngx_array_push(&omcf->providers);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = p;
+
+    save = *cf;
+    cf->handler = ngx_http_oauth2_provider_directive;
+    cf->handler_conf = (void *) p;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_oauth2_provider_finish(cf, p);
+}
+
+
+static char *
+ngx_http_oauth2_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    char           *rv;
+    ngx_str_t      *name;
+    ngx_uint_t      n;
+    ngx_command_t  *cmd;
+
+    static ngx_uint_t  argn[] = {
+        NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3
+    };
+
+    name = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    for (cmd = ngx_http_oauth2_provider_commands; cmd->name.len; cmd++) {
+
+        if (cmd->name.len != name->len
+            || ngx_strncmp(cmd->name.data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        if (cmd->type & NGX_CONF_FLAG) {
+            if (n != 1) {
+                goto invalid;
+            }
+
+        } else if (cmd->type & NGX_CONF_1MORE) {
+            if (n < 1) {
+                goto invalid;
+            }
+
+        } else if (n > 3 || !(cmd->type & argn[n])) {
+            goto invalid;
+        }
+
+        rv = cmd->set(cf, cmd, conf);
+
+        if (rv == NGX_CONF_OK) {
+            return NGX_CONF_OK;
+        }
+
+        if (rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" directive %s", name, rv);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in oauth2_provider block",
+                       name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid number of arguments in \"%V\" directive",
+                       name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* fills in defaults and presets once the block is read, and checks it */
+
+static char *
+ngx_http_oauth2_provider_finish(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
+{
+    u_char  *s;
+
+    ngx_conf_init_uint_value(p->preset, NGX_HTTP_OAUTH2_PRESET_NONE);
+
+    switch (p->preset) {
+
+    case NGX_HTTP_OAUTH2_PRESET_GOOGLE:
+        if (p->issuer.len == 0) {
+            ngx_str_set(&p->issuer, "https://accounts.google.com");
+        }
+
+        if (p->scope.data == NULL) {
+            ngx_str_set(&p->scope, "openid email profile");
+        }
+
+        break;
+
+    case NGX_HTTP_OAUTH2_PRESET_GITLAB:
+        if (p->issuer.len == 0) {
+            ngx_str_set(&p->issuer, "https://gitlab.com");
+        }
+
+        if (p->scope.data == NULL) {
+            ngx_str_set(&p->scope, "openid email profile");
+        }
+
+        break;
+
+    case NGX_HTTP_OAUTH2_PRESET_GITHUB:
+        if (p->issuer.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "oauth2 provider \"%V\": GitHub is not an "
+                               "OpenID Connect provider, \"issuer\" cannot "
+                               "be used with \"preset github\"", &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (p->authorization_endpoint.len == 0) {
+            ngx_str_set(&p->authorization_endpoint,
+                        "https://github.com/login/oauth/authorize");
+        }
+
+        if (p->token_endpoint.len == 0) {
+            ngx_str_set(&p->token_endpoint,
+                        "https://github.com/login/oauth/access_token");
+        }
+
+        if (p->userinfo_endpoint.len == 0) {
+            ngx_str_set(&p->userinfo_endpoint, "https://api.github.com/user");
+        }
+
+        if (p->scope.data == NULL) {
+            ngx_str_set(&p->scope, "read:user user:email");
+        }
+
+        break;
+    }
+
+    if (p->client_id.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\" has no \"client_id\" "
+                      "in %s:%ui", &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->issuer.len == 0
+        && (p->authorization_endpoint.len == 0 || p->token_endpoint.len == 0))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\" needs \"issuer\" (OpenID "
+                      "Connect discovery) or both \"authorization_endpoint\" "
+                      "and \"token_endpoint\" in %s:%ui",
+                      &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->scope.data == NULL) {
+        p->scope = ngx_http_oauth2_default_scope;
+    }
+
+    if (p->redirect_uri.data == NULL) {
+        p->redirect_uri = ngx_http_oauth2_default_redirect;
+    }
+
+    /* an OpenID Connect provider gives an ID token; a plain OAuth 2.0 one
+     * is asked who the user is at its userinfo endpoint */
+
+    if (p->preset != NGX_HTTP_OAUTH2_PRESET_GITHUB
+        && ngx_strlcasestrn(p->scope.data, p->scope.data + p->scope.len,
+                            (u_char *) "openid", 6 - 1)
+           != NULL)
+    {
+        p->oidc = 1;
+    }
+
+    if (!p->oidc) {
+        if (p->userinfo_endpoint.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\" is plain OAuth 2.0 (its "
+                          "scope has no \"openid\") and needs "
+                          "\"userinfo_endpoint\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (p->userinfo == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\" is plain OAuth 2.0 and "
+                          "cannot have \"userinfo off\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+
+        p->userinfo = 1;
+    }
+
+    ngx_conf_init_value(p->userinfo, 0);
+    ngx_conf_init_uint_value(p->auth_method, NGX_HTTP_OAUTH2_AUTH_BASIC);
+    ngx_conf_init_msec_value(p->connect_timeout, 5000);
+    ngx_conf_init_msec_value(p->timeout, 10000);
+    ngx_conf_init_size_value(p->max_response_size, 1024 * 1024);
+    ngx_conf_init_value(p->leeway, 60);
+    ngx_conf_init_value(p->session_lifetime, 8 * 3600);
+    ngx_conf_init_value(p->metadata_ttl, 3600);
+    ngx_conf_init_value(p->jwks_ttl, 3600);
+    ngx_conf_init_value(p->jwks_min_refresh, 60);
+
+    if (p->algs == 0) {
+        p->algs = NGX_HTTP_OAUTH2_ALG_RS256;
+    }
+
+    if (p->cookie_name.len == 0) {
+        p->cookie_name.len = sizeof("oauth2_") - 1 + p->name.len;
+        p->cookie_name.data = ngx_pnalloc(cf->pool, p->cookie_name.len);
+        if (p->cookie_name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(p->cookie_name.data, "oauth2_%V", &p->name);
+    }
+
+    p->state_cookie_name.len = p->cookie_name.len + sizeof("_st_") - 1;
+    p->state_cookie_name.data = ngx_pnalloc(cf->pool,
+                                            p->state_cookie_name.len);
+    if (p->state_cookie_name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = ngx_cpymem(p->state_cookie_name.data, p->cookie_name.data,
+                   p->cookie_name.len);
+    ngx_memcpy(s, "_st_", sizeof("_st_") - 1);
+
+    /* the path part of redirect_uri is what the callback is matched by */
+
+    if (p->redirect_uri.data[0] == '/') {
+        p->redirect_path = p->redirect_uri;
+
+    } else {
+        s = ngx_strlchr(p->redirect_uri.data + sizeof("http://") - 1,
+                        p->redirect_uri.data + p->redirect_uri.len, '/');
+        if (s == NULL) {
+            ngx_str_set(&p->redirect_path, "/");
+
+        } else {
+            p->redirect_path.data = s;
+            p->redirect_path.len = p->redirect_uri.data + p->redirect_uri.len
+                                   - s;
+        }
+    }
+
+    if (ngx_strlchr(p->redirect_path.data,
+                    p->redirect_path.data + p->redirect_path.len, '?')
+        != NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\": \"redirect_uri\" must not "
+                      "have a query string in %s:%ui",
+                      &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_oauth2_provider_init(cf, p) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_check_url(cf, &value[1], (char *) cmd->name.data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    /* "https://issuer/" and "https://issuer" are different issuers; keep
+     * exactly what was written: discovery compares it byte for byte */
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Only http and https with a host.  Plain http is refused unless the host
+ * is a loopback address, where it is allowed with a warning so that local
+ * testing works.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
+{
+    u_char  *host, *end, *p;
+
+    end = url->data + url->len;
+
+    if (url->len > 8 && ngx_strncasecmp(url->data, (u_char *) "https://", 8)
+                        == 0)
+    {
+        host = url->data + 8;
+
+    } else if (url->len > 7
+               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+    {
+        host = url->data + 7;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": must start with "
+                           "\"https://\"", url, what);
+        return NGX_ERROR;
+    }
+
+    if (host == end || *host == '/' || *host == ':' || *host == '?') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": no host",
+                           url, what);
+        return NGX_ERROR;
+    }
+
+    for (p = url->data; p < end; p++) {
+        if (*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\'
+            || *p == '#' || *p == 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid URL \"%V\" in \"%s\": invalid "
+                               "character", url, what);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_strlchr(host, end, '@') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": user information "
+                           "is not allowed", url, what);
+        return NGX_ERROR;
+    }
+
+    if (host - url->data == 7) {
+        if (!ngx_http_oauth2_url_is_loopback(url)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "insecure URL \"%V\" in \"%s\": plain http "
+                               "is only allowed to loopback addresses",
+                               url, what);
+            return NGX_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%s\" uses plain http to a loopback address, "
+                           "for testing only", what);
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_read_secret(cf, &value[1], field,
+                                    (char *) cmd->name.data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A secret is written literally, as "env:NAME" (read from the
+ * environment of the process that reads the configuration) or as
+ * "file:/path" (the file's content without trailing white space).  Its
+ * value never appears in a message.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *secret, const char *what)
+{
+    char             *env;
+    u_char           *name;
+    size_t            len;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         path;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (spec->len > 4 && ngx_strncmp(spec->data, "env:", 4) == 0) {
+
+        name = ngx_pnalloc(cf->temp_pool, spec->len - 4 + 1);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn(name, spec->data + 4, spec->len - 4 + 1);
+
+        env = getenv((char *) name);
+
+        if (env == NULL || env[0] == '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": environment variable \"%s\" is "
+                               "not set or empty", what, name);
+            return NGX_ERROR;
+        }
+
+        secret->len = ngx_strlen(env);
+        secret->data = ngx_pnalloc(cf->pool, secret->len);
+        if (secret->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(secret->data, env, secret->len);
+
+        return NGX_OK;
+    }
+
+    if (spec->len > 5 && ngx_strncmp(spec->data, "file:", 5) == 0) {
+
+        path.len = spec->len - 5;
+        path.data = spec->data + 5;
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot open \"%s\"", what,
+                               path.data);
+            return NGX_ERROR;
+        }
+
+        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot stat \"%s\"", what,
+                               path.data);
+            goto failed;
+        }
+
+        len = (size_t) ngx_file_size(&fi);
+
+        if (len == 0 || len > 64 * 1024) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%s\" must hold between 1 byte "
+                               "and 64 KiB", what, path.data);
+            goto failed;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+        file.fd = fd;
+        file.name = path;
+        file.log = cf->log;
+
+        secret->data = ngx_pnalloc(cf->pool, len);
+        if (secret->data == NULL) {
+            goto failed;
+        }
+
+        n = ngx_read_file(&file, secret->data, len, 0);
+
+        if (n != (ssize_t) len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot read \"%s\"", what,
+                               path.data);
+            goto failed;
+        }
+
+        ngx_close_file(fd);
+
+        while (len && (secret->data[len - 1] == '\n'
+                       || secret->data[len - 1] == '\r'
+                       || secret->data[len - 1] == ' '
+                       || secret->data[len - 1] == '\t'))
+        {
+            len--;
+        }
+
+        if (len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%s\" is empty", what, path.data);
+            return NGX_ERROR;
+        }
+
+        secret->len = len;
+
+        return NGX_OK;
+
+    failed:
+
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    *secret = *spec;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len && value[1].data[0] == '/') {
+
+        if (value[1].len > 1 && value[1].data[1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"redirect_uri\" \"%V\": a path "
+                               "must start with a single \"/\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (ngx_http_oauth2_check_url(cf, &value[1], "redirect_uri")
+               != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, bit;
+
+    if (p->algs) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        bit = ngx_http_oauth2_alg_bit(&value[i]);
+
+        if (bit == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unsupported ID token algorithm \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        p->algs |= bit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    u_char     *c;
+    ngx_str_t  *value;
+
+    if (p->cookie_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        return "has an invalid cookie name";
+    }
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (!(isalnum(*c) || *c == '_' || *c == '-')) {
+            return "has an invalid cookie name";
+        }
+    }
+
+    p->cookie_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_oauth2(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_loc_conf_t *olcf = conf;
+
+    ngx_str_t  *value;
+
+    if (olcf->provider != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        olcf->provider = NULL;
+        return NGX_CONF_OK;
+    }
+
+    /* providers are looked up when the whole http block has been read */
+
+    olcf->provider_name = value[1];
+    olcf->provider = NGX_CONF_UNSET_PTR;
+    olcf->file = cf->conf_file->file.name.data;
+    olcf->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_cookie_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_loc_conf_t *olcf = conf;
+
+    ngx_int_t                rc;
+    ngx_str_t               *value, secret;
+    ngx_http_oauth2_keys_t  *keys;
+
+    value = cf->args->elts;
+
+    if (olcf->keys == NGX_CONF_UNSET_PTR) {
+        olcf->keys = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_oauth2_keys_t));
+        if (olcf->keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_oauth2_read_secret(cf, &value[1], &secret,
+                                    "oauth2_cookie_secret")
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (secret.len < NGX_HTTP_OAUTH2_MIN_SECRET_LEN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oauth2_cookie_secret\" is too short: at least "
+                           "%d bytes are required (generate one with "
+                           "\"openssl rand -base64 48\")",
+                           NGX_HTTP_OAUTH2_MIN_SECRET_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    keys = ngx_array_push(olcf->keys);
+    if (keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_oauth2_derive_keys(&secret, keys);
+
+    ngx_explicit_memzero(secret.data, secret.len);
+
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oauth2_cookie_secret\": key derivation "
+                           "failed");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_main_conf_t *omcf = conf;
+
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        name = ngx_array_push(&omcf->claims);
+        if (name == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *name = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_oauth2_provider_t *
+ngx_http_oauth2_find_provider(ngx_http_oauth2_main_conf_t *omcf,
+    ngx_str_t *name)
+{
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->name.len == name->len
+            && ngx_strncmp(pp[i]->name.data, name->data, name->len) == 0)
+        {
+            return pp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_add_variables(ngx_conf_t *cf)
+{
+    return ngx_http_oauth2_register_variables(cf);
+}
+
+
+static void *
+ngx_http_oauth2_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oauth2_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->providers, cf->pool, 2,
+                       sizeof(ngx_http_oauth2_provider_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->claims, cf->pool, 4, sizeof(ngx_str_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return omcf;
+}
+
+
+static char *
+ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_oauth2_loc_conf_t  *olcf;
+
+    olcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_oauth2_loc_conf_t));
+    if (olcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     olcf->provider_name = { 0, NULL };
+     *     olcf->cookie_domain = { 0, NULL };
+     *     olcf->file = NULL;
+     *     olcf->line = 0;
+     */
+
+    olcf->provider = NGX_CONF_UNSET_PTR;
+    olcf->keys = NGX_CONF_UNSET_PTR;
+    olcf->cookie_secure = NGX_CONF_UNSET_UINT;
+
+    return olcf;
+}
+
+
+static char *
+ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_oauth2_loc_conf_t *prev = parent;
+    ngx_http_oauth2_loc_conf_t *conf = child;
+
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth2_module);
+
+    /* resolve "oauth2 NAME" on the level where it was written */
+
+    if (conf->provider == NGX_CONF_UNSET_PTR && conf->provider_name.len) {
+        conf->provider = ngx_http_oauth2_find_provider(omcf,
+                                                       &conf->provider_name);
+        if (conf->provider == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown oauth2 provider \"%V\" in %s:%ui",
+                          &conf->provider_name, conf->file, conf->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (conf->provider == NGX_CONF_UNSET_PTR) {
+        conf->provider = prev->provider;
+        conf->provider_name = prev->provider_name;
+        conf->file = prev->file;
+        conf->line = prev->line;
+    }
+
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_uint_value(conf->cookie_secure, prev->cookie_secure,
+                              NGX_HTTP_OAUTH2_SECURE_AUTO);
+    ngx_conf_merge_str_value(conf->cookie_domain, prev->cookie_domain, "");
+
+    if (conf->provider != NULL && conf->provider != NGX_CONF_UNSET_PTR
+        && conf->keys == NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"oauth2 %V\" in %s:%ui needs \"oauth2_cookie_secret\"",
+                      &conf->provider_name, conf->file, conf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->provider == NGX_CONF_UNSET_PTR) {
+        conf->provider = NULL;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_init(ngx_conf_t *cf)
+{
+    size_t                        len;
+    ngx_str_t                    *claim;
+    ngx_uint_t                    i;
+    ngx_http_handler_pt          *h;
+    ngx_http_variable_t          *v;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth2_module);
+
+    if (omcf->providers.nelts == 0) {
+        return NGX_OK;
+    }
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oauth2_access_handler;
+
+    /*
+     * The session keeps only the claims the configuration uses: every
+     * $oauth2_claim_NAME written anywhere in it is an indexed variable by
+     * now, plus those named by oauth2_claims.  Tokens are kept only when
+     * their variables are used.
+     */
+
+    len = sizeof(NGX_HTTP_OAUTH2_CLAIM_PREFIX) - 1;
+    v = cmcf->variables.elts;
+
+    for (i = 0; i < cmcf->variables.nelts; i++) {
+
+        if (v[i].name.len > len
+            && ngx_strncmp(v[i].name.data, NGX_HTTP_OAUTH2_CLAIM_PREFIX, len)
+               == 0)
+        {
+            claim = ngx_array_push(&omcf->claims);
+            if (claim == NULL) {
+                return NGX_ERROR;
+            }
+
+            claim->len = v[i].name.len - len;
+            claim->data = v[i].name.data + len;
+            continue;
+        }
+
+        if (v[i].name.len == sizeof("oauth2_access_token") - 1
+            && ngx_strncmp(v[i].name.data, "oauth2_access_token",
+                           v[i].name.len) == 0)
+        {
+            omcf->store_access_token = 1;
+        }
+
+        if (v[i].name.len == sizeof("oauth2_id_token") - 1
+            && ngx_strncmp(v[i].name.data, "oauth2_id_token",
+                           v[i].name.len) == 0)
+        {
+            omcf->store_id_token = 1;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oauth2_module);
+
+    if (omcf == NULL || omcf->providers.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_oauth2_http_init_process(cycle);
+}
+
+
+static void
+ngx_http_oauth2_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_oauth2_http_exit_process(cycle);
+}

@@ -68,6 +68,7 @@ typedef struct {
     ngx_str_t                       client_secret;
     ngx_str_t                       scope;
     ngx_str_t                       redirect_uri;
+    ngx_str_t                       redirect_path;      /* its path part */
     ngx_str_t                       ssl_trusted_certificate;
     ngx_str_t                       user_agent;
 
@@ -79,7 +80,7 @@ typedef struct {
     ngx_uint_t                      algs;
 
     ngx_flag_t                      userinfo;
-    ngx_flag_t                      allow_http;
+    ngx_flag_t                      oidc;
 
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
@@ -100,13 +101,21 @@ typedef struct {
 
 
 typedef struct {
-    ngx_array_t                     providers;  /* ngx_http_oauth2_provider_t * */
+    ngx_array_t                     providers;  /* provider pointers */
+
+    /* what sessions keep: claims by name (ngx_str_t), and tokens */
+    ngx_array_t                     claims;
+    unsigned                        store_access_token:1;
+    unsigned                        store_id_token:1;
 } ngx_http_oauth2_main_conf_t;
 
 
 typedef struct {
     /* NULL: off; NGX_CONF_UNSET_PTR: not set on this level */
     ngx_http_oauth2_provider_t     *provider;
+    ngx_str_t                       provider_name;
+    u_char                         *file;
+    ngx_uint_t                      line;
 
     /* ngx_http_oauth2_keys_t: the first seals, every one opens */
     ngx_array_t                    *keys;

@@ -6,3 +6,612 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
+
+
+/*
+ * Each worker keeps, per provider, the metadata in force and the JWKS, and
+ * at most one fetch in flight for each.  A request that needs what is not
+ * there yet parks itself on a queue (its waiter lives in its own pool and
+ * unlinks itself if the request goes away) and its phases run again when
+ * the fetch ends, successful or not.  A failed fetch is not retried for a
+ * few seconds, so a provider that is down costs one error line and no
+ * storm of connections; expired metadata and keys stay in use while their
+ * refetch runs, and after a failed refetch.
+ */
+
+
+#define NGX_HTTP_OAUTH2_RETRY_DELAY  5
+
+
+typedef struct {
+    ngx_http_oauth2_provider_t     *provider;
+    ngx_pool_t                     *pool;        /* the current data */
+    ngx_pool_t                     *fetch_pool;  /* the fetch in flight */
+    ngx_queue_t                     waiters;
+    time_t                          expires;     /* 0: never had data */
+    time_t                          fetched;     /* last fetch started */
+    time_t                          failed;      /* last fetch failed */
+    ngx_uint_t                      what;        /* NGX_HTTP_OAUTH2_NEED_* */
+} ngx_http_oauth2_cache_t;
+
+
+struct ngx_http_oauth2_provider_rt_s {
+    ngx_http_oauth2_metadata_t      md;
+    ngx_http_oauth2_cache_t         md_cache;
+    ngx_array_t                    *keys;
+    ngx_http_oauth2_cache_t         keys_cache;
+};
+
+
+typedef struct {
+    ngx_http_oauth2_waiter_t        w;
+    unsigned                        queued:1;
+} ngx_http_oauth2_waiter_ext_t;
+
+
+static ngx_int_t ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
+    ngx_http_oauth2_cache_t *cache, ngx_uint_t force);
+static ngx_int_t ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_oauth2_wait(ngx_http_request_t *r,
+    ngx_http_oauth2_cache_t *cache);
+static void ngx_http_oauth2_wait_cleanup(void *data);
+static void ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f);
+static ngx_int_t ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
+    ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err);
+static ngx_int_t ngx_http_oauth2_metadata_url(ngx_pool_t *pool,
+    yajl_val doc, const char *name, ngx_str_t *configured, ngx_str_t *url);
+static ngx_int_t ngx_http_oauth2_keys_parse(ngx_http_oauth2_cache_t *cache,
+    ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err);
+
+
+ngx_int_t
+ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_http_oauth2_provider_rt_t  *rt;
+
+    rt = ngx_pcalloc(cf->pool, sizeof(ngx_http_oauth2_provider_rt_t));
+    if (rt == NULL) {
+        return NGX_ERROR;
+    }
+
+    rt->md.authorization_endpoint = p->authorization_endpoint;
+    rt->md.token_endpoint = p->token_endpoint;
+    rt->md.userinfo_endpoint = p->userinfo_endpoint;
+    rt->md.jwks_uri = p->jwks_uri;
+    rt->md.end_session_endpoint = p->end_session_endpoint;
+    rt->md.revocation_endpoint = p->revocation_endpoint;
+
+    rt->md_cache.provider = p;
+    rt->md_cache.what = NGX_HTTP_OAUTH2_NEED_METADATA;
+    ngx_queue_init(&rt->md_cache.waiters);
+
+    rt->keys_cache.provider = p;
+    rt->keys_cache.what = NGX_HTTP_OAUTH2_NEED_JWKS;
+    ngx_queue_init(&rt->keys_cache.waiters);
+
+    if (p->issuer.len == 0) {
+        /* everything is configured: no discovery, ever */
+        rt->md_cache.expires = NGX_MAX_TIME_T_VALUE;
+    }
+
+    p->rt = rt;
+
+    return NGX_OK;
+}
+
+
+ngx_http_oauth2_metadata_t *
+ngx_http_oauth2_provider_metadata(ngx_http_oauth2_provider_t *p)
+{
+    return &p->rt->md;
+}
+
+
+ngx_array_t *
+ngx_http_oauth2_provider_keys(ngx_http_oauth2_provider_t *p)
+{
+    return p->rt->keys;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t need)
+{
+    ngx_int_t                       rc;
+    ngx_http_oauth2_provider_rt_t  *rt;
+
+    rt = p->rt;
+
+    rc = ngx_http_oauth2_cache_ready(r, &rt->md_cache, 0);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!(need & NGX_HTTP_OAUTH2_NEED_JWKS)) {
+        return NGX_OK;
+    }
+
+    if (rt->md.jwks_uri.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": no jwks_uri, ID tokens "
+                      "cannot be verified", &p->name);
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oauth2_cache_ready(r, &rt->keys_cache, 0);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p)
+{
+    ngx_http_oauth2_cache_t  *cache;
+
+    cache = &p->rt->keys_cache;
+
+    if (cache->fetch_pool == NULL
+        && ngx_time() - cache->fetched < p->jwks_min_refresh)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_oauth2_cache_ready(r, cache, 1);
+}
+
+
+/*
+ * NGX_OK when the data is there (possibly stale, with a refetch started),
+ * NGX_AGAIN when the request waits, NGX_ERROR when it failed recently.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
+    ngx_http_oauth2_cache_t *cache, ngx_uint_t force)
+{
+    time_t  now;
+
+    now = ngx_time();
+
+    if (!force && cache->expires > now) {
+        return NGX_OK;
+    }
+
+    if (cache->fetch_pool) {
+        if (cache->expires && !force) {
+            return NGX_OK;
+        }
+
+        return ngx_http_oauth2_wait(r, cache);
+    }
+
+    if (!force && cache->expires == 0 && cache->failed
+        && now - cache->failed < NGX_HTTP_OAUTH2_RETRY_DELAY)
+    {
+        return NGX_ERROR;
+    }
+
+    if (cache->expires && !force
+        && cache->failed >= cache->fetched
+        && now - cache->failed < NGX_HTTP_OAUTH2_RETRY_DELAY)
+    {
+        /* the refetch failed a moment ago: keep serving what we have */
+        return NGX_OK;
+    }
+
+    if (ngx_http_oauth2_cache_fetch(cache, r->connection->log) != NGX_OK) {
+        return cache->expires ? NGX_OK : NGX_ERROR;
+    }
+
+    if (cache->expires && !force) {
+        return NGX_OK;
+    }
+
+    return ngx_http_oauth2_wait(r, cache);
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
+{
+    u_char                      *s;
+    ngx_pool_t                  *pool;
+    ngx_http_oauth2_fetch_t     *f;
+    ngx_http_oauth2_provider_t  *p;
+
+    p = cache->provider;
+
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    f = ngx_http_oauth2_fetch_create(pool, ngx_cycle->log);
+    if (f == NULL) {
+        goto failed;
+    }
+
+    if (cache->what == NGX_HTTP_OAUTH2_NEED_METADATA) {
+        f->url.len = p->issuer.len
+                     + sizeof("/.well-known/openid-configuration") - 1;
+        f->url.data = ngx_pnalloc(pool, f->url.len);
+        if (f->url.data == NULL) {
+            goto failed;
+        }
+
+        s = p->issuer.data + p->issuer.len;
+
+        /* an issuer with a trailing slash must not give "//.well-known" */
+        if (s[-1] == '/') {
+            f->url.len--;
+            s = ngx_cpymem(f->url.data, p->issuer.data, p->issuer.len - 1);
+
+        } else {
+            s = ngx_cpymem(f->url.data, p->issuer.data, p->issuer.len);
+        }
+
+        ngx_memcpy(s, "/.well-known/openid-configuration",
+                   sizeof("/.well-known/openid-configuration") - 1);
+
+        f->endpoint = "discovery";
+
+    } else {
+        f->url = p->rt->md.jwks_uri;
+        f->endpoint = "jwks";
+    }
+
+    f->provider = p->name;
+    f->connect_timeout = p->connect_timeout;
+    f->timeout = p->timeout;
+    f->max_size = p->max_response_size;
+    f->ca_file = p->ssl_trusted_certificate;
+    f->handler = ngx_http_oauth2_cache_done;
+    f->data = cache;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "oauth2 provider \"%V\": fetching %s",
+                   &p->name, f->endpoint);
+
+    if (ngx_http_oauth2_fetch_start(f) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oauth2 provider \"%V\": cannot start %s request",
+                      &p->name, f->endpoint);
+        goto failed;
+    }
+
+    cache->fetch_pool = pool;
+    cache->fetched = ngx_time();
+
+    return NGX_OK;
+
+failed:
+
+    ngx_destroy_pool(pool);
+    cache->failed = ngx_time();
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_wait(ngx_http_request_t *r, ngx_http_oauth2_cache_t *cache)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_oauth2_waiter_ext_t  *w;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_oauth2_waiter_ext_t));
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    w = cln->data;
+    w->w.request = r;
+    w->w.provider = cache->provider;
+    w->queued = 1;
+
+    ngx_queue_insert_tail(&cache->waiters, &w->w.queue);
+
+    cln->handler = ngx_http_oauth2_wait_cleanup;
+
+    /* a client that goes away while it waits ends the request now */
+    r->read_event_handler = ngx_http_test_reading;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_oauth2_wait_cleanup(void *data)
+{
+    ngx_http_oauth2_waiter_ext_t  *w = data;
+
+    if (w->queued) {
+        ngx_queue_remove(&w->w.queue);
+        w->queued = 0;
+    }
+}
+
+
+static void
+ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
+{
+    ngx_http_oauth2_cache_t *cache = f->data;
+
+    ngx_int_t                      rc;
+    ngx_pool_t                    *pool;
+    ngx_queue_t                   *q;
+    const char                    *err;
+    ngx_http_request_t            *r;
+    ngx_http_oauth2_provider_t    *p;
+    ngx_http_oauth2_waiter_ext_t  *w;
+
+    p = cache->provider;
+    err = NULL;
+    pool = NULL;
+    rc = NGX_ERROR;
+
+    if (f->rc != NGX_OK) {
+        err = f->error;
+
+    } else if (f->status != 200) {
+        err = "unexpected HTTP status";
+
+    } else {
+        pool = ngx_create_pool(4096, ngx_cycle->log);
+
+        if (pool == NULL) {
+            err = "out of memory";
+
+        } else if (cache->what == NGX_HTTP_OAUTH2_NEED_METADATA) {
+            rc = ngx_http_oauth2_metadata_parse(cache, f, pool, &err);
+
+        } else {
+            rc = ngx_http_oauth2_keys_parse(cache, f, pool, &err);
+        }
+    }
+
+    if (rc == NGX_OK) {
+        if (cache->pool) {
+            ngx_destroy_pool(cache->pool);
+        }
+
+        cache->pool = pool;
+        cache->expires = ngx_time()
+                         + (cache->what == NGX_HTTP_OAUTH2_NEED_METADATA
+                            ? p->metadata_ttl : p->jwks_ttl);
+        cache->failed = 0;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "oauth2 provider \"%V\": %s updated",
+                       &p->name, f->endpoint);
+
+    } else {
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
+
+        cache->failed = ngx_time();
+
+        if (f->status && f->status != 200) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "oauth2 provider \"%V\": %s request to \"%V\" "
+                          "failed: HTTP status %ui%s",
+                          &p->name, f->endpoint, &f->url, f->status,
+                          cache->expires ? ", keeping cached data" : "");
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "oauth2 provider \"%V\": %s request to \"%V\" "
+                          "failed: %s%s",
+                          &p->name, f->endpoint, &f->url,
+                          err ? err : "unknown error",
+                          cache->expires ? ", keeping cached data" : "");
+        }
+    }
+
+    pool = cache->fetch_pool;
+    cache->fetch_pool = NULL;
+
+    /* wake every waiter; each one is unlinked before its request runs,
+     * as running it may free it */
+
+    while (!ngx_queue_empty(&cache->waiters)) {
+        q = ngx_queue_head(&cache->waiters);
+        w = ngx_queue_data(q, ngx_http_oauth2_waiter_ext_t, w.queue);
+
+        ngx_queue_remove(q);
+        w->queued = 0;
+        r = w->w.request;
+
+        ngx_http_oauth2_wake(r);
+    }
+
+    ngx_destroy_pool(pool);
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
+    ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err)
+{
+    ngx_int_t                       rc;
+    ngx_str_t                       issuer;
+    yajl_val                        doc;
+    ngx_http_oauth2_metadata_t      md;
+    ngx_http_oauth2_provider_t     *p;
+
+    p = cache->provider;
+
+    doc = ngx_http_oauth2_json_parse(pool, f->response.data, f->response.len,
+                                     err);
+    if (doc == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!YAJL_IS_OBJECT(doc)) {
+        *err = "not a JSON object";
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oauth2_json_string(doc, "issuer", &issuer);
+
+    if (rc != NGX_OK) {
+        *err = "no \"issuer\" in the discovery document";
+        return NGX_ERROR;
+    }
+
+    /* OpenID Connect Discovery 1.0, 4.3: exactly the configured issuer */
+
+    if (issuer.len != p->issuer.len
+        || ngx_strncmp(issuer.data, p->issuer.data, issuer.len) != 0)
+    {
+        *err = "the discovery document's \"issuer\" differs from the "
+               "configured issuer";
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_metadata_url(pool, doc, "authorization_endpoint",
+                                     &p->authorization_endpoint,
+                                     &md.authorization_endpoint)
+        != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc, "token_endpoint",
+                                        &p->token_endpoint,
+                                        &md.token_endpoint)
+           != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc, "userinfo_endpoint",
+                                        &p->userinfo_endpoint,
+                                        &md.userinfo_endpoint)
+           != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc, "jwks_uri",
+                                        &p->jwks_uri, &md.jwks_uri)
+           != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc, "end_session_endpoint",
+                                        &p->end_session_endpoint,
+                                        &md.end_session_endpoint)
+           != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc, "revocation_endpoint",
+                                        &p->revocation_endpoint,
+                                        &md.revocation_endpoint)
+           != NGX_OK)
+    {
+        *err = "an endpoint in the discovery document is not a valid "
+               "https URL";
+        return NGX_ERROR;
+    }
+
+    if (md.authorization_endpoint.len == 0 || md.token_endpoint.len == 0) {
+        *err = "the discovery document lacks the authorization or token "
+               "endpoint";
+        return NGX_ERROR;
+    }
+
+    if (p->oidc && md.jwks_uri.len == 0) {
+        *err = "the discovery document has no \"jwks_uri\"";
+        return NGX_ERROR;
+    }
+
+    p->rt->md = md;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A discovered endpoint: the configured one wins; a discovered one must
+ * be https (or http to a loopback address, as the configuration allows).
+ */
+
+static ngx_int_t
+ngx_http_oauth2_metadata_url(ngx_pool_t *pool, yajl_val doc,
+    const char *name, ngx_str_t *configured, ngx_str_t *url)
+{
+    u_char     *c;
+    ngx_str_t   value;
+
+    if (configured->len) {
+        *url = *configured;
+        return NGX_OK;
+    }
+
+    ngx_str_null(url);
+
+    if (ngx_http_oauth2_json_string(doc, name, &value) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    if (!(value.len > 8
+          && ngx_strncasecmp(value.data, (u_char *) "https://", 8) == 0)
+        && !(value.len > 7
+             && ngx_strncasecmp(value.data, (u_char *) "http://", 7) == 0
+             && ngx_http_oauth2_url_is_loopback(&value)))
+    {
+        return NGX_ERROR;
+    }
+
+    for (c = value.data; c < value.data + value.len; c++) {
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>') {
+            return NGX_ERROR;
+        }
+    }
+
+    url->data = ngx_pnalloc(pool, value.len);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(url->data, value.data, value.len);
+    url->len = value.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_keys_parse(ngx_http_oauth2_cache_t *cache,
+    ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err)
+{
+    ngx_array_t  *keys;
+
+    if (ngx_http_oauth2_jwks_parse(pool, ngx_cycle->log, f->response.data,
+                                   f->response.len, &keys, err)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (keys->nelts == 0) {
+        *err = "the JWKS has no usable signature key";
+        return NGX_ERROR;
+    }
+
+    cache->provider->rt->keys = keys;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oauth2_wake(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "oauth2 wake \"%V\"", &r->uri);
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}

@@ -6,3 +6,1469 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_oauth2_session.h"
+
+
+/*
+ * docs/session-format.md describes every byte written here; keep both (and
+ * t/tools/seal.js) in step.
+ */
+
+#define NGX_HTTP_OAUTH2_SEAL_VERSION     1
+#define NGX_HTTP_OAUTH2_NONCE_LEN        12
+#define NGX_HTTP_OAUTH2_TAG_LEN          16
+#define NGX_HTTP_OAUTH2_SEAL_OVERHEAD                                         \
+    (1 + NGX_HTTP_OAUTH2_NONCE_LEN + NGX_HTTP_OAUTH2_TAG_LEN)
+
+/* base64url of the smallest sealed value, and a bound for the largest */
+#define NGX_HTTP_OAUTH2_SEALED_MIN       39
+#define NGX_HTTP_OAUTH2_SEALED_MAX       65536
+#define NGX_HTTP_OAUTH2_PLAIN_MAX        49000
+
+#define NGX_HTTP_OAUTH2_SESSION_VERSION  1
+#define NGX_HTTP_OAUTH2_STATE_VERSION    1
+
+/* varints carry at most 63 bits: 9 bytes of 7 bits */
+#define NGX_HTTP_OAUTH2_VARINT_MAX_LEN   9
+
+#define NGX_HTTP_OAUTH2_HKDF_SALT        "ngx_http_oauth2_module cookie keys v1"
+
+/* a Set-Cookie header value never exceeds this many bytes */
+#define NGX_HTTP_OAUTH2_COOKIE_MAX_LEN   4000
+#define NGX_HTTP_OAUTH2_COOKIE_CHUNKS    16
+#define NGX_HTTP_OAUTH2_CHUNK_MARKER     "chunks."
+#define NGX_HTTP_OAUTH2_CHUNK_SUFFIX_MAX (sizeof("_16") - 1)
+#define NGX_HTTP_OAUTH2_COOKIE_EPOCH     "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+typedef ngx_int_t (*ngx_http_oauth2_pair_pt)(ngx_str_t *name,
+    ngx_str_t *value, void *data);
+
+
+typedef struct {
+    ngx_uint_t                 i;
+    ngx_table_elt_t           *h;
+} ngx_http_oauth2_cookie_iter_t;
+
+
+typedef struct {
+    ngx_str_t                 *name;
+    ngx_str_t                  value;
+    ngx_uint_t                 found;
+    uint32_t                   seen;      /* bit k: NAME_k is present */
+    ngx_str_t                  chunks[NGX_HTTP_OAUTH2_COOKIE_CHUNKS + 1];
+} ngx_http_oauth2_cookie_find_t;
+
+
+typedef struct {
+    ngx_http_request_t        *request;
+    ngx_str_t                 *prefix;
+    ngx_http_oauth2_cookie_pt  handler;
+    void                      *data;
+} ngx_http_oauth2_cookie_each_t;
+
+
+typedef struct {
+    time_t                     max_age;
+    ngx_uint_t                 secure;
+    ngx_str_t                 *domain;
+} ngx_http_oauth2_cookie_attrs_t;
+
+
+static EVP_CIPHER *ngx_http_oauth2_cipher(ngx_log_t *log);
+static ngx_int_t ngx_http_oauth2_hkdf(EVP_KDF_CTX *kctx, ngx_str_t *secret,
+    const char *info, u_char *out);
+static ngx_int_t ngx_http_oauth2_gcm(ngx_log_t *log, ngx_uint_t encrypt,
+    u_char *key, u_char *nonce, ngx_uint_t purpose, ngx_str_t *aad,
+    u_char *in, size_t len, u_char *out, u_char *tag);
+static void ngx_http_oauth2_gcm_fail(ngx_log_t *log, ngx_uint_t encrypt,
+    const char *what);
+
+static size_t ngx_http_oauth2_varint_len(uint64_t v);
+static u_char *ngx_http_oauth2_varint_write(u_char *p, uint64_t v);
+static ngx_int_t ngx_http_oauth2_varint_read(u_char **pos, u_char *last,
+    uint64_t *v);
+static size_t ngx_http_oauth2_str_len(ngx_str_t *s);
+static u_char *ngx_http_oauth2_str_write(u_char *p, ngx_str_t *s);
+static ngx_int_t ngx_http_oauth2_str_read(u_char **pos, u_char *last,
+    ngx_str_t *s);
+static ngx_int_t ngx_http_oauth2_time_read(u_char **pos, u_char *last,
+    time_t *t);
+
+static ngx_table_elt_t *ngx_http_oauth2_cookie_next_header(
+    ngx_http_request_t *r, ngx_http_oauth2_cookie_iter_t *it);
+static ngx_int_t ngx_http_oauth2_cookie_next_pair(u_char **pos, u_char *last,
+    ngx_str_t *pair, ngx_str_t *name, ngx_str_t *value);
+static ngx_int_t ngx_http_oauth2_cookie_walk(ngx_http_request_t *r,
+    ngx_http_oauth2_pair_pt handler, void *data);
+static ngx_int_t ngx_http_oauth2_cookie_find_pair(ngx_str_t *name,
+    ngx_str_t *value, void *data);
+static ngx_int_t ngx_http_oauth2_cookie_each_pair(ngx_str_t *name,
+    ngx_str_t *value, void *data);
+static ngx_int_t ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
+    ngx_http_oauth2_cookie_find_t *find);
+static ngx_uint_t ngx_http_oauth2_chunk_number(u_char *p, size_t len);
+static ngx_uint_t ngx_http_oauth2_has_prefix(ngx_str_t *s,
+    ngx_str_t *prefix);
+static size_t ngx_http_oauth2_decimal_len(uint64_t v);
+static size_t ngx_http_oauth2_cookie_attrs_len(
+    ngx_http_oauth2_cookie_attrs_t *a);
+static u_char *ngx_http_oauth2_cookie_attrs_write(u_char *p,
+    ngx_http_oauth2_cookie_attrs_t *a);
+static ngx_int_t ngx_http_oauth2_cookie_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_uint_t chunk, u_char *value, size_t len,
+    ngx_http_oauth2_cookie_attrs_t *a);
+static ngx_int_t ngx_http_oauth2_cookie_delete_chunks(ngx_http_request_t *r,
+    ngx_str_t *name, uint32_t seen, ngx_uint_t from,
+    ngx_http_oauth2_cookie_attrs_t *a);
+
+
+/*
+ * The cipher is fetched once per process; the two contexts (encrypt and
+ * decrypt) are kept between calls and only re-keyed, which saves an
+ * allocation and a provider lookup per cookie.  Workers are single
+ * threaded, and nothing here runs in thread pools.
+ */
+
+static EVP_CIPHER      *ngx_http_oauth2_gcm_cipher;
+static EVP_CIPHER_CTX  *ngx_http_oauth2_gcm_ctx[2];
+
+
+/* keys */
+
+ngx_int_t
+ngx_http_oauth2_derive_keys(ngx_str_t *secret, ngx_http_oauth2_keys_t *keys)
+{
+    EVP_KDF      *kdf;
+    ngx_int_t     rc;
+    EVP_KDF_CTX  *kctx;
+
+    if (secret->len == 0) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_cipher(ngx_cycle->log) == NULL) {
+        return NGX_ERROR;
+    }
+
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                      "oauth2: EVP_KDF_fetch(\"HKDF\") failed");
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    kctx = EVP_KDF_CTX_new(kdf);
+    EVP_KDF_free(kdf);
+
+    if (kctx == NULL) {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oauth2_hkdf(kctx, secret, "session", keys->session);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_oauth2_hkdf(kctx, secret, "state", keys->state);
+    }
+
+    EVP_KDF_CTX_free(kctx);
+
+    if (rc != NGX_OK) {
+        ngx_explicit_memzero(keys, sizeof(ngx_http_oauth2_keys_t));
+        ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                      "oauth2: HKDF key derivation failed");
+        ERR_clear_error();
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_hkdf(EVP_KDF_CTX *kctx, ngx_str_t *secret, const char *info,
+    u_char *out)
+{
+    OSSL_PARAM  params[5], *p;
+
+    p = params;
+
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                            (char *) "SHA256", 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                             secret->data, secret->len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                    (void *) NGX_HTTP_OAUTH2_HKDF_SALT,
+                                    sizeof(NGX_HTTP_OAUTH2_HKDF_SALT) - 1);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                             (void *) info, ngx_strlen(info));
+    *p = OSSL_PARAM_construct_end();
+
+    if (EVP_KDF_derive(kctx, out, NGX_HTTP_OAUTH2_KEY_LEN, params) != 1) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* sealing */
+
+static EVP_CIPHER *
+ngx_http_oauth2_cipher(ngx_log_t *log)
+{
+    if (ngx_http_oauth2_gcm_cipher == NULL) {
+        ngx_http_oauth2_gcm_cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM",
+                                                      NULL);
+        if (ngx_http_oauth2_gcm_cipher == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, log, 0,
+                          "oauth2: EVP_CIPHER_fetch(\"AES-256-GCM\") failed");
+            ERR_clear_error();
+            return NULL;
+        }
+    }
+
+    return ngx_http_oauth2_gcm_cipher;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_seal(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
+    ngx_str_t *aad, ngx_str_t *plain, ngx_str_t *sealed)
+{
+    u_char                  *raw, *key;
+    size_t                   len;
+    ngx_str_t                src;
+    ngx_http_oauth2_keys_t  *k;
+
+    if (keys == NULL || keys->nelts == 0
+        || plain->len > NGX_HTTP_OAUTH2_PLAIN_MAX)
+    {
+        ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                      "oauth2: nothing to seal with, or too much to seal");
+        return NGX_ERROR;
+    }
+
+    k = keys->elts;
+    key = (purpose == NGX_HTTP_OAUTH2_SEAL_STATE) ? k[0].state : k[0].session;
+
+    len = NGX_HTTP_OAUTH2_SEAL_OVERHEAD + plain->len;
+
+    raw = ngx_pnalloc(pool, len + ngx_base64_encoded_length(len));
+    if (raw == NULL) {
+        return NGX_ERROR;
+    }
+
+    raw[0] = NGX_HTTP_OAUTH2_SEAL_VERSION;
+
+    if (RAND_bytes(raw + 1, NGX_HTTP_OAUTH2_NONCE_LEN) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
+                      "oauth2: RAND_bytes() failed");
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_gcm(pool->log, 1, key, raw + 1, purpose, aad,
+                            plain->data, plain->len,
+                            raw + 1 + NGX_HTTP_OAUTH2_NONCE_LEN,
+                            raw + 1 + NGX_HTTP_OAUTH2_NONCE_LEN + plain->len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    src.data = raw;
+    src.len = len;
+
+    sealed->data = raw + len;
+    ngx_encode_base64url(sealed, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
+    ngx_str_t *aad, ngx_str_t *sealed, ngx_str_t *plain, ngx_uint_t *index)
+{
+    u_char                  *buf, *out, *key, *nonce, *ct;
+    size_t                   max, len;
+    ngx_int_t                rc;
+    ngx_str_t                raw;
+    ngx_uint_t               i;
+    ngx_http_oauth2_keys_t  *k;
+
+    if (keys == NULL || keys->nelts == 0) {
+        return NGX_ERROR;
+    }
+
+    if (sealed->len < NGX_HTTP_OAUTH2_SEALED_MIN
+        || sealed->len > NGX_HTTP_OAUTH2_SEALED_MAX)
+    {
+        return NGX_DECLINED;
+    }
+
+    max = ngx_base64_decoded_length(sealed->len);
+
+    /* one buffer: the decoded value, then room for the plaintext */
+
+    buf = ngx_pnalloc(pool, 2 * max);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    raw.data = buf;
+
+    /*
+     * ngx_decode_base64url() stops at the first "=" without looking at
+     * what follows: sealed values are never padded, so every character
+     * must have been decoded, that is, n characters give 3n/4 bytes
+     * (n % 4 == 1 is refused by the decoder)
+     */
+
+    if (ngx_decode_base64url(&raw, sealed) != NGX_OK
+        || raw.len != sealed->len * 3 / 4
+        || raw.len < NGX_HTTP_OAUTH2_SEAL_OVERHEAD
+        || raw.data[0] != NGX_HTTP_OAUTH2_SEAL_VERSION)
+    {
+        return NGX_DECLINED;
+    }
+
+    nonce = raw.data + 1;
+    ct = nonce + NGX_HTTP_OAUTH2_NONCE_LEN;
+    len = raw.len - NGX_HTTP_OAUTH2_SEAL_OVERHEAD;
+    out = buf + max;
+
+    k = keys->elts;
+
+    for (i = 0; i < keys->nelts; i++) {
+
+        key = (purpose == NGX_HTTP_OAUTH2_SEAL_STATE) ? k[i].state
+                                                      : k[i].session;
+
+        rc = ngx_http_oauth2_gcm(pool->log, 0, key, nonce, purpose, aad,
+                                 ct, len, out, ct + len);
+
+        if (rc == NGX_OK) {
+            plain->data = out;
+            plain->len = len;
+
+            if (index != NULL) {
+                *index = i;
+            }
+
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_explicit_memzero(out, len);
+            return NGX_ERROR;
+        }
+    }
+
+    /* unauthenticated output of the failed attempts */
+    ngx_explicit_memzero(out, len);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * One AES-256-GCM operation.  The additional data is the seal version, the
+ * purpose and aad; the tag is written (encrypt) or checked (decrypt) at
+ * tag.  NGX_DECLINED: the tag did not verify.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_gcm(ngx_log_t *log, ngx_uint_t encrypt, u_char *key,
+    u_char *nonce, ngx_uint_t purpose, ngx_str_t *aad, u_char *in, size_t len,
+    u_char *out, u_char *tag)
+{
+    int              n;
+    u_char           head[2];
+    EVP_CIPHER      *cipher;
+    EVP_CIPHER_CTX  *ctx;
+
+    ctx = ngx_http_oauth2_gcm_ctx[encrypt];
+
+    if (ctx == NULL) {
+        cipher = ngx_http_oauth2_cipher(log);
+        if (cipher == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx = EVP_CIPHER_CTX_new();
+        if (ctx == NULL) {
+            ngx_http_oauth2_gcm_fail(log, encrypt, "EVP_CIPHER_CTX_new()");
+            return NGX_ERROR;
+        }
+
+        ngx_http_oauth2_gcm_ctx[encrypt] = ctx;
+
+    } else {
+        /* same cipher as before: only set the key and the nonce */
+        cipher = NULL;
+    }
+
+    head[0] = NGX_HTTP_OAUTH2_SEAL_VERSION;
+    head[1] = (u_char) purpose;
+
+    if (encrypt) {
+        if (EVP_EncryptInit_ex2(ctx, cipher, key, nonce, NULL) != 1
+            || EVP_EncryptUpdate(ctx, NULL, &n, head, 2) != 1
+            || (aad->len
+                && EVP_EncryptUpdate(ctx, NULL, &n, aad->data,
+                                     (int) aad->len) != 1)
+            || (len && EVP_EncryptUpdate(ctx, out, &n, in, (int) len) != 1)
+            || EVP_EncryptFinal_ex(ctx, out + len, &n) != 1
+            || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG,
+                                   NGX_HTTP_OAUTH2_TAG_LEN, tag) != 1)
+        {
+            ngx_http_oauth2_gcm_fail(log, encrypt, "AES-256-GCM encryption");
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (EVP_DecryptInit_ex2(ctx, cipher, key, nonce, NULL) != 1
+        || EVP_DecryptUpdate(ctx, NULL, &n, head, 2) != 1
+        || (aad->len
+            && EVP_DecryptUpdate(ctx, NULL, &n, aad->data,
+                                 (int) aad->len) != 1)
+        || (len && EVP_DecryptUpdate(ctx, out, &n, in, (int) len) != 1)
+        || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG,
+                               NGX_HTTP_OAUTH2_TAG_LEN, tag) != 1)
+    {
+        ngx_http_oauth2_gcm_fail(log, encrypt, "AES-256-GCM decryption");
+        return NGX_ERROR;
+    }
+
+    /* the tag comparison in OpenSSL is constant time */
+
+    if (EVP_DecryptFinal_ex(ctx, out + len, &n) != 1) {
+        ERR_clear_error();
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oauth2_gcm_fail(ngx_log_t *log, ngx_uint_t encrypt, const char *what)
+{
+    ngx_log_error(NGX_LOG_ALERT, log, 0, "oauth2: %s failed", what);
+
+    ERR_clear_error();
+
+    /* start over with a fresh context next time */
+
+    if (ngx_http_oauth2_gcm_ctx[encrypt] != NULL) {
+        EVP_CIPHER_CTX_free(ngx_http_oauth2_gcm_ctx[encrypt]);
+        ngx_http_oauth2_gcm_ctx[encrypt] = NULL;
+    }
+}
+
+
+/* plaintext encodings */
+
+static size_t
+ngx_http_oauth2_varint_len(uint64_t v)
+{
+    size_t  n;
+
+    for (n = 1; v >= 0x80; n++) {
+        v >>= 7;
+    }
+
+    return n;
+}
+
+
+static u_char *
+ngx_http_oauth2_varint_write(u_char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (u_char) (v | 0x80);
+        v >>= 7;
+    }
+
+    *p++ = (u_char) v;
+
+    return p;
+}
+
+
+/*
+ * Reads a minimally encoded varint of at most 63 bits: NGX_DECLINED for a
+ * truncated, overlong or non-minimal encoding.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_varint_read(u_char **pos, u_char *last, uint64_t *v)
+{
+    u_char      *p, c;
+    uint64_t     value;
+    ngx_uint_t   shift;
+
+    p = *pos;
+    value = 0;
+
+    for (shift = 0; shift < 7 * NGX_HTTP_OAUTH2_VARINT_MAX_LEN; shift += 7) {
+
+        if (p == last) {
+            return NGX_DECLINED;
+        }
+
+        c = *p++;
+        value |= (uint64_t) (c & 0x7f) << shift;
+
+        if (c & 0x80) {
+            continue;
+        }
+
+        if (c == 0 && shift != 0) {
+            return NGX_DECLINED;
+        }
+
+        *pos = p;
+        *v = value;
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static size_t
+ngx_http_oauth2_str_len(ngx_str_t *s)
+{
+    return ngx_http_oauth2_varint_len(s->len) + s->len;
+}
+
+
+static u_char *
+ngx_http_oauth2_str_write(u_char *p, ngx_str_t *s)
+{
+    p = ngx_http_oauth2_varint_write(p, s->len);
+
+    /* an empty string may have no data at all */
+
+    if (s->len == 0) {
+        return p;
+    }
+
+    return ngx_cpymem(p, s->data, s->len);
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_str_read(u_char **pos, u_char *last, ngx_str_t *s)
+{
+    uint64_t  len;
+
+    if (ngx_http_oauth2_varint_read(pos, last, &len) != NGX_OK
+        || len > (uint64_t) (last - *pos))
+    {
+        return NGX_DECLINED;
+    }
+
+    s->len = (size_t) len;
+    s->data = *pos;
+
+    *pos += s->len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_time_read(u_char **pos, u_char *last, time_t *t)
+{
+    uint64_t  v;
+
+    if (ngx_http_oauth2_varint_read(pos, last, &v) != NGX_OK
+        || v > (uint64_t) NGX_MAX_TIME_T_VALUE)
+    {
+        return NGX_DECLINED;
+    }
+
+    *t = (time_t) v;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_session_encode(ngx_pool_t *pool,
+    ngx_http_oauth2_session_t *s, ngx_str_t *plain)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                i, n;
+    ngx_http_oauth2_claim_t  *claim;
+
+    if (s->expires < 0 || s->created < 0 || s->access_expires < 0) {
+        return NGX_ERROR;
+    }
+
+    n = s->claims.elts ? s->claims.nelts : 0;
+    claim = s->claims.elts;
+
+    len = 1
+          + ngx_http_oauth2_varint_len(s->expires)
+          + ngx_http_oauth2_varint_len(s->created)
+          + ngx_http_oauth2_varint_len(s->access_expires)
+          + ngx_http_oauth2_str_len(&s->sub)
+          + ngx_http_oauth2_varint_len(n)
+          + ngx_http_oauth2_str_len(&s->access_token)
+          + ngx_http_oauth2_str_len(&s->refresh_token)
+          + ngx_http_oauth2_str_len(&s->id_token);
+
+    for (i = 0; i < n; i++) {
+        len += ngx_http_oauth2_str_len(&claim[i].name)
+               + ngx_http_oauth2_str_len(&claim[i].value);
+    }
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    plain->data = p;
+    plain->len = len;
+
+    *p++ = NGX_HTTP_OAUTH2_SESSION_VERSION;
+    p = ngx_http_oauth2_varint_write(p, s->expires);
+    p = ngx_http_oauth2_varint_write(p, s->created);
+    p = ngx_http_oauth2_varint_write(p, s->access_expires);
+    p = ngx_http_oauth2_str_write(p, &s->sub);
+    p = ngx_http_oauth2_varint_write(p, n);
+
+    for (i = 0; i < n; i++) {
+        p = ngx_http_oauth2_str_write(p, &claim[i].name);
+        p = ngx_http_oauth2_str_write(p, &claim[i].value);
+    }
+
+    p = ngx_http_oauth2_str_write(p, &s->access_token);
+    p = ngx_http_oauth2_str_write(p, &s->refresh_token);
+    (void) ngx_http_oauth2_str_write(p, &s->id_token);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_session_decode(ngx_pool_t *pool, ngx_str_t *plain,
+    ngx_http_oauth2_session_t *s)
+{
+    u_char                   *p, *last;
+    uint64_t                  n;
+    ngx_uint_t                i;
+    ngx_http_oauth2_claim_t  *claim;
+
+    ngx_memzero(s, sizeof(ngx_http_oauth2_session_t));
+
+    p = plain->data;
+    last = p + plain->len;
+
+    if (p == last || *p++ != NGX_HTTP_OAUTH2_SESSION_VERSION) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oauth2_time_read(&p, last, &s->expires) != NGX_OK
+        || ngx_http_oauth2_time_read(&p, last, &s->created) != NGX_OK
+        || ngx_http_oauth2_time_read(&p, last, &s->access_expires) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &s->sub) != NGX_OK
+        || ngx_http_oauth2_varint_read(&p, last, &n) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* a claim takes two bytes at least */
+
+    if (n > (uint64_t) (last - p) / 2) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_array_init(&s->claims, pool, n ? (ngx_uint_t) n : 1,
+                       sizeof(ngx_http_oauth2_claim_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    claim = s->claims.elts;
+
+    for (i = 0; i < (ngx_uint_t) n; i++) {
+        if (ngx_http_oauth2_str_read(&p, last, &claim[i].name) != NGX_OK
+            || ngx_http_oauth2_str_read(&p, last, &claim[i].value) != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    s->claims.nelts = (ngx_uint_t) n;
+
+    if (ngx_http_oauth2_str_read(&p, last, &s->access_token) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &s->refresh_token) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &s->id_token) != NGX_OK
+        || p != last)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_state_encode(ngx_pool_t *pool,
+    ngx_http_oauth2_login_state_t *st, ngx_str_t *plain)
+{
+    u_char  *p;
+    size_t   len;
+
+    if (st->created < 0) {
+        return NGX_ERROR;
+    }
+
+    len = 1
+          + ngx_http_oauth2_varint_len(st->created)
+          + ngx_http_oauth2_str_len(&st->state)
+          + ngx_http_oauth2_str_len(&st->nonce)
+          + ngx_http_oauth2_str_len(&st->verifier)
+          + ngx_http_oauth2_str_len(&st->return_url);
+
+    p = ngx_pnalloc(pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    plain->data = p;
+    plain->len = len;
+
+    *p++ = NGX_HTTP_OAUTH2_STATE_VERSION;
+    p = ngx_http_oauth2_varint_write(p, st->created);
+    p = ngx_http_oauth2_str_write(p, &st->state);
+    p = ngx_http_oauth2_str_write(p, &st->nonce);
+    p = ngx_http_oauth2_str_write(p, &st->verifier);
+    (void) ngx_http_oauth2_str_write(p, &st->return_url);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_state_decode(ngx_pool_t *pool, ngx_str_t *plain,
+    ngx_http_oauth2_login_state_t *st)
+{
+    u_char  *p, *last;
+
+    ngx_memzero(st, sizeof(ngx_http_oauth2_login_state_t));
+
+    p = plain->data;
+    last = p + plain->len;
+
+    if (p == last || *p++ != NGX_HTTP_OAUTH2_STATE_VERSION) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oauth2_time_read(&p, last, &st->created) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &st->state) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &st->nonce) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &st->verifier) != NGX_OK
+        || ngx_http_oauth2_str_read(&p, last, &st->return_url) != NGX_OK
+        || p != last)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* request cookies */
+
+static ngx_table_elt_t *
+ngx_http_oauth2_cookie_next_header(ngx_http_request_t *r,
+    ngx_http_oauth2_cookie_iter_t *it)
+{
+#if (nginx_version >= 1023000)
+
+    it->h = (it->i++ == 0) ? r->headers_in.cookie : it->h->next;
+
+    while (it->h != NULL && it->h->hash == 0) {
+        it->h = it->h->next;
+    }
+
+    return it->h;
+
+#else
+
+    ngx_table_elt_t  **hh;
+
+    hh = r->headers_in.cookies.elts;
+
+    while (it->i < r->headers_in.cookies.nelts) {
+        it->h = hh[it->i++];
+
+        if (it->h->hash != 0) {
+            return it->h;
+        }
+    }
+
+    return NULL;
+
+#endif
+}
+
+
+/*
+ * Splits a Cookie header value at ";" (RFC 6265, 5.4 and 4.2.1, leniently):
+ * pair is the item without surrounding white space, name and value are its
+ * parts around the first "=" (name empty if there is none), each without
+ * surrounding white space, and value without one pair of double quotes.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_cookie_next_pair(u_char **pos, u_char *last, ngx_str_t *pair,
+    ngx_str_t *name, ngx_str_t *value)
+{
+    u_char  *p, *start, *end, *eq;
+
+    p = *pos;
+
+    for ( ;; ) {
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ';')) {
+            p++;
+        }
+
+        if (p == last) {
+            *pos = p;
+            return NGX_DONE;
+        }
+
+        start = p;
+        eq = NULL;
+
+        while (p < last && *p != ';') {
+            if (*p == '=' && eq == NULL) {
+                eq = p;
+            }
+
+            p++;
+        }
+
+        end = p;
+
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+
+        if (end > start) {
+            break;
+        }
+    }
+
+    *pos = p;
+
+    pair->data = start;
+    pair->len = end - start;
+
+    if (eq == NULL) {
+        name->data = start;
+        name->len = 0;
+        value->data = start;
+        value->len = pair->len;
+
+        return NGX_OK;
+    }
+
+    name->data = start;
+    name->len = eq - start;
+
+    while (name->len
+           && (name->data[name->len - 1] == ' '
+               || name->data[name->len - 1] == '\t'))
+    {
+        name->len--;
+    }
+
+    value->data = eq + 1;
+
+    while (value->data < end && (*value->data == ' ' || *value->data == '\t'))
+    {
+        value->data++;
+    }
+
+    value->len = end - value->data;
+
+    if (value->len >= 2
+        && value->data[0] == '"' && value->data[value->len - 1] == '"')
+    {
+        value->data++;
+        value->len -= 2;
+    }
+
+    return NGX_OK;
+}
+
+
+/* calls handler for each name=value; any result but NGX_OK stops */
+
+static ngx_int_t
+ngx_http_oauth2_cookie_walk(ngx_http_request_t *r,
+    ngx_http_oauth2_pair_pt handler, void *data)
+{
+    u_char                         *p, *last;
+    ngx_int_t                       rc;
+    ngx_str_t                       pair, name, value;
+    ngx_table_elt_t                *h;
+    ngx_http_oauth2_cookie_iter_t   it;
+
+    it.i = 0;
+    it.h = NULL;
+
+    while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
+
+        p = h->value.data;
+        last = p + h->value.len;
+
+        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
+                                                &value)
+               == NGX_OK)
+        {
+            if (name.len == 0) {
+                continue;
+            }
+
+            rc = handler(&name, &value, data);
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* "NAME_k" with k a canonical decimal in 1..NGX_HTTP_OAUTH2_COOKIE_CHUNKS */
+
+static ngx_uint_t
+ngx_http_oauth2_chunk_number(u_char *p, size_t len)
+{
+    ngx_uint_t  n;
+
+    if (len == 0 || len > 2 || p[0] < '1' || p[0] > '9') {
+        return 0;
+    }
+
+    n = 0;
+
+    while (len--) {
+        if (*p < '0' || *p > '9') {
+            return 0;
+        }
+
+        n = n * 10 + (*p++ - '0');
+    }
+
+    return (n <= NGX_HTTP_OAUTH2_COOKIE_CHUNKS) ? n : 0;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_cookie_find_pair(ngx_str_t *name, ngx_str_t *value,
+    void *data)
+{
+    ngx_http_oauth2_cookie_find_t  *find = data;
+
+    ngx_uint_t   k;
+    ngx_str_t   *base;
+
+    base = find->name;
+
+    if (name->len < base->len
+        || ngx_memcmp(name->data, base->data, base->len) != 0)
+    {
+        return NGX_OK;
+    }
+
+    if (name->len == base->len) {
+        if (!find->found) {
+            find->found = 1;
+            find->value = *value;
+        }
+
+        return NGX_OK;
+    }
+
+    if (name->data[base->len] != '_') {
+        return NGX_OK;
+    }
+
+    k = ngx_http_oauth2_chunk_number(name->data + base->len + 1,
+                                     name->len - base->len - 1);
+
+    if (k && !(find->seen & (1u << k))) {
+        find->seen |= 1u << k;
+        find->chunks[k] = *value;
+    }
+
+    return NGX_OK;
+}
+
+
+/* one pass over the request's cookies for NAME and NAME_1..NAME_16 */
+
+static ngx_int_t
+ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
+    ngx_http_oauth2_cookie_find_t *find)
+{
+    find->found = 0;
+    find->seen = 0;
+    ngx_str_null(&find->value);
+
+    return ngx_http_oauth2_cookie_walk(r, ngx_http_oauth2_cookie_find_pair,
+                                       find);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_cookie_get(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value)
+{
+    u_char                         *p;
+    size_t                          len;
+    ngx_uint_t                      k, n;
+    ngx_http_oauth2_cookie_find_t   find;
+
+    find.name = name;
+
+    if (ngx_http_oauth2_cookie_find(r, &find) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (!find.found) {
+        return NGX_DECLINED;
+    }
+
+    if (find.value.len < sizeof(NGX_HTTP_OAUTH2_CHUNK_MARKER) - 1
+        || ngx_strncmp(find.value.data, NGX_HTTP_OAUTH2_CHUNK_MARKER,
+                       sizeof(NGX_HTTP_OAUTH2_CHUNK_MARKER) - 1)
+           != 0)
+    {
+        *value = find.value;
+        return NGX_OK;
+    }
+
+    n = ngx_http_oauth2_chunk_number(
+            find.value.data + sizeof(NGX_HTTP_OAUTH2_CHUNK_MARKER) - 1,
+            find.value.len - (sizeof(NGX_HTTP_OAUTH2_CHUNK_MARKER) - 1));
+
+    if (n == 0) {
+        return NGX_DECLINED;
+    }
+
+    len = 0;
+
+    for (k = 1; k <= n; k++) {
+        if (!(find.seen & (1u << k)) || find.chunks[k].len == 0) {
+            return NGX_DECLINED;
+        }
+
+        len += find.chunks[k].len;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = p;
+    value->len = len;
+
+    for (k = 1; k <= n; k++) {
+        p = ngx_cpymem(p, find.chunks[k].data, find.chunks[k].len);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_oauth2_has_prefix(ngx_str_t *s, ngx_str_t *prefix)
+{
+    return s->len >= prefix->len
+           && ngx_memcmp(s->data, prefix->data, prefix->len) == 0;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_cookie_each_pair(ngx_str_t *name, ngx_str_t *value,
+    void *data)
+{
+    ngx_http_oauth2_cookie_each_t  *each = data;
+
+    if (!ngx_http_oauth2_has_prefix(name, each->prefix)) {
+        return NGX_OK;
+    }
+
+    return each->handler(each->request, name, value, each->data);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_cookie_each(ngx_http_request_t *r, ngx_str_t *prefix,
+    ngx_http_oauth2_cookie_pt handler, void *data)
+{
+    ngx_http_oauth2_cookie_each_t  each;
+
+    each.request = r;
+    each.prefix = prefix;
+    each.handler = handler;
+    each.data = data;
+
+    return ngx_http_oauth2_cookie_walk(r, ngx_http_oauth2_cookie_each_pair,
+                                       &each);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
+{
+    u_char                         *p, *last, *dst, *start;
+    ngx_str_t                       pair, name, value;
+    ngx_uint_t                      found;
+    ngx_table_elt_t                *h;
+    ngx_http_oauth2_cookie_iter_t   it;
+
+    it.i = 0;
+    it.h = NULL;
+
+    while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
+
+        p = h->value.data;
+        last = p + h->value.len;
+        found = 0;
+
+        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
+                                                &value)
+               == NGX_OK)
+        {
+            if (name.len && ngx_http_oauth2_has_prefix(&name, prefix)) {
+                found = 1;
+                break;
+            }
+        }
+
+        if (!found) {
+            continue;
+        }
+
+        /*
+         * a new value: the old one may be referred to, e.g. by a value
+         * ngx_http_oauth2_cookie_get() returned
+         */
+
+        start = ngx_pnalloc(r->pool, h->value.len);
+        if (start == NULL) {
+            return NGX_ERROR;
+        }
+
+        dst = start;
+        p = h->value.data;
+
+        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
+                                                &value)
+               == NGX_OK)
+        {
+            if (name.len && ngx_http_oauth2_has_prefix(&name, prefix)) {
+                continue;
+            }
+
+            if (dst != start) {
+                *dst++ = ';'; *dst++ = ' ';
+            }
+
+            dst = ngx_cpymem(dst, pair.data, pair.len);
+        }
+
+        h->value.data = start;
+        h->value.len = dst - start;
+
+        if (h->value.len == 0) {
+            /*
+             * nginx 1.23+ skips such headers; proxy_pass in 1.22 still
+             * sends an empty "Cookie:" line for it
+             */
+            h->hash = 0;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* response cookies */
+
+static size_t
+ngx_http_oauth2_decimal_len(uint64_t v)
+{
+    size_t  n;
+
+    for (n = 1; v >= 10; n++) {
+        v /= 10;
+    }
+
+    return n;
+}
+
+
+/* the exact length of what ngx_http_oauth2_cookie_attrs_write() writes */
+
+static size_t
+ngx_http_oauth2_cookie_attrs_len(ngx_http_oauth2_cookie_attrs_t *a)
+{
+    size_t  len;
+
+    len = sizeof("; Path=/") - 1
+          + sizeof("; HttpOnly; SameSite=Lax") - 1;
+
+    if (a->max_age >= 0) {
+        len += sizeof("; Max-Age=") - 1
+               + ngx_http_oauth2_decimal_len((uint64_t) a->max_age);
+    }
+
+    if (a->max_age == 0) {
+        len += sizeof("; Expires=" NGX_HTTP_OAUTH2_COOKIE_EPOCH) - 1;
+    }
+
+    if (a->secure) {
+        len += sizeof("; Secure") - 1;
+    }
+
+    if (a->domain != NULL && a->domain->len) {
+        len += sizeof("; Domain=") - 1 + a->domain->len;
+    }
+
+    return len;
+}
+
+
+static u_char *
+ngx_http_oauth2_cookie_attrs_write(u_char *p,
+    ngx_http_oauth2_cookie_attrs_t *a)
+{
+    p = ngx_cpymem(p, "; Path=/", sizeof("; Path=/") - 1);
+
+    if (a->max_age >= 0) {
+        p = ngx_sprintf(p, "; Max-Age=%T", a->max_age);
+    }
+
+    if (a->max_age == 0) {
+        p = ngx_cpymem(p, "; Expires=" NGX_HTTP_OAUTH2_COOKIE_EPOCH,
+                       sizeof("; Expires=" NGX_HTTP_OAUTH2_COOKIE_EPOCH) - 1);
+    }
+
+    p = ngx_cpymem(p, "; HttpOnly; SameSite=Lax",
+                   sizeof("; HttpOnly; SameSite=Lax") - 1);
+
+    if (a->secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    if (a->domain != NULL && a->domain->len) {
+        p = ngx_cpymem(p, "; Domain=", sizeof("; Domain=") - 1);
+        p = ngx_cpymem(p, a->domain->data, a->domain->len);
+    }
+
+    return p;
+}
+
+
+/* adds "Set-Cookie: NAME[_chunk]=value; attributes" */
+
+static ngx_int_t
+ngx_http_oauth2_cookie_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_uint_t chunk, u_char *value, size_t len,
+    ngx_http_oauth2_cookie_attrs_t *a)
+{
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    p = ngx_pnalloc(r->pool, name->len + NGX_HTTP_OAUTH2_CHUNK_SUFFIX_MAX
+                             + 1 + len + ngx_http_oauth2_cookie_attrs_len(a));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->lowcase_key = NULL;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    h->value.data = p;
+
+    p = ngx_cpymem(p, name->data, name->len);
+
+    if (chunk) {
+        p = ngx_sprintf(p, "_%ui", chunk);
+    }
+
+    *p++ = '=';
+
+    if (len) {
+        p = ngx_cpymem(p, value, len);
+    }
+
+    p = ngx_http_oauth2_cookie_attrs_write(p, a);
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/* deletes the chunks the request carried, from chunk number "from" on */
+
+static ngx_int_t
+ngx_http_oauth2_cookie_delete_chunks(ngx_http_request_t *r, ngx_str_t *name,
+    uint32_t seen, ngx_uint_t from, ngx_http_oauth2_cookie_attrs_t *a)
+{
+    ngx_uint_t                      k;
+    ngx_http_oauth2_cookie_attrs_t  del;
+
+    del = *a;
+    del.max_age = 0;
+
+    for (k = from; k <= NGX_HTTP_OAUTH2_COOKIE_CHUNKS; k++) {
+        if (!(seen & (1u << k))) {
+            continue;
+        }
+
+        if (ngx_http_oauth2_cookie_header(r, name, k, NULL, 0, &del)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, time_t max_age, ngx_uint_t secure, ngx_str_t *domain)
+{
+    u_char                          marker[sizeof(NGX_HTTP_OAUTH2_CHUNK_MARKER)
+                                           + NGX_INT_T_LEN];
+    size_t                          size, room, fixed;
+    ngx_uint_t                      k, n;
+    ngx_http_oauth2_cookie_attrs_t  a;
+    ngx_http_oauth2_cookie_find_t   find;
+
+    a.max_age = max_age;
+    a.secure = secure;
+    a.domain = domain;
+
+    /* which chunks does the browser hold now */
+
+    find.name = name;
+
+    if (ngx_http_oauth2_cookie_find(r, &find) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (max_age == 0) {
+        if (ngx_http_oauth2_cookie_header(r, name, 0, NULL, 0, &a)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_oauth2_cookie_delete_chunks(r, name, find.seen, 1,
+                                                    &a);
+    }
+
+    fixed = ngx_http_oauth2_cookie_attrs_len(&a);
+
+    if (name->len + 1 + value->len + fixed <= NGX_HTTP_OAUTH2_COOKIE_MAX_LEN) {
+
+        if (ngx_http_oauth2_cookie_header(r, name, 0, value->data,
+                                          value->len, &a)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_oauth2_cookie_delete_chunks(r, name, find.seen, 1,
+                                                    &a);
+    }
+
+    fixed += name->len + NGX_HTTP_OAUTH2_CHUNK_SUFFIX_MAX + 1;
+
+    if (fixed >= NGX_HTTP_OAUTH2_COOKIE_MAX_LEN / 2) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2: cookie name and attributes are too long "
+                      "for cookie \"%V\"", name);
+        return NGX_DECLINED;
+    }
+
+    room = NGX_HTTP_OAUTH2_COOKIE_MAX_LEN - fixed;
+    n = (value->len + room - 1) / room;
+
+    if (n > NGX_HTTP_OAUTH2_COOKIE_CHUNKS) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oauth2: value of cookie \"%V\" is too long "
+                      "(%uz bytes)", name, value->len);
+        return NGX_DECLINED;
+    }
+
+    for (k = 1; k <= n; k++) {
+        size = ngx_min(room, value->len - (k - 1) * room);
+
+        if (ngx_http_oauth2_cookie_header(r, name, k,
+                                          value->data + (k - 1) * room,
+                                          size, &a)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    size = ngx_sprintf(marker, NGX_HTTP_OAUTH2_CHUNK_MARKER "%ui", n)
+           - marker;
+
+    if (ngx_http_oauth2_cookie_header(r, name, 0, marker, size, &a)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oauth2_cookie_delete_chunks(r, name, find.seen, n + 1,
+                                                &a);
+}

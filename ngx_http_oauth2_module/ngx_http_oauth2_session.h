@@ -62,13 +62,18 @@ ngx_int_t ngx_http_oauth2_derive_keys(ngx_str_t *secret,
 ngx_int_t ngx_http_oauth2_seal(ngx_pool_t *pool, ngx_array_t *keys,
     ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *plain, ngx_str_t *sealed);
 
-/* open with any key: NGX_OK (*index = the key that opened it), or
- * NGX_DECLINED for anything that does not open */
+/* open with any key: NGX_OK (*index = the key that opened it; index may
+ * be NULL), NGX_DECLINED for anything that does not open, NGX_ERROR only
+ * for memory or OpenSSL failures; the plaintext is in pool */
 ngx_int_t ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys,
     ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed, ngx_str_t *plain,
     ngx_uint_t *index);
 
-/* compact binary encodings of the two sealed structures */
+/*
+ * Compact binary encodings of the two sealed structures.  decode points
+ * the strings into plain (no copies; keep plain alive), allocates only the
+ * claims array, and returns NGX_DECLINED for anything malformed.
+ */
 ngx_int_t ngx_http_oauth2_session_encode(ngx_pool_t *pool,
     ngx_http_oauth2_session_t *s, ngx_str_t *plain);
 ngx_int_t ngx_http_oauth2_session_decode(ngx_pool_t *pool, ngx_str_t *plain,
@@ -80,13 +85,17 @@ ngx_int_t ngx_http_oauth2_state_decode(ngx_pool_t *pool, ngx_str_t *plain,
 
 /*
  * Request cookies.  cookie_get finds a cookie by name, reassembling a
- * value split over numbered chunks; NGX_DECLINED if absent.  Works with
- * nginx before and after 1.23's change of r->headers_in.cookies.
+ * value split over numbered chunks; NGX_DECLINED if absent or if its
+ * chunks are inconsistent.  The first of several same-named cookies wins.
+ * The value points into the request headers (or, reassembled, r->pool).
+ * Works with nginx before and after 1.23's change of
+ * r->headers_in.cookies.
  */
 ngx_int_t ngx_http_oauth2_cookie_get(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value);
 
-/* calls handler for every request cookie whose name starts with prefix */
+/* calls handler for every request cookie whose name starts with prefix;
+ * a handler result other than NGX_OK stops the walk and is returned */
 typedef ngx_int_t (*ngx_http_oauth2_cookie_pt)(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, void *data);
 ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
@@ -94,15 +103,17 @@ ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
 
 /*
  * Adds Set-Cookie headers: HttpOnly, SameSite=Lax, Path=/, Secure if
- * secure, Domain if given, Max-Age=max_age (0 deletes).  A value longer
- * than one cookie may hold is split over numbered chunks, and chunks a
- * previous, longer value left behind are deleted.
+ * secure, Domain if given, Max-Age=max_age (0 deletes, negative leaves
+ * Max-Age out: a browser-session cookie).  A value longer than one cookie
+ * may hold is split over numbered chunks, and chunks a previous, longer
+ * value left behind are deleted.  NGX_DECLINED: the value is too long
+ * even for 16 chunks, nothing was set.
  */
 ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, time_t max_age, ngx_uint_t secure, ngx_str_t *domain);
 
-/* removes the named cookies (and their chunks) from the request headers
- * passed upstream */
+/* removes the cookies whose names start with prefix (so a cookie name
+ * also removes its chunks) from the request headers passed upstream */
 ngx_int_t ngx_http_oauth2_cookie_strip(ngx_http_request_t *r,
     ngx_str_t *prefix);
 

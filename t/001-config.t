@@ -1,0 +1,322 @@
+# The configuration surface: nginx accepts a complete provider block and
+# refuses bad ones with a message that says what is wrong.
+
+use Test::Nginx::Socket 'no_plan';
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: the module loads and a complete provider configuration starts
+--- http_config
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123.apps.googleusercontent.com;
+        client_secret  not-a-real-secret;
+        scope          "openid email profile";
+        redirect_uri   /oauth2/callback;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location /public {
+        oauth2 off;
+        return 200 "public\n";
+    }
+    location / {
+        oauth2 google;
+    }
+--- request
+GET /public
+--- error_code: 200
+--- response_body
+public
+--- no_error_log
+[error]
+[emerg]
+
+
+
+=== TEST 2: an unknown provider name is refused
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 gogle;
+    }
+--- must_die
+--- error_log
+unknown oauth2 provider "gogle"
+
+
+
+=== TEST 3: a provider without client_id is refused
+--- http_config
+    oauth2_provider google {
+        issuer  https://accounts.google.com;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 google;
+    }
+--- must_die
+--- error_log
+oauth2 provider "google" has no "client_id"
+
+
+
+=== TEST 4: a cookie secret shorter than 32 bytes is refused
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcde;
+--- config
+    location / {
+        oauth2 google;
+    }
+--- must_die
+--- error_log
+"oauth2_cookie_secret" is too short: at least 32 bytes are required
+
+
+
+=== TEST 5: a malformed URL is refused
+--- http_config
+    oauth2_provider google {
+        issuer     accounts.google.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid URL "accounts.google.com" in "issuer": must start with "https://"
+
+
+
+=== TEST 6: plain http to a host that is not loopback is refused
+--- http_config
+    oauth2_provider corp {
+        issuer     http://idp.example.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+insecure URL "http://idp.example.com" in "issuer": plain http is only allowed to loopback addresses
+
+
+
+=== TEST 7: plain http to loopback starts, with a warning
+--- http_config
+    oauth2_provider local {
+        issuer     http://127.0.0.1:1990/ok;
+        client_id  123;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- error_code: 200
+--- error_log
+"issuer" uses plain http to a loopback address, for testing only
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 8: a duplicate directive in a provider block is refused
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+        client_id  456;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_id" directive is duplicate
+
+
+
+=== TEST 9: a duplicate provider name is refused
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  456;
+    }
+--- config
+--- must_die
+--- error_log
+duplicate oauth2 provider "google"
+
+
+
+=== TEST 10: oauth2_provider inside a server block is refused
+--- config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+--- must_die
+--- error_log
+"oauth2_provider" directive is not allowed here
+
+
+
+=== TEST 11: oauth2 without a cookie secret is refused
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+--- config
+    location / {
+        oauth2 google;
+    }
+--- must_die
+--- error_log
+needs "oauth2_cookie_secret"
+
+
+
+=== TEST 12: an unknown directive inside a provider block is refused
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+        client_sekret abc;
+    }
+--- config
+--- must_die
+--- error_log
+unknown directive "client_sekret" in oauth2_provider block
+
+
+
+=== TEST 13: a secret from an unset environment variable is refused, naming the variable only
+--- http_config
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123;
+        client_secret  env:OAUTH2_TEST_SURELY_UNSET;
+    }
+--- config
+--- must_die
+--- error_log
+environment variable "OAUTH2_TEST_SURELY_UNSET" is not set or empty
+
+
+
+=== TEST 14: a cookie secret read from a file
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret file:html/secret.key;
+--- config
+    location / {
+        oauth2 google;
+    }
+    location = /t {
+        oauth2 off;
+        return 200 "ok\n";
+    }
+--- user_files
+>>> secret.key
+0123456789abcdef0123456789abcdef0123456789abcdef
+--- request
+GET /t
+--- error_code: 200
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 15: a cookie secret file too short is refused without printing it
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret file:html/short.key;
+--- config
+--- user_files
+>>> short.key
+tooshortsecret
+--- must_die
+--- error_log
+"oauth2_cookie_secret" is too short
+--- no_error_log
+tooshortsecret
+
+
+
+=== TEST 16: a plain OAuth 2.0 provider needs a userinfo endpoint
+--- http_config
+    oauth2_provider plain {
+        authorization_endpoint  https://idp.example.com/authorize;
+        token_endpoint          https://idp.example.com/token;
+        client_id               123;
+        scope                   "read";
+    }
+--- config
+--- must_die
+--- error_log
+is plain OAuth 2.0 (its scope has no "openid") and needs "userinfo_endpoint"
+
+
+
+=== TEST 17: an unknown ID token algorithm is refused
+--- http_config
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123;
+        id_token_algs  RS256 none;
+    }
+--- config
+--- must_die
+--- error_log
+unsupported ID token algorithm "none"
+
+
+
+=== TEST 18: the github preset needs only a client id and secret
+--- http_config
+    oauth2_provider gh {
+        preset         github;
+        client_id      abc;
+        client_secret  def;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 gh;
+    }
+    location = /t {
+        oauth2 off;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- error_code: 200
+--- no_error_log
+[emerg]

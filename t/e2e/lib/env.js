@@ -1,0 +1,66 @@
+'use strict';
+
+// One object per test file that owns everything the file started and stops
+// it all (in reverse order) in after(), even when tests failed.  It also
+// takes the cross-process e2e lock, because the services use fixed ports.
+//
+//   const env = await createEnv('10-login');
+//   const op = await env.op({ redirectUris: [...] });
+//   const ngx = await env.nginx({ port, http: `...` });
+//   ...
+//   after(() => env.stop());
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const config = require('./config');
+const { acquireLock } = require('./proc');
+const services = require('./services');
+const { startNginx } = require('./nginx');
+
+async function createEnv(name, { lock = true } = {}) {
+  const dir = path.join(config.SERVROOT, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const release = lock ? await acquireLock(path.join(config.SERVROOT, '.lock')) : () => {};
+  const owned = [];
+  const track = (h, what) => { owned.push({ h, what }); return h; };
+  let stopped = false;
+
+  const env = {
+    name,
+    dir,
+    op: async (opts = {}) => track(await services.startOP({ logDir: dir, ...opts }), 'op'),
+    fake: async (opts = {}) => track(await services.startFake({ logDir: dir, ...opts }), 'fake'),
+    backend: async (opts = {}) => track(await services.startBackend(opts), 'backend'),
+    nginx: async (opts = {}) => track(await startNginx({ name, ...opts }), 'nginx'),
+    /** register anything with a stop()/close() */
+    own: (h, what = 'resource') => track(h, what),
+    /** Print the logs of what we started (call from a failing test for context). */
+    dump() {
+      const out = [];
+      for (const { h, what } of owned) {
+        if (h.proc && h.proc.output) out.push(h.proc.output());
+        if (what === 'nginx' && h.errorLog) out.push(`--- nginx error.log ---\n${h.errorLog()}`);
+      }
+      return out.join('\n');
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const errors = [];
+      for (const { h, what } of owned.reverse()) {
+        try {
+          if (h.stop) await h.stop();
+          else if (h.close) await h.close();
+        } catch (e) {
+          errors.push(`${what}: ${e.message}`);
+        }
+      }
+      release();
+      if (errors.length) throw new Error(`cleanup problems: ${errors.join('; ')}`);
+    },
+  };
+  return env;
+}
+
+module.exports = { createEnv };
