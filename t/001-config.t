@@ -231,7 +231,7 @@ environment variable "OAUTH2_TEST_SURELY_UNSET" is not set or empty
         issuer     https://accounts.google.com;
         client_id  123;
     }
-    oauth2_cookie_secret file:html/secret.key;
+    oauth2_cookie_secret file:../html/secret.key;
 --- config
     location / {
         oauth2 google;
@@ -257,7 +257,7 @@ GET /t
         issuer     https://accounts.google.com;
         client_id  123;
     }
-    oauth2_cookie_secret file:html/short.key;
+    oauth2_cookie_secret file:../html/short.key;
 --- config
 --- user_files
 >>> short.key
