@@ -9,9 +9,10 @@
  * As a module:
  *
  *   const seal = require('./seal.js');
- *   const header = seal.sessionCookie('secret...', 'oauth2_session',
- *                                     { sub: 'alice', claims: { email: 'a@x' } });
- *   // 'oauth2_session=AZ...'  or  'oauth2_session=chunks.2; oauth2_session_1=...'
+ *   const header = seal.sessionCookie('secret...', 'oauth2_session', {
+ *       sub: 'alice', claims: { email: 'a@x' } });
+ *   // 'oauth2_session=AZ...', or when chunked
+ *   // 'oauth2_session_1=...; oauth2_session_2=...; oauth2_session=chunks.2'
  *   const s = seal.openSessionCookie(['secret...'], 'oauth2_session', header);
  *
  * As a command: run with --help.
@@ -108,7 +109,8 @@ function seal(secrets, purpose, name, plain, opts = {}) {
     const keys = keyList(secrets)[0];
     const key = purposeCode(purpose) === PURPOSE.state ? keys.state
                                                        : keys.session;
-    const nonce = opts.nonce ? bytes(opts.nonce) : crypto.randomBytes(NONCE_LEN);
+    const nonce = opts.nonce ? bytes(opts.nonce)
+                             : crypto.randomBytes(NONCE_LEN);
 
     if (nonce.length !== NONCE_LEN) {
         throw new Error(`the nonce must be ${NONCE_LEN} bytes`);
@@ -275,8 +277,9 @@ function claimList(claims) {
 
     const list = Array.isArray(claims) ? claims : Object.entries(claims);
 
-    return list.map(([n, v]) => [n, (typeof v === 'string' || Buffer.isBuffer(v))
-                                     ? v : JSON.stringify(v)]);
+    return list.map(([n, v]) => [
+        n, (typeof v === 'string' || Buffer.isBuffer(v)) ? v
+                                                         : JSON.stringify(v)]);
 }
 
 
@@ -797,7 +800,8 @@ function main(argv) {
         const input = (o.value ?? require('node:fs').readFileSync(0, 'utf8'))
             .replace(/[\r\n]+$/, '');
         const v = lookup(name, input);
-        const r = v === null ? null : openWithIndex(o.secrets, purpose, name, v);
+        const r = v === null ? null
+                             : openWithIndex(o.secrets, purpose, name, v);
 
         if (r === null) {
             process.stderr.write('seal.js: the cookie does not open\n');

@@ -237,15 +237,26 @@ ngx_encode_base64url(ngx_str_t *dst, ngx_str_t *src)
 ngx_int_t
 ngx_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
 {
-    int         v[4];
-    u_char     *d;
-    size_t      len, i, k;
-    const char  *c;
+    u_char         *d, *s;
+    size_t          len, i;
+    ngx_uint_t      v, bits, k;
+    static u_char   value[256];
+    static int      ready;
 
-    for (len = 0; len < src->len && src->data[len] != '='; len++) {
-        if (src->data[len] == '\0'
-            || strchr(shim_b64url, src->data[len]) == NULL)
-        {
+    if (!ready) {
+        memset(value, 0xff, sizeof(value));
+
+        for (k = 0; k < 64; k++) {
+            value[(u_char) shim_b64url[k]] = (u_char) k;
+        }
+
+        ready = 1;
+    }
+
+    s = src->data;
+
+    for (len = 0; len < src->len && s[len] != '='; len++) {
+        if (value[s[len]] == 0xff) {
             return NGX_ERROR;
         }
     }
@@ -255,26 +266,16 @@ ngx_decode_base64url(ngx_str_t *dst, ngx_str_t *src)
     }
 
     d = dst->data;
+    v = 0;
+    bits = 0;
 
-    for (i = 0; i < len; i += 4) {
-        for (k = 0; k < 4; k++) {
-            if (i + k < len) {
-                c = strchr(shim_b64url, src->data[i + k]);
-                v[k] = (int) (c - shim_b64url);
+    for (i = 0; i < len; i++) {
+        v = ((v << 6) | value[s[i]]) & 0xffffff;
+        bits += 6;
 
-            } else {
-                v[k] = -1;
-            }
-        }
-
-        *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
-
-        if (v[2] >= 0) {
-            *d++ = (u_char) (v[1] << 4 | v[2] >> 2);
-        }
-
-        if (v[3] >= 0) {
-            *d++ = (u_char) (v[2] << 6 | v[3]);
+        if (bits >= 8) {
+            bits -= 8;
+            *d++ = (u_char) (v >> bits);
         }
     }
 

@@ -62,6 +62,7 @@ static ngx_int_t t_stop_second(ngx_http_request_t *r, ngx_str_t *name,
 
 static void test_keys(ngx_pool_t *pool);
 static void test_seal(ngx_pool_t *pool);
+static void test_seal_cache(ngx_pool_t *pool);
 static void test_session(ngx_pool_t *pool);
 static void test_state(ngx_pool_t *pool);
 static void test_cookie_get(ngx_pool_t *pool);
@@ -504,7 +505,7 @@ test_seal(ngx_pool_t *pool)
                            &sealed2, &out, &index) == NGX_OK && out.len == 0);
 
     /* every single changed character is refused */
-    p = ngx_pnalloc(pool, sealed.len + 2);
+    p = ngx_pnalloc(pool, sealed.len + 3);
     bad.data = p;
     declined = 0;
 
@@ -550,6 +551,13 @@ test_seal(ngx_pool_t *pool)
     T(ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
                            &bad, &out, &index) == NGX_DECLINED);
 
+    /* what follows "=" is not looked at by nginx's decoder */
+    p[sealed.len + 1] = 'A';
+    p[sealed.len + 2] = 'B';
+    bad.len = sealed.len + 3;
+    T(ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                           &bad, &out, &index) == NGX_DECLINED);
+
     p[sealed.len] = 'A';
     p[sealed.len + 1] = 'A';
     bad.len = sealed.len + 2;
@@ -578,6 +586,64 @@ test_seal(ngx_pool_t *pool)
                            &sealed, &out, &index) == NGX_ERROR);
     T(ngx_http_oauth2_seal(pool, keys2, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
                            &plain, &sealed2) == NGX_ERROR);
+}
+
+
+/* more keys than cached contexts, and failures between successes */
+
+static void
+test_seal_cache(ngx_pool_t *pool)
+{
+    char          secret[20][64], *secrets[20];
+    ngx_str_t     aad, plain, sealed[20], out;
+    ngx_uint_t    i, round, ok, index;
+    ngx_array_t  *keys[20], *all;
+
+    aad = t_str("c");
+    plain = t_str("cache");
+
+    for (i = 0; i < 20; i++) {
+        snprintf(secret[i], sizeof(secret[i]),
+                 "cache-test-secret-%02lu-0123456789abcdef0123456789",
+                 (unsigned long) i);
+        secrets[i] = secret[i];
+        keys[i] = t_keys(pool, &secrets[i], 1);
+    }
+
+    all = t_keys(pool, secrets, 20);
+    ok = 1;
+
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < 20; i++) {
+            if (ngx_http_oauth2_seal(pool, keys[i], i & 1, &aad, &plain,
+                                     &sealed[i])
+                != NGX_OK)
+            {
+                ok = 0;
+            }
+        }
+
+        for (i = 0; i < 20; i++) {
+            /* the right key, a wrong one, the right one again */
+
+            if (ngx_http_oauth2_open(pool, keys[i], i & 1, &aad, &sealed[i],
+                                     &out, &index) != NGX_OK
+                || out.len != 5 || memcmp(out.data, "cache", 5) != 0
+                || ngx_http_oauth2_open(pool, keys[(i + 1) % 20], i & 1,
+                                        &aad, &sealed[i], &out, &index)
+                   != NGX_DECLINED
+                || ngx_http_oauth2_open(pool, keys[i], i & 1, &aad,
+                                        &sealed[i], &out, &index) != NGX_OK
+                || ngx_http_oauth2_open(pool, all, i & 1, &aad, &sealed[i],
+                                        &out, &index) != NGX_OK
+                || index != i)
+            {
+                ok = 0;
+            }
+        }
+    }
+
+    T(ok);
 }
 
 
@@ -899,8 +965,8 @@ test_cookie_set(ngx_pool_t *pool)
     big = ngx_pnalloc(pool, len);
 
     for (i = 0; i < len; i++) {
-        big[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                 "-_"[(i * 7 + i / 64) % 64];
+        big[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 "0123456789-_"[(i * 7 + i / 64) % 64];
     }
 
     for (len = 3900; len <= 16 * 3900; len += 3900) {
@@ -1132,6 +1198,7 @@ run_tests(void)
 
     test_keys(pool);
     test_seal(pool);
+    test_seal_cache(pool);
     test_session(pool);
     test_state(pool);
     test_cookie_get(pool);

@@ -62,7 +62,8 @@ async function killStale(prefix) {
  * Build the whole nginx.conf.
  * opts: { prefix, http (string, the inside of http{}), main (string, extra main-context
  *         directives), env: [names to pass with `env`], loadModule (default true),
- *         workerProcesses (default 1), logLevel }
+ *         workerProcesses (default 1), logLevel, masterProcess (default true; false:
+ *         `master_process off`, one process that serves requests itself) }
  */
 function buildConf(opts) {
   const p = opts.prefix;
@@ -71,7 +72,7 @@ function buildConf(opts) {
   lines.push(
     `worker_processes ${opts.workerProcesses || 1};`,
     'daemon off;',
-    'master_process on;',
+    `master_process ${opts.masterProcess === false ? 'off' : 'on'};`,
     `pid ${p}/logs/nginx.pid;`,
     `error_log ${p}/logs/error.log ${opts.logLevel || config.NGINX_LOG_LEVEL};`,
   );
@@ -101,8 +102,11 @@ function indent(text, pad) {
 /**
  * Start nginx.
  * opts: { name (required: the test's directory), port (to wait for), http, main, env: {NAME: value},
- *         loadModule, workerProcesses, logLevel, ports: [more ports to wait for] }
- * Returns { prefix, port, url(path), conf, errorLog(), accessLog(), stop(), reload() }.
+ *         loadModule, workerProcesses, logLevel, ports: [more ports to wait for],
+ *         masterProcess (default true),
+ *         wrapper: [cmd, ...args] (run `cmd ...args nginx ...` instead of nginx, e.g. valgrind;
+ *                  `nginx -t` still runs bare), startTimeoutMs (default 10000) }
+ * Returns { prefix, port, url(path), conf, errorLog(), accessLog(), stop(), reload(), quit() }.
  */
 async function startNginx(opts) {
   if (!opts || !opts.name) throw new Error('startNginx: name is required');
@@ -137,9 +141,10 @@ async function startNginx(opts) {
   const ports = [opts.port, ...(opts.ports || [])].filter(Boolean);
   for (const port of ports) await assertPortFree(port, `nginx ${opts.name}`);
 
-  const proc = await startProcess(config.NGINX_BIN, {
+  const wrapper = opts.wrapper && opts.wrapper.length ? opts.wrapper : null;
+  const proc = await startProcess(wrapper ? wrapper[0] : config.NGINX_BIN, {
     name: `nginx:${opts.name}`,
-    args: nginxArgs,
+    args: wrapper ? [...wrapper.slice(1), config.NGINX_BIN, ...nginxArgs] : nginxArgs,
     env: childEnv,
     stdinPipe: false,
     logFile: path.join(prefix, 'logs', 'nginx.out'),
@@ -149,7 +154,7 @@ async function startNginx(opts) {
   const abortIf = () => (proc.exited
     ? `nginx exited ${JSON.stringify(proc.exited)}\n${proc.output()}\n--- error.log ---\n${readLog(errorLogFile)}`
     : null);
-  for (const port of ports) await waitForPort(port, { abortIf, timeoutMs: 10000 });
+  for (const port of ports) await waitForPort(port, { abortIf, timeoutMs: opts.startTimeoutMs || 10000 });
 
   const handle = {
     name: opts.name,
@@ -168,6 +173,19 @@ async function startNginx(opts) {
     },
     /** SIGHUP the master (config reload) */
     reload() { proc.proc.kill('SIGHUP'); },
+    /**
+     * Graceful shutdown: SIGQUIT, then SIGKILL after `ms`.  Resolves
+     * { code, signal, ms } where ms is the time from SIGQUIT to the exit.
+     */
+    async quit(ms = 10000) {
+      const t0 = Date.now();
+      if (proc.exited) return { ...proc.exited, ms: 0 };
+      try { proc.proc.kill('SIGQUIT'); } catch { /* gone */ }
+      const t = setTimeout(() => { try { proc.proc.kill('SIGKILL'); } catch { /* gone */ } }, ms);
+      const r = await proc.exitPromise;
+      clearTimeout(t);
+      return { ...r, ms: Date.now() - t0 };
+    },
     async stop() {
       const r = await proc.stop(10000);
       return r;

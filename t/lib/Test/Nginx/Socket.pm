@@ -1078,8 +1078,72 @@ installed and this module (from F<t/lib>) otherwise.
 
 =head1 DESCRIPTION
 
-A from-scratch re-implementation of the subset of Test::Nginx::Socket that
-this project's tests use.  See the comments in the source and
-F<t/lib/Test/Nginx/Util.pm> for what is supported.
+A from-scratch re-implementation of the subset of OpenResty's
+Test::Nginx::Socket that this project's tests use, for machines where the
+real module cannot be installed.  Test files must not depend on anything
+that only this fallback offers: they have to run unchanged under the real
+module too.
+
+Per block (in shuffled order unless C<no_shuffle()>): the previous nginx is
+stopped (QUIT), F<t/servroot> (C<TEST_NGINX_SERVROOT>) is recreated, so
+F<logs/error.log> only holds this block's lines, C<--- user_files> are
+written, F<conf/nginx.conf> is generated and nginx is started with
+C<-p servroot/ -c conf/nginx.conf> (plus C<-e logs/error.log> on nginx
+E<gt>= 1.19.5, so that start-up errors land in F<error.log> even with a
+binary built with C<--error-log-path=stderr>).  Then the request(s) are sent
+C<repeat_each()> times and checked.  nginx is stopped at the end of the file
+(unless C<TEST_NGINX_NO_CLEAN>).
+
+=head2 Sections
+
+C<config>, C<http_config>, C<main_config>, C<post_main_config>,
+C<server_name>, C<log_level>, C<error_log_file>, C<user_files>, C<init>,
+C<request> (string, C<eval> array of requests, or arrays of packets with
+C<delay_before>), C<request_eval>, C<raw_request>, C<pipelined_requests>,
+C<more_headers> (string or array), C<raw_request_middle_delay>,
+C<timeout>, C<abort>, C<shutdown>, C<wait>, C<ignore_response>,
+C<http09>, C<server_addr_for_client>, C<error_code>, C<error_code_like>,
+C<response_headers> (C<! Name> = absent), C<response_headers_like>
+(anchored C<^...$>), C<raw_response_headers_like>/C<_unlike>,
+C<response_body>, C<response_body_eval>, C<response_body_like>/C<_unlike>
+(not anchored, C</s>), C<response_body_filters>, C<charset>,
+C<error_log>, C<no_error_log>, C<grep_error_log>/C<grep_error_log_out>,
+C<access_log>, C<no_access_log>, C<shutdown_error_log>,
+C<no_shutdown_error_log>, C<must_die>, C<tcp_listen>, C<tcp_reply>,
+C<tcp_reply_delay>, C<tcp_query>, C<tcp_query_len>, C<tcp_no_close>,
+C<tcp_shutdown>, C<udp_listen>, C<udp_reply>, C<udp_reply_delay>,
+C<udp_query>, C<skip_nginx>, C<skip_nginx2>, C<skip_eval>,
+C<skip_openssl>, C<todo>, C<todo_nginx>, C<no_check_leak> (ignored),
+C<stap> (always one skipped test, as without systemtap), and Test::Base's
+C<ONLY>, C<SKIP>, C<LAST> and filters.
+
+=head2 Environment
+
+C<TEST_NGINX_BINARY>, C<TEST_NGINX_SERVER_PORT> / C<TEST_NGINX_PORT> /
+C<TEST_NGINX_CLIENT_PORT>, C<TEST_NGINX_SERVROOT>, C<TEST_NGINX_LOAD_MODULES>
+(C<load_module> lines at the top of F<nginx.conf>), C<TEST_NGINX_LOG_LEVEL>,
+C<TEST_NGINX_MASTER_PROCESS>, C<TEST_NGINX_USE_HUP> (master on; nginx is
+restarted, not reloaded), C<TEST_NGINX_USE_VALGRIND>, C<TEST_NGINX_NO_SHUFFLE>,
+C<TEST_NGINX_NO_CLEAN>, C<TEST_NGINX_TIMEOUT>, C<TEST_NGINX_SLEEP>,
+C<TEST_NGINX_RANDOMIZE>, C<TEST_NGINX_ERROR_LOG>, C<TEST_NGINX_EVENT_TYPE>,
+C<TEST_NGINX_POSTPONE_OUTPUT>, C<TEST_NGINX_WORKER_USER>,
+C<TEST_NGINX_FORCE_RESTART_ON_TEST>, C<TEST_NGINX_IGNORE_MISSING_DIRECTIVES>,
+C<TEST_NGINX_NO_NGINX_MANAGER>, C<TEST_NGINX_VERBOSE>; C<$TEST_NGINX_*>
+(and C<$TEST_NGINX_RAND_PORT_N>) are expanded in the config sections and
+in user files.
+
+=head2 Valgrind
+
+With C<TEST_NGINX_USE_VALGRIND> nginx runs in the foreground under
+C<valgrind -q> (memcheck, full leak check, C<valgrind.suppress> when
+present, plus built-in suppressions for the allocations stock nginx never
+frees at exit) and is stopped after every block; a valgrind report (in
+F<logs/valgrind.log>) or valgrind's error exit code fails the block.
+
+=head2 Not supported
+
+HTTP/2 and HTTP/3 (C<--- http2>, C<--- http3>, C<TEST_NGINX_USE_HTTP2/3>:
+bail out), the check-leak and benchmark modes, systemtap, C<--- curl>,
+and real HUP reloads.
 
 =cut

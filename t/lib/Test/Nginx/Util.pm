@@ -545,8 +545,9 @@ sub setup_server_root {
         rmdir $ServRoot
             or bail_out("Can't remove $ServRoot (not empty?): $!");
     }
+    make_path($ServRoot);
     for my $dir ($ServRoot, $LogDir, $HtmlDir, $ConfDir) {
-        mkdir $dir or bail_out("Failed to do mkdir $dir: $!");
+        -d $dir or mkdir $dir or bail_out("Failed to do mkdir $dir: $!");
     }
     write_file("$HtmlDir/index.html",
                '<html><head><title>It works!</title></head>'
