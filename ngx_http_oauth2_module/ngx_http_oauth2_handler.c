@@ -70,6 +70,10 @@ typedef struct {
 
 static ngx_http_oauth2_provider_t *ngx_http_oauth2_callback_provider(
     ngx_http_request_t *r, ngx_http_oauth2_main_conf_t *omcf);
+static ngx_int_t ngx_http_oauth2_require(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
+static ngx_int_t ngx_http_oauth2_require_match(ngx_http_request_t *r,
+    ngx_http_oauth2_require_t *rule, ngx_str_t *value);
 static ngx_uint_t ngx_http_oauth2_is_navigation(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
@@ -161,6 +165,21 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
     }
 
     if (ctx->session_valid) {
+
+        if (olcf->require != NULL
+            && ngx_http_oauth2_require(r, olcf, ctx) != NGX_OK)
+        {
+            return ngx_http_oauth2_page(r, NGX_HTTP_FORBIDDEN,
+                                        "You are not allowed to see this "
+                                        "page", NULL);
+        }
+
+        if (olcf->strip_cookies
+            && ngx_http_oauth2_cookie_strip(r, &p->cookie_name) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return NGX_OK;
     }
 
@@ -264,6 +283,101 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
     ctx->session_valid = 1;
 
     return ctx;
+}
+
+
+/* every oauth2_require rule of the location must hold */
+
+static ngx_int_t
+ngx_http_oauth2_require(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx)
+{
+    u_char                     *p, *last, *comma;
+    ngx_str_t                   element;
+    ngx_uint_t                  i, j, matched;
+    ngx_http_oauth2_claim_t    *claim;
+    ngx_http_oauth2_require_t  *rule;
+
+    rule = olcf->require->elts;
+    claim = ctx->session.claims.elts;
+
+    for (i = 0; i < olcf->require->nelts; i++) {
+
+        matched = 0;
+
+        for (j = 0; j < ctx->session.claims.nelts; j++) {
+
+            if (claim[j].name.len != rule[i].claim.len
+                || ngx_strncmp(claim[j].name.data, rule[i].claim.data,
+                               rule[i].claim.len) != 0)
+            {
+                continue;
+            }
+
+            if (ngx_http_oauth2_require_match(r, &rule[i], &claim[j].value)
+                == NGX_OK)
+            {
+                matched = 1;
+                break;
+            }
+
+            /* an array is kept joined with commas: try each element */
+
+            p = claim[j].value.data;
+            last = p + claim[j].value.len;
+
+            while (!matched && p < last) {
+                comma = ngx_strlchr(p, last, ',');
+                if (comma == NULL) {
+                    comma = last;
+                }
+
+                element.data = p;
+                element.len = comma - p;
+
+                if (comma != last || p != claim[j].value.data) {
+                    matched = (ngx_http_oauth2_require_match(r, &rule[i],
+                                                             &element)
+                               == NGX_OK);
+                }
+
+                p = comma + 1;
+            }
+
+            break;
+        }
+
+        if (!matched) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oauth2: access denied: claim \"%V\" does not "
+                          "satisfy \"oauth2_require %V %V\"",
+                          &rule[i].claim, &rule[i].claim, &rule[i].value);
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_require_match(ngx_http_request_t *r,
+    ngx_http_oauth2_require_t *rule, ngx_str_t *value)
+{
+#if (NGX_PCRE)
+    if (rule->regex != NULL) {
+        return ngx_regex_exec(rule->regex, value, NULL, 0) >= 0
+               ? NGX_OK : NGX_DECLINED;
+    }
+#endif
+
+    if (value->len == rule->value.len
+        && ngx_strncmp(value->data, rule->value.data, value->len) == 0)
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 

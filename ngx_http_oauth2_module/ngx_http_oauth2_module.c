@@ -40,6 +40,8 @@ static char *ngx_http_oauth2_cookie_secret(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oauth2_claims(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_oauth2_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_oauth2_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
     ngx_str_t *secret, const char *what);
 static ngx_int_t ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url,
@@ -49,6 +51,7 @@ static ngx_http_oauth2_provider_t *ngx_http_oauth2_find_provider(
 
 static ngx_int_t ngx_http_oauth2_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oauth2_init(ngx_conf_t *cf);
+static void ngx_http_oauth2_unique_claims(ngx_http_oauth2_main_conf_t *omcf);
 static void *ngx_http_oauth2_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf);
@@ -304,6 +307,20 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oauth2_loc_conf_t, cookie_domain),
+      NULL },
+
+    { ngx_string("oauth2_require"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_oauth2_require,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_strip_cookies"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oauth2_loc_conf_t, strip_cookies),
       NULL },
 
     { ngx_string("oauth2_claims"),
@@ -1177,6 +1194,82 @@ ngx_http_oauth2_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/*
+ * oauth2_require CLAIM VALUE: the claim (or, for an array, one of its
+ * elements) equals VALUE, or matches the regular expression after "~".
+ * The claim is then kept in the session.
+ */
+
+static char *
+ngx_http_oauth2_require(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_loc_conf_t *olcf = conf;
+
+    ngx_str_t                    *value, *name;
+    ngx_http_oauth2_require_t    *rule;
+    ngx_http_oauth2_main_conf_t  *omcf;
+#if (NGX_PCRE)
+    u_char                        errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_regex_compile_t           rc;
+#endif
+
+    value = cf->args->elts;
+
+    if (olcf->require == NGX_CONF_UNSET_PTR) {
+        olcf->require = ngx_array_create(cf->pool, 2,
+                                         sizeof(ngx_http_oauth2_require_t));
+        if (olcf->require == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rule = ngx_array_push(olcf->require);
+    if (rule == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(rule, sizeof(ngx_http_oauth2_require_t));
+
+    rule->claim = value[1];
+    rule->value = value[2];
+
+    if (value[2].len > 1 && value[2].data[0] == '~') {
+#if (NGX_PCRE)
+        ngx_memzero(&rc, sizeof(ngx_regex_compile_t));
+
+        rc.pattern.len = value[2].len - 1;
+        rc.pattern.data = value[2].data + 1;
+        rc.pool = cf->pool;
+        rc.err.len = NGX_MAX_CONF_ERRSTR;
+        rc.err.data = errstr;
+
+        if (ngx_regex_compile(&rc) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%V", &rc.err);
+            return NGX_CONF_ERROR;
+        }
+
+        rule->regex = rc.regex;
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"oauth2_require\" with a regular expression "
+                           "needs PCRE");
+        return NGX_CONF_ERROR;
+#endif
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth2_module);
+
+    name = ngx_array_push(&omcf->claims);
+    if (name == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_http_oauth2_provider_t *
 ngx_http_oauth2_find_provider(ngx_http_oauth2_main_conf_t *omcf,
     ngx_str_t *name)
@@ -1261,6 +1354,8 @@ ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf)
     olcf->provider = NGX_CONF_UNSET_PTR;
     olcf->keys = NGX_CONF_UNSET_PTR;
     olcf->cookie_secure = NGX_CONF_UNSET_UINT;
+    olcf->require = NGX_CONF_UNSET_PTR;
+    olcf->strip_cookies = NGX_CONF_UNSET;
 
     return olcf;
 }
@@ -1300,6 +1395,8 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->cookie_secure, prev->cookie_secure,
                               NGX_HTTP_OAUTH2_SECURE_AUTO);
     ngx_conf_merge_str_value(conf->cookie_domain, prev->cookie_domain, "");
+    ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
+    ngx_conf_merge_value(conf->strip_cookies, prev->strip_cookies, 1);
 
     if (conf->provider != NULL && conf->provider != NGX_CONF_UNSET_PTR
         && conf->keys == NULL)
@@ -1384,7 +1481,39 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
         }
     }
 
+    ngx_http_oauth2_unique_claims(omcf);
+
     return NGX_OK;
+}
+
+
+/* a claim named by several variables or rules is kept once */
+
+static void
+ngx_http_oauth2_unique_claims(ngx_http_oauth2_main_conf_t *omcf)
+{
+    ngx_str_t   *name;
+    ngx_uint_t   i, j, n;
+
+    name = omcf->claims.elts;
+    n = 0;
+
+    for (i = 0; i < omcf->claims.nelts; i++) {
+
+        for (j = 0; j < n; j++) {
+            if (name[j].len == name[i].len
+                && ngx_strncmp(name[j].data, name[i].data, name[i].len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == n) {
+            name[n++] = name[i];
+        }
+    }
+
+    omcf->claims.nelts = n;
 }
 
 

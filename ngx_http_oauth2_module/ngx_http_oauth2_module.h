@@ -110,6 +110,16 @@ typedef struct {
 } ngx_http_oauth2_main_conf_t;
 
 
+/* one oauth2_require rule */
+typedef struct {
+    ngx_str_t                       claim;
+    ngx_str_t                       value;
+#if (NGX_PCRE)
+    ngx_regex_t                    *regex;
+#endif
+} ngx_http_oauth2_require_t;
+
+
 typedef struct {
     /* NULL: off; NGX_CONF_UNSET_PTR: not set on this level */
     ngx_http_oauth2_provider_t     *provider;
@@ -122,6 +132,11 @@ typedef struct {
 
     ngx_uint_t                      cookie_secure;
     ngx_str_t                       cookie_domain;
+
+    /* ngx_http_oauth2_require_t, all must hold */
+    ngx_array_t                    *require;
+
+    ngx_flag_t                      strip_cookies;
 } ngx_http_oauth2_loc_conf_t;
 
 

@@ -1,0 +1,317 @@
+# Requests that carry a session cookie: a valid one passes and feeds the
+# variables; expired, tampered, foreign or misplaced ones are no session.
+# Cookies are minted with t/tools/seal.js, an independent implementation
+# of docs/session-format.md.
+
+use Test::Nginx::Socket 'no_plan';
+
+our $Root = $ENV{TEST_NGINX_ROOT} // '.';
+our $Secret = '0123456789abcdef0123456789abcdef';
+
+sub seal {
+    my ($json, @opts) = @_;
+    my @cmd = ('node', "$Root/t/tools/seal.js", 'seal', '--secret', $Secret,
+               '--cookie', 'oauth2_fake', '--json', $json, @opts);
+    open my $fh, '-|', @cmd or die "seal.js: $!";
+    my $out = do { local $/; <$fh> };
+    close $fh or die "seal.js failed: @cmd";
+    chomp $out;
+    return $out;
+}
+
+sub flip {
+    my ($cookie, $pos) = @_;
+    my ($name, $value) = split /=/, $cookie, 2;
+    my $c = substr($value, $pos, 1);
+    substr($value, $pos, 1) = $c eq 'A' ? 'B' : 'A';
+    return "$name=$value";
+}
+
+$ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", <<"_EOC_");
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id      fake-client;
+    }
+    oauth2_cookie_secret $Secret;
+_EOC_
+    }
+
+    if (!defined $block->user_files) {
+        $block->set_value("user_files", ">>> index.html\nsecret page\n");
+    }
+});
+
+no_shuffle();
+no_root_location();
+run_tests();
+
+__DATA__
+
+=== TEST 1: a valid session passes and its claims become variables
+--- config
+    location / {
+        oauth2 fake;
+        add_header X-Sub $oauth2_sub;
+        add_header X-Email $oauth2_email;
+        add_header X-Claim-Email $oauth2_claim_email;
+        add_header X-Groups $oauth2_claim_groups;
+        add_header X-Provider $oauth2_provider;
+        add_header X-Expires-In $oauth2_expires_in;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","expires":' . (time + 600)
+    . ',"claims":{"email":"alice@example.com","groups":"users,admin"}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_body
+secret page
+--- response_headers
+X-Sub: alice
+X-Email: alice@example.com
+X-Claim-Email: alice@example.com
+X-Groups: users,admin
+X-Provider: fake
+--- response_headers_like
+X-Expires-In: ^(59\d|600)$
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: an expired session is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","created":' . (time - 7200)
+    . ',"expires":' . (time - 10) . '}') . "\nAccept: text/html"
+--- request
+GET /index.html
+--- error_code: 302
+--- response_headers_like
+Location: ^http://127\.0\.0\.1:\d+/ok/authorize\?.*
+
+
+
+=== TEST 3: a tampered session cookie is no session, logged at info level
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::flip(main::seal('{"sub":"alice"}'), 30)
+    . "\nAccept: application/json\nSec-Fetch-Mode: cors"
+--- request
+GET /index.html
+--- error_code: 401
+--- error_log
+session cookie "oauth2_fake" does not open
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: a cookie sealed with another secret is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+local $main::Secret = 'another-secret-another-secret-another-secret';
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 401
+
+
+
+=== TEST 5: a session value moved to another cookie name does not open
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_provider other {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+        redirect_uri   /oauth2/other;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 other;
+    }
+--- more_headers eval
+my $c = main::seal('{"sub":"alice"}');
+$c =~ s/^oauth2_fake=/oauth2_other=/;
+"Cookie: $c\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 401
+
+
+
+=== TEST 6: a truncated cookie is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . substr(main::seal('{"sub":"alice"}'), 0, 40)
+    . "\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 401
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: the module's cookies are not passed upstream, the others are
+--- config
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "cookie=[$http_cookie]\n";
+    }
+--- more_headers eval
+"Cookie: a=1; " . main::seal('{"sub":"alice"}') . "; b=2"
+--- request
+GET /app
+--- error_code: 200
+--- response_body
+cookie=[a=1; b=2]
+
+
+
+=== TEST 8: oauth2_strip_cookies off passes them upstream
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_strip_cookies off;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "cookie=[$http_cookie]\n";
+    }
+--- more_headers eval
+"Cookie: a=1; " . main::seal('{"sub":"alice"}')
+--- request
+GET /app
+--- error_code: 200
+--- response_body_like: ^cookie=\[a=1; oauth2_fake=[A-Za-z0-9_-]+\]$
+
+
+
+=== TEST 9: oauth2_require: array membership, regex and exact value all hold
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require groups admin;
+        oauth2_require email ~@example\.com$;
+        oauth2_require email_verified true;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"email":"alice@example.com",'
+    . '"groups":"users,admin","email_verified":"true"}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_body
+secret page
+
+
+
+=== TEST 10: oauth2_require: a missing group is 403 with a clear page
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require groups admin;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"bob","claims":{"groups":"users,administrators"}}')
+--- request
+GET /index.html
+--- error_code: 403
+--- response_body_like: You are not allowed to see this page
+--- error_log
+access denied: claim "groups" does not satisfy "oauth2_require groups admin"
+
+
+
+=== TEST 11: oauth2_require: a regex that does not match is 403
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require email ~@example\.com$;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"eve","claims":{"email":"eve@example.com.evil.org"}}')
+--- request
+GET /index.html
+--- error_code: 403
+
+
+
+=== TEST 12: the variables work in the rewrite phase too
+--- config
+    location / {
+        oauth2 fake;
+        set $who "user:$oauth2_sub";
+        add_header X-Who $who;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"carol"}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+X-Who: user:carol
+
+
+
+=== TEST 13: a session split over chunks opens, and the access token variable is whole
+--- config
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+        proxy_set_header X-Token $oauth2_access_token;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "token=$http_x_token\n";
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","access_token":"' . ('t' x 6000) . '"}')
+--- request
+GET /app
+--- error_code: 200
+--- response_body eval
+"token=" . ('t' x 6000) . "\n"
+
+
+
+=== TEST 14: a chunked session with a chunk missing is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+my $c = main::seal('{"sub":"alice","access_token":"' . ('t' x 6000) . '"}');
+$c =~ s/oauth2_fake_2=[^;]*; // or die 'no chunk 2';
+"Cookie: $c\nAccept: application/json"
+--- request
+GET /app
+--- error_code: 401
