@@ -229,6 +229,12 @@ cmd_test() {
         esac
     fi
 
+    for unit in "$ROOT"/t/unit/*.sh; do
+        [ -f "$unit" ] || continue
+        say "unit tests: ${unit#$ROOT/}"
+        BUILD_DIR=$BUILD_DIR sh "$unit" || status=$?
+    done
+
     "$ROOT/t/run-tests" || status=$?
 
     if [ -d "$ROOT/t/e2e" ]; then

@@ -1654,15 +1654,16 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
                                             p->algs, &p->client_secret, &err);
 
         } else {
-            rc = NGX_AGAIN;
+            err = "unknown kid, and the JWKS was fetched too recently "
+                  "to fetch it again";
+            rc = NGX_DECLINED;
         }
     }
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": ID token rejected: %s",
-                      &p->name,
-                      rc == NGX_AGAIN ? "no key with the token's kid" : err);
+                      &p->name, err);
         return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
                                     "The login could not be verified",
                                     NULL);
@@ -1904,6 +1905,7 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
 {
     time_t                        now, exp;
     int64_t                       n;
+    ngx_int_t                     rc;
     ngx_str_t                     plain, sealed, value, name, *names;
     ngx_uint_t                    i;
     ngx_table_elt_t              *location;
@@ -1997,15 +1999,6 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         s->id_token = ctx->id_token;
     }
 
-    if (ngx_http_oauth2_session_encode(r->pool, s, &plain) != NGX_OK
-        || ngx_http_oauth2_seal(r->pool, olcf->keys,
-                                NGX_HTTP_OAUTH2_SEAL_SESSION,
-                                &p->cookie_name, &plain, &sealed)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     exp = s->expires - now;
 
     if (exp <= 0) {
@@ -2017,12 +2010,47 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
                                     NULL);
     }
 
-    if (ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
-                                   ngx_http_oauth2_secure(r, olcf),
-                                   &olcf->cookie_domain)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    for ( ;; ) {
+        if (ngx_http_oauth2_session_encode(r->pool, s, &plain) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_oauth2_seal(r->pool, olcf->keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                  &p->cookie_name, &plain, &sealed);
+
+        ngx_explicit_memzero(plain.data, plain.len);
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
+                                        ngx_http_oauth2_secure(r, olcf),
+                                        &olcf->cookie_domain);
+
+        if (rc == NGX_OK) {
+            break;
+        }
+
+        if (rc != NGX_DECLINED
+            || (s->access_token.len == 0 && s->id_token.len == 0))
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oauth2 provider \"%V\": the session does not "
+                          "fit in cookies", &p->name);
+            return ngx_http_oauth2_page(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                        "The session is too large", NULL);
+        }
+
+        /* tokens too large for cookies: keep the identity without them */
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the tokens are too large "
+                      "for the session cookie and are not kept", &p->name);
+
+        ngx_str_null(&s->access_token);
+        ngx_str_null(&s->id_token);
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -31,14 +31,18 @@
  * Descriptors belong to libcurl: it opens and closes them.  Ours are never
  * closed by nginx: the connection goes back with ngx_free_connection() and
  * its fd set to -1 (stale events of that descriptor are then ignored by the
- * event module), never ngx_close_connection().  It goes back either on
+ * event module), never ngx_close_connection().  It goes back on
  * CURL_POLL_REMOVE or in our CURLOPT_CLOSESOCKETFUNCTION, whichever comes
- * first, so events are always deleted while the descriptor is still open;
- * an EPOLL_CTL_DEL after close() would fail or, once the number is reused,
- * hit another connection of the worker.  libcurl closes the socketpair of
- * its threaded resolver itself, after CURL_POLL_REMOVE.  When libcurl asks
- * again for events on a socket whose connection is gone (the same number
- * reused), a new connection is taken.
+ * first, normally while the descriptor is still open.  But libcurl 7.88
+ * also closes sockets by itself before CURL_POLL_REMOVE (one still
+ * connecting, when its transfer is removed), and the number may be reused
+ * at once, by libcurl or by nginx.  So before the events of a socket are
+ * changed, fstat() tells whether the descriptor is still the socket they
+ * were added for (same device and inode).  If not, its epoll registration
+ * went away with the close: the events are only marked inactive
+ * (NGX_CLOSE_EVENT), since an EPOLL_CTL_DEL would fail with EBADF or hit
+ * the registration of whoever has the number now; and if libcurl wants the
+ * reused number watched, a new connection is taken for it.
  *
  * Timer.  One event in nginx's timer tree; the timer callback only moves
  * it (and deletes it first, as ngx_add_timer() keeps an old timer less
@@ -98,6 +102,10 @@ typedef struct {
     ngx_queue_t                 queue;
     curl_socket_t               fd;
     ngx_connection_t           *connection;
+
+    /* which socket the connection watches, see ngx_http_oauth2_http_same() */
+    dev_t                       dev;
+    ngx_file_uniq_t             uniq;
 } ngx_http_oauth2_http_sock_t;
 
 
@@ -124,8 +132,9 @@ static int ngx_http_oauth2_http_close_socket(void *clientp,
     curl_socket_t s);
 static ngx_http_oauth2_http_sock_t *ngx_http_oauth2_http_find_sock(
     curl_socket_t s);
+static ngx_int_t ngx_http_oauth2_http_same(ngx_http_oauth2_http_sock_t *sock);
 static void ngx_http_oauth2_http_free_connection(
-    ngx_http_oauth2_http_sock_t *sock);
+    ngx_http_oauth2_http_sock_t *sock, ngx_uint_t closed);
 static void ngx_http_oauth2_http_event_handler(ngx_event_t *ev);
 static void ngx_http_oauth2_http_timer_handler(ngx_event_t *ev);
 static void ngx_http_oauth2_http_abort_handler(ngx_event_t *ev);
@@ -631,7 +640,12 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
             f->error = ngx_http_oauth2_fetch_strerror(code, oserr);
         }
 
-        f->detail = f->errbuf[0] ? f->errbuf : curl_easy_strerror(code);
+        if (f->errbuf[0]) {
+            f->detail = f->errbuf;
+
+        } else {
+            f->detail = f->aborted ? "" : curl_easy_strerror(code);
+        }
     }
 
     ngx_http_oauth2_fetch_url(&f->url, &log_url);
@@ -852,6 +866,7 @@ ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
     void *userp, void *socketp)
 {
     ngx_event_t                  *rev, *wev;
+    ngx_file_info_t               fi;
     ngx_connection_t             *c;
     ngx_http_oauth2_http_sock_t  *sock;
 
@@ -867,7 +882,8 @@ ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
 
     if (what == CURL_POLL_REMOVE) {
         if (sock != NULL) {
-            ngx_http_oauth2_http_free_connection(sock);
+            ngx_http_oauth2_http_free_connection(sock,
+                                       !ngx_http_oauth2_http_same(sock));
             ngx_queue_remove(&sock->queue);
             ngx_free(sock);
         }
@@ -890,9 +906,24 @@ ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
         (void) curl_multi_assign(ngx_http_oauth2_multi, s, sock);
     }
 
+    if (sock->connection != NULL && !ngx_http_oauth2_http_same(sock)) {
+        /* closed behind our back and the number reused */
+        ngx_http_oauth2_http_free_connection(sock, 1);
+    }
+
     c = sock->connection;
 
     if (c == NULL) {
+        if (ngx_fd_info(s, &fi) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                          ngx_fd_info_n " socket %d failed", s);
+            ngx_http_oauth2_fetch_abort(easy, "cannot watch a socket");
+            return 0;
+        }
+
+        sock->dev = fi.st_dev;
+        sock->uniq = ngx_file_uniq(&fi);
+
         c = ngx_get_connection(s, ngx_cycle->log);
         if (c == NULL) {
             ngx_http_oauth2_fetch_abort(easy,
@@ -951,7 +982,7 @@ ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
 
 failed:
 
-    ngx_http_oauth2_http_free_connection(sock);
+    ngx_http_oauth2_http_free_connection(sock, 0);
     ngx_http_oauth2_fetch_abort(easy, "cannot watch a socket");
 
     return 0;
@@ -995,7 +1026,7 @@ ngx_http_oauth2_http_close_socket(void *clientp, curl_socket_t s)
 
     if (sock != NULL) {
         /* the events go while the descriptor is still open */
-        ngx_http_oauth2_http_free_connection(sock);
+        ngx_http_oauth2_http_free_connection(sock, 0);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
@@ -1032,11 +1063,43 @@ ngx_http_oauth2_http_find_sock(curl_socket_t s)
 }
 
 
-/* the descriptor stays open: it is libcurl's to close */
+/*
+ * Is the descriptor still the socket the connection was taken for?  Not if
+ * libcurl has closed it (EBADF), nor if the number then went to another
+ * socket or file, ours or nginx's: its events must not be touched then.
+ * libcurl 7.88 does close a socket still connecting before it sends
+ * CURL_POLL_REMOVE, and without calling CURLOPT_CLOSESOCKETFUNCTION, when
+ * its transfer is removed.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_http_same(ngx_http_oauth2_http_sock_t *sock)
+{
+    ngx_file_info_t  fi;
+
+    if (sock->connection == NULL) {
+        return 0;
+    }
+
+    if (ngx_fd_info(sock->fd, &fi) == NGX_FILE_ERROR) {
+        return 0;
+    }
+
+    return fi.st_dev == sock->dev && ngx_file_uniq(&fi) == sock->uniq;
+}
+
+
+/*
+ * The descriptor stays open: it is libcurl's to close.  "closed" says that
+ * it is closed already: its epoll registration went with it, and the
+ * events are only marked inactive (NGX_CLOSE_EVENT).
+ */
 
 static void
-ngx_http_oauth2_http_free_connection(ngx_http_oauth2_http_sock_t *sock)
+ngx_http_oauth2_http_free_connection(ngx_http_oauth2_http_sock_t *sock,
+    ngx_uint_t closed)
 {
+    ngx_uint_t         flags;
     ngx_connection_t  *c;
 
     c = sock->connection;
@@ -1047,12 +1110,18 @@ ngx_http_oauth2_http_free_connection(ngx_http_oauth2_http_sock_t *sock)
 
     sock->connection = NULL;
 
+    flags = closed ? NGX_CLOSE_EVENT : 0;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "oauth2 fetch socket %d unwatched%s",
+                   sock->fd, closed ? ", closed already" : "");
+
     if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, flags);
     }
 
     if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
     }
 
     if (c->read->posted) {
@@ -1315,7 +1384,8 @@ ngx_http_oauth2_http_exit_process(ngx_cycle_t *cycle)
         q = ngx_queue_head(&ngx_http_oauth2_socks);
         sock = ngx_queue_data(q, ngx_http_oauth2_http_sock_t, queue);
 
-        ngx_http_oauth2_http_free_connection(sock);
+        ngx_http_oauth2_http_free_connection(sock,
+                                       !ngx_http_oauth2_http_same(sock));
         ngx_queue_remove(q);
         ngx_free(sock);
     }

@@ -113,6 +113,10 @@ static ngx_http_oauth2_jwt_alg_t  ngx_http_oauth2_jwt_algs[] = {
     { ngx_string("EdDSA"), NGX_HTTP_OAUTH2_ALG_EDDSA,
       NGX_HTTP_OAUTH2_JWT_EDDSA, NULL, 64 },
 
+    /* the fully-specified name of RFC 9864: with the only curve we do */
+    { ngx_string("Ed25519"), NGX_HTTP_OAUTH2_ALG_EDDSA,
+      NGX_HTTP_OAUTH2_JWT_EDDSA, NULL, 64 },
+
     { ngx_string("HS256"), NGX_HTTP_OAUTH2_ALG_HS256,
       NGX_HTTP_OAUTH2_JWT_HMAC, "SHA256", 32 },
     { ngx_string("HS384"), NGX_HTTP_OAUTH2_ALG_HS384,

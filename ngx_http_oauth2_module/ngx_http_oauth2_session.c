@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -36,6 +37,9 @@
 #define NGX_HTTP_OAUTH2_SESSION_VERSION  1
 #define NGX_HTTP_OAUTH2_STATE_VERSION    1
 
+/* cipher contexts kept per process, each for one key */
+#define NGX_HTTP_OAUTH2_GCM_CACHE        8
+
 /* varints carry at most 63 bits: 9 bytes of 7 bits */
 #define NGX_HTTP_OAUTH2_VARINT_MAX_LEN   9
 
@@ -51,6 +55,12 @@
 
 typedef ngx_int_t (*ngx_http_oauth2_pair_pt)(ngx_str_t *name,
     ngx_str_t *value, void *data);
+
+
+typedef struct {
+    EVP_CIPHER_CTX            *ctx;
+    u_char                     key[NGX_HTTP_OAUTH2_KEY_LEN];
+} ngx_http_oauth2_gcm_slot_t;
 
 
 typedef struct {
@@ -86,11 +96,13 @@ typedef struct {
 static EVP_CIPHER *ngx_http_oauth2_cipher(ngx_log_t *log);
 static ngx_int_t ngx_http_oauth2_hkdf(EVP_KDF_CTX *kctx, ngx_str_t *secret,
     const char *info, u_char *out);
+static ngx_http_oauth2_gcm_slot_t *ngx_http_oauth2_gcm_init(ngx_log_t *log,
+    ngx_uint_t encrypt, u_char *key, u_char *nonce);
 static ngx_int_t ngx_http_oauth2_gcm(ngx_log_t *log, ngx_uint_t encrypt,
     u_char *key, u_char *nonce, ngx_uint_t purpose, ngx_str_t *aad,
     u_char *in, size_t len, u_char *out, u_char *tag);
-static void ngx_http_oauth2_gcm_fail(ngx_log_t *log, ngx_uint_t encrypt,
-    const char *what);
+static void ngx_http_oauth2_gcm_fail(ngx_log_t *log,
+    ngx_http_oauth2_gcm_slot_t *slot, const char *what);
 
 static size_t ngx_http_oauth2_varint_len(uint64_t v);
 static u_char *ngx_http_oauth2_varint_write(u_char *p, uint64_t v);
@@ -118,6 +130,7 @@ static ngx_int_t ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_oauth2_chunk_number(u_char *p, size_t len);
 static ngx_uint_t ngx_http_oauth2_has_prefix(ngx_str_t *s,
     ngx_str_t *prefix);
+static ngx_uint_t ngx_http_oauth2_own_cookie(ngx_str_t *s, ngx_str_t *base);
 static size_t ngx_http_oauth2_decimal_len(uint64_t v);
 static size_t ngx_http_oauth2_cookie_attrs_len(
     ngx_http_oauth2_cookie_attrs_t *a);
@@ -132,14 +145,20 @@ static ngx_int_t ngx_http_oauth2_cookie_delete_chunks(ngx_http_request_t *r,
 
 
 /*
- * The cipher is fetched once per process; the two contexts (encrypt and
- * decrypt) are kept between calls and only re-keyed, which saves an
- * allocation and a provider lookup per cookie.  Workers are single
- * threaded, and nothing here runs in thread pools.
+ * The cipher is fetched once per process (an implicit fetch on every
+ * EVP_aes_256_gcm() use doubles the cost of a cookie), and a context is
+ * kept for each key in use: a call then sets the nonce only, and skips
+ * the AES key schedule and the GHASH set-up, a third of what opening a
+ * session cookie costs.  The keys of a configuration are few (a session
+ * and a state key per secret); the cache holds copies of them, as the
+ * configuration does.  Workers are single threaded, and nothing here runs
+ * in thread pools.
  */
 
-static EVP_CIPHER      *ngx_http_oauth2_gcm_cipher;
-static EVP_CIPHER_CTX  *ngx_http_oauth2_gcm_ctx[2];
+static EVP_CIPHER                  *ngx_http_oauth2_gcm_cipher;
+static ngx_http_oauth2_gcm_slot_t   ngx_http_oauth2_gcm_slots[
+                                        NGX_HTTP_OAUTH2_GCM_CACHE];
+static ngx_uint_t                   ngx_http_oauth2_gcm_next;
 
 
 /* keys */
@@ -250,11 +269,16 @@ ngx_http_oauth2_seal(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
     ngx_str_t                src;
     ngx_http_oauth2_keys_t  *k;
 
-    if (keys == NULL || keys->nelts == 0
-        || plain->len > NGX_HTTP_OAUTH2_PLAIN_MAX)
-    {
+    if (keys == NULL || keys->nelts == 0) {
         ngx_log_error(NGX_LOG_ALERT, pool->log, 0,
-                      "oauth2: nothing to seal with, or too much to seal");
+                      "oauth2: no cookie keys to seal with");
+        return NGX_ERROR;
+    }
+
+    if (plain->len > NGX_HTTP_OAUTH2_PLAIN_MAX) {
+        ngx_log_error(NGX_LOG_ERR, pool->log, 0,
+                      "oauth2: %uz bytes are too many to seal in a cookie",
+                      plain->len);
         return NGX_ERROR;
     }
 
@@ -312,7 +336,8 @@ ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
     }
 
     if (sealed->len < NGX_HTTP_OAUTH2_SEALED_MIN
-        || sealed->len > NGX_HTTP_OAUTH2_SEALED_MAX)
+        || sealed->len > NGX_HTTP_OAUTH2_SEALED_MAX
+        || sealed->len % 4 == 1)
     {
         return NGX_DECLINED;
     }
@@ -331,8 +356,8 @@ ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
     /*
      * ngx_decode_base64url() stops at the first "=" without looking at
      * what follows: sealed values are never padded, so every character
-     * must have been decoded, that is, n characters give 3n/4 bytes
-     * (n % 4 == 1 is refused by the decoder)
+     * must have been decoded, that is, n characters (n % 4 != 1, checked
+     * above) give exactly 3n/4 bytes, and fewer if the decoder stopped
      */
 
     if (ngx_decode_base64url(&raw, sealed) != NGX_OK
@@ -382,6 +407,71 @@ ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
 }
 
 
+/* a context ready for one operation with key and nonce; NULL on errors */
+
+static ngx_http_oauth2_gcm_slot_t *
+ngx_http_oauth2_gcm_init(ngx_log_t *log, ngx_uint_t encrypt, u_char *key,
+    u_char *nonce)
+{
+    ngx_uint_t                   i;
+    EVP_CIPHER                  *cipher;
+    ngx_http_oauth2_gcm_slot_t  *slot;
+
+    for (i = 0; i < NGX_HTTP_OAUTH2_GCM_CACHE; i++) {
+        slot = &ngx_http_oauth2_gcm_slots[i];
+
+        if (slot->ctx != NULL
+            && CRYPTO_memcmp(slot->key, key, NGX_HTTP_OAUTH2_KEY_LEN) == 0)
+        {
+            /* the key is set: a new nonce resets the rest */
+
+            if (EVP_CipherInit_ex2(slot->ctx, NULL, NULL, nonce,
+                                   (int) encrypt, NULL)
+                != 1)
+            {
+                ngx_http_oauth2_gcm_fail(log, slot, "EVP_CipherInit_ex2()");
+                return NULL;
+            }
+
+            return slot;
+        }
+    }
+
+    slot = &ngx_http_oauth2_gcm_slots[ngx_http_oauth2_gcm_next];
+    ngx_http_oauth2_gcm_next = (ngx_http_oauth2_gcm_next + 1)
+                               % NGX_HTTP_OAUTH2_GCM_CACHE;
+
+    if (slot->ctx == NULL) {
+        cipher = ngx_http_oauth2_cipher(log);
+        if (cipher == NULL) {
+            return NULL;
+        }
+
+        slot->ctx = EVP_CIPHER_CTX_new();
+        if (slot->ctx == NULL) {
+            ngx_http_oauth2_gcm_fail(log, slot, "EVP_CIPHER_CTX_new()");
+            return NULL;
+        }
+
+    } else {
+        /* the cipher stays, the key changes */
+        cipher = NULL;
+    }
+
+    ngx_memcpy(slot->key, key, NGX_HTTP_OAUTH2_KEY_LEN);
+
+    if (EVP_CipherInit_ex2(slot->ctx, cipher, key, nonce, (int) encrypt,
+                           NULL)
+        != 1)
+    {
+        ngx_http_oauth2_gcm_fail(log, slot, "EVP_CipherInit_ex2()");
+        return NULL;
+    }
+
+    return slot;
+}
+
+
 /*
  * One AES-256-GCM operation.  The additional data is the seal version, the
  * purpose and aad; the tag is written (encrypt) or checked (decrypt) at
@@ -393,69 +483,53 @@ ngx_http_oauth2_gcm(ngx_log_t *log, ngx_uint_t encrypt, u_char *key,
     u_char *nonce, ngx_uint_t purpose, ngx_str_t *aad, u_char *in, size_t len,
     u_char *out, u_char *tag)
 {
-    int              n;
-    u_char           head[2];
-    EVP_CIPHER      *cipher;
-    EVP_CIPHER_CTX  *ctx;
+    int                          n;
+    u_char                       head[2];
+    EVP_CIPHER_CTX              *ctx;
+    ngx_http_oauth2_gcm_slot_t  *slot;
 
-    ctx = ngx_http_oauth2_gcm_ctx[encrypt];
-
-    if (ctx == NULL) {
-        cipher = ngx_http_oauth2_cipher(log);
-        if (cipher == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx = EVP_CIPHER_CTX_new();
-        if (ctx == NULL) {
-            ngx_http_oauth2_gcm_fail(log, encrypt, "EVP_CIPHER_CTX_new()");
-            return NGX_ERROR;
-        }
-
-        ngx_http_oauth2_gcm_ctx[encrypt] = ctx;
-
-    } else {
-        /* same cipher as before: only set the key and the nonce */
-        cipher = NULL;
+    slot = ngx_http_oauth2_gcm_init(log, encrypt, key, nonce);
+    if (slot == NULL) {
+        return NGX_ERROR;
     }
+
+    ctx = slot->ctx;
 
     head[0] = NGX_HTTP_OAUTH2_SEAL_VERSION;
     head[1] = (u_char) purpose;
 
+    if (EVP_CipherUpdate(ctx, NULL, &n, head, 2) != 1
+        || (aad->len
+            && EVP_CipherUpdate(ctx, NULL, &n, aad->data, (int) aad->len)
+               != 1)
+        || (len && EVP_CipherUpdate(ctx, out, &n, in, (int) len) != 1))
+    {
+        ngx_http_oauth2_gcm_fail(log, slot, "EVP_CipherUpdate()");
+        return NGX_ERROR;
+    }
+
     if (encrypt) {
-        if (EVP_EncryptInit_ex2(ctx, cipher, key, nonce, NULL) != 1
-            || EVP_EncryptUpdate(ctx, NULL, &n, head, 2) != 1
-            || (aad->len
-                && EVP_EncryptUpdate(ctx, NULL, &n, aad->data,
-                                     (int) aad->len) != 1)
-            || (len && EVP_EncryptUpdate(ctx, out, &n, in, (int) len) != 1)
-            || EVP_EncryptFinal_ex(ctx, out + len, &n) != 1
+        if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1
             || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG,
                                    NGX_HTTP_OAUTH2_TAG_LEN, tag) != 1)
         {
-            ngx_http_oauth2_gcm_fail(log, encrypt, "AES-256-GCM encryption");
+            ngx_http_oauth2_gcm_fail(log, slot, "AES-256-GCM encryption");
             return NGX_ERROR;
         }
 
         return NGX_OK;
     }
 
-    if (EVP_DecryptInit_ex2(ctx, cipher, key, nonce, NULL) != 1
-        || EVP_DecryptUpdate(ctx, NULL, &n, head, 2) != 1
-        || (aad->len
-            && EVP_DecryptUpdate(ctx, NULL, &n, aad->data,
-                                 (int) aad->len) != 1)
-        || (len && EVP_DecryptUpdate(ctx, out, &n, in, (int) len) != 1)
-        || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG,
-                               NGX_HTTP_OAUTH2_TAG_LEN, tag) != 1)
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG,
+                            NGX_HTTP_OAUTH2_TAG_LEN, tag) != 1)
     {
-        ngx_http_oauth2_gcm_fail(log, encrypt, "AES-256-GCM decryption");
+        ngx_http_oauth2_gcm_fail(log, slot, "EVP_CIPHER_CTX_ctrl()");
         return NGX_ERROR;
     }
 
     /* the tag comparison in OpenSSL is constant time */
 
-    if (EVP_DecryptFinal_ex(ctx, out + len, &n) != 1) {
+    if (EVP_CipherFinal_ex(ctx, out + len, &n) != 1) {
         ERR_clear_error();
         return NGX_DECLINED;
     }
@@ -465,7 +539,8 @@ ngx_http_oauth2_gcm(ngx_log_t *log, ngx_uint_t encrypt, u_char *key,
 
 
 static void
-ngx_http_oauth2_gcm_fail(ngx_log_t *log, ngx_uint_t encrypt, const char *what)
+ngx_http_oauth2_gcm_fail(ngx_log_t *log, ngx_http_oauth2_gcm_slot_t *slot,
+    const char *what)
 {
     ngx_log_error(NGX_LOG_ALERT, log, 0, "oauth2: %s failed", what);
 
@@ -473,10 +548,12 @@ ngx_http_oauth2_gcm_fail(ngx_log_t *log, ngx_uint_t encrypt, const char *what)
 
     /* start over with a fresh context next time */
 
-    if (ngx_http_oauth2_gcm_ctx[encrypt] != NULL) {
-        EVP_CIPHER_CTX_free(ngx_http_oauth2_gcm_ctx[encrypt]);
-        ngx_http_oauth2_gcm_ctx[encrypt] = NULL;
+    if (slot->ctx != NULL) {
+        EVP_CIPHER_CTX_free(slot->ctx);
+        slot->ctx = NULL;
     }
+
+    ngx_explicit_memzero(slot->key, NGX_HTTP_OAUTH2_KEY_LEN);
 }
 
 
@@ -1119,6 +1196,20 @@ ngx_http_oauth2_has_prefix(ngx_str_t *s, ngx_str_t *prefix)
 }
 
 
+/* base itself, or base followed by "_" (its chunks and state cookies):
+ * the session of provider "op" is not the session of provider "op2" */
+
+static ngx_uint_t
+ngx_http_oauth2_own_cookie(ngx_str_t *s, ngx_str_t *base)
+{
+    if (!ngx_http_oauth2_has_prefix(s, base)) {
+        return 0;
+    }
+
+    return s->len == base->len || s->data[base->len] == '_';
+}
+
+
 static ngx_int_t
 ngx_http_oauth2_cookie_each_pair(ngx_str_t *name, ngx_str_t *value,
     void *data)
@@ -1171,7 +1262,7 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
                                                 &value)
                == NGX_OK)
         {
-            if (name.len && ngx_http_oauth2_has_prefix(&name, prefix)) {
+            if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
                 found = 1;
                 break;
             }
@@ -1198,7 +1289,7 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
                                                 &value)
                == NGX_OK)
         {
-            if (name.len && ngx_http_oauth2_has_prefix(&name, prefix)) {
+            if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
                 continue;
             }
 

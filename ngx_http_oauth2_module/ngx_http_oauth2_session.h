@@ -58,7 +58,9 @@ typedef struct {
 ngx_int_t ngx_http_oauth2_derive_keys(ngx_str_t *secret,
     ngx_http_oauth2_keys_t *keys);
 
-/* seal with the first key; purpose selects the session or state key */
+/* seal with the first key; purpose selects the session or state key.
+ * plain is left alone: ngx_explicit_memzero() it once sealed if it holds
+ * tokens */
 ngx_int_t ngx_http_oauth2_seal(ngx_pool_t *pool, ngx_array_t *keys,
     ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *plain, ngx_str_t *sealed);
 
@@ -112,8 +114,9 @@ ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
 ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, time_t max_age, ngx_uint_t secure, ngx_str_t *domain);
 
-/* removes the cookies whose names start with prefix (so a cookie name
- * also removes its chunks) from the request headers passed upstream */
+/* removes the cookie named prefix and those named prefix followed by "_"
+ * (its chunks and state cookies) from the request headers passed
+ * upstream */
 ngx_int_t ngx_http_oauth2_cookie_strip(ngx_http_request_t *r,
     ngx_str_t *prefix);
 

@@ -60,6 +60,8 @@ static ngx_int_t t_collect(ngx_http_request_t *r, ngx_str_t *name,
 static ngx_int_t t_stop_second(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, void *data);
 
+static ngx_uint_t t_hex_eq(u_char *p, size_t len, const char *hex);
+static void test_vectors(ngx_pool_t *pool);
 static void test_keys(ngx_pool_t *pool);
 static void test_seal(ngx_pool_t *pool);
 static void test_seal_cache(ngx_pool_t *pool);
@@ -400,7 +402,91 @@ t_print_state(ngx_http_oauth2_login_state_t *st, ngx_uint_t index)
 }
 
 
+static ngx_uint_t
+t_hex_eq(u_char *p, size_t len, const char *hex)
+{
+    char    buf[3];
+    size_t  i;
+
+    if (strlen(hex) != 2 * len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        snprintf(buf, sizeof(buf), "%02x", p[i]);
+
+        if (buf[0] != hex[2 * i] || buf[1] != hex[2 * i + 1]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /* tests */
+
+/* the examples of docs/session-format.md */
+
+static void
+test_vectors(ngx_pool_t *pool)
+{
+    char                           *secrets[1];
+    ngx_str_t                       secret, name, sealed, plain, again;
+    ngx_uint_t                      index;
+    ngx_array_t                    *keys;
+    ngx_http_oauth2_claim_t        *claim;
+    ngx_http_oauth2_keys_t          k;
+    ngx_http_oauth2_session_t       s;
+    ngx_http_oauth2_login_state_t   st;
+
+    secrets[0] = "example-cookie-secret-0123456789abcdef";
+    secret = t_str(secrets[0]);
+
+    T(ngx_http_oauth2_derive_keys(&secret, &k) == NGX_OK);
+    T(t_hex_eq(k.session, 32, "e16f1da33c12544e3163363a6c5afeef"
+                              "25806d397b8dc4caf84bea688fdc5861"));
+    T(t_hex_eq(k.state, 32, "97772a1c43d7b8dba0ad940da3a2940b"
+                            "a5b257a216febb89c29b8babcb6bbbeb"));
+
+    keys = t_keys(pool, secrets, 1);
+
+    name = t_str("oauth2_session");
+    sealed = t_str("AQABAgMEBQYHCAkKC3JXWnZtP1ONfZfXzJffpPMTo2RrlKNKBHZi7-hf"
+                   "CIdAuaaf8dI1ZCaQrCzlAhMqrIjmcsYi9iHGxkuMvArOgAobHsFgaVw");
+
+    T(ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &name,
+                           &sealed, &plain, &index) == NGX_OK);
+    T(t_hex_eq(plain.data, plain.len,
+               "0180f2d6ca06c0a0d4ca06d0bcd4ca0605616c6963650105656d61696c"
+               "11616c696365406578616d706c652e636f6d0461742d310000"));
+    T(ngx_http_oauth2_session_decode(pool, &plain, &s) == NGX_OK);
+    T(s.expires == 1767225600 && s.created == 1767182400
+      && s.access_expires == 1767186000 && s.claims.nelts == 1);
+
+    claim = s.claims.elts;
+    T(claim[0].value.len == 17
+      && memcmp(claim[0].value.data, "alice@example.com", 17) == 0);
+
+    /* and encoding it again gives the same bytes */
+    T(ngx_http_oauth2_session_encode(pool, &s, &again) == NGX_OK);
+    T(again.len == plain.len && memcmp(again.data, plain.data, plain.len)
+                                == 0);
+
+    name = t_str("oauth2_state_abc");
+    sealed = t_str("AQwNDg8QERITFBUWF0naMKvcmZANHdCz2ouALGhqmDIHoyJLMkI8rMQH"
+                   "TvjXtFXTGDzJhMgHFvd9rAd-lA");
+
+    T(ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_STATE, &name,
+                           &sealed, &plain, &index) == NGX_OK);
+    T(t_hex_eq(plain.data, plain.len,
+               "01c0a0d4ca060473742d31036e2d3103762d310c2f61667465722f6c6f"
+               "67696e"));
+    T(ngx_http_oauth2_state_decode(pool, &plain, &st) == NGX_OK);
+    T(st.created == 1767182400 && st.return_url.len == 12
+      && memcmp(st.return_url.data, "/after/login", 12) == 0);
+}
+
 
 static void
 test_keys(ngx_pool_t *pool)
@@ -1196,6 +1282,7 @@ run_tests(void)
 
     pool = ngx_create_pool(4096, &session_shim_log);
 
+    test_vectors(pool);
     test_keys(pool);
     test_seal(pool);
     test_seal_cache(pool);
