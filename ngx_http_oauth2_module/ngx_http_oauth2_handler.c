@@ -74,7 +74,6 @@ static ngx_int_t ngx_http_oauth2_require(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
 static ngx_int_t ngx_http_oauth2_require_match(ngx_http_request_t *r,
     ngx_http_oauth2_require_t *rule, ngx_str_t *value);
-static ngx_uint_t ngx_http_oauth2_is_navigation(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
 static ngx_int_t ngx_http_oauth2_login(ngx_http_request_t *r,
@@ -123,18 +122,15 @@ static ngx_int_t ngx_http_oauth2_start_fetch(ngx_http_request_t *r,
 static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f);
 static ngx_int_t ngx_http_oauth2_fetch_failed(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx);
-static ngx_int_t ngx_http_oauth2_page(ngx_http_request_t *r,
-    ngx_uint_t status, const char *title, ngx_str_t *detail);
-static ngx_uint_t ngx_http_oauth2_secure(ngx_http_request_t *r,
-    ngx_http_oauth2_loc_conf_t *olcf);
-static ngx_int_t ngx_http_oauth2_no_store(ngx_http_request_t *r);
 
 
 ngx_int_t
 ngx_http_oauth2_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                     rc;
+    ngx_uint_t                    i;
     ngx_http_oauth2_ctx_t        *ctx;
-    ngx_http_oauth2_provider_t   *p;
+    ngx_http_oauth2_provider_t   *p, **pp;
     ngx_http_oauth2_loc_conf_t   *olcf;
     ngx_http_oauth2_main_conf_t  *omcf;
 
@@ -152,6 +148,17 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
         return ngx_http_oauth2_callback(r, olcf, p);
     }
 
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->logout_path.len == r->uri.len
+            && ngx_strncmp(pp[i]->logout_path.data, r->uri.data, r->uri.len)
+               == 0)
+        {
+            return ngx_http_oauth2_logout(r, olcf, pp[i]);
+        }
+    }
+
     p = olcf->provider;
 
     if (p == NULL) {
@@ -164,7 +171,25 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (!ctx->session_valid && ctx->session_expired
+        && ctx->session.refresh_token.len)
+    {
+        rc = ngx_http_oauth2_refresh(r, olcf, ctx);
+
+        if (rc != NGX_OK && rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     if (ctx->session_valid) {
+
+        if (ctx->session_reseal) {
+            ctx->session_reseal = 0;
+
+            if (ngx_http_oauth2_session_save(r, olcf, ctx) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
 
         if (olcf->require != NULL
             && ngx_http_oauth2_require(r, olcf, ctx) != NGX_OK)
@@ -217,6 +242,7 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
 ngx_http_oauth2_ctx_t *
 ngx_http_oauth2_get_session(ngx_http_request_t *r)
 {
+    time_t                       now;
     ngx_str_t                    value, plain;
     ngx_uint_t                   index;
     ngx_http_oauth2_ctx_t       *ctx;
@@ -274,7 +300,27 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
         return ctx;
     }
 
-    if (ctx->session.expires <= ngx_time()) {
+    if (index != 0) {
+        /* opened with an older oauth2_cookie_secret: seal it anew */
+        ctx->session_reseal = 1;
+    }
+
+    now = ngx_time();
+
+    if (ctx->session.created + p->session_lifetime <= now) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oauth2: session \"%V\" past session_lifetime",
+                       &p->cookie_name);
+        return ctx;
+    }
+
+    /* a session with a refresh token is refreshed a little early */
+
+    if (ctx->session.expires
+        <= now + (ctx->session.refresh_token.len ? p->refresh_margin : 0))
+    {
+        ctx->session_expired = 1;
+
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oauth2: session \"%V\" expired", &p->cookie_name);
         return ctx;
@@ -387,7 +433,7 @@ ngx_http_oauth2_require_match(ngx_http_request_t *r,
  * 401 instead.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_oauth2_is_navigation(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
@@ -1903,10 +1949,10 @@ static ngx_int_t
 ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     ngx_http_oauth2_loc_conf_t *olcf)
 {
-    time_t                        now, exp;
+    time_t                        now;
     int64_t                       n;
     ngx_int_t                     rc;
-    ngx_str_t                     plain, sealed, value, name, *names;
+    ngx_str_t                     value, name, *names;
     ngx_uint_t                    i;
     ngx_table_elt_t              *location;
     ngx_http_oauth2_claim_t      *claim;
@@ -1999,9 +2045,11 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         s->id_token = ctx->id_token;
     }
 
-    exp = s->expires - now;
+    if (p->refresh) {
+        s->refresh_token = ctx->refresh_token;
+    }
 
-    if (exp <= 0) {
+    if (s->expires <= now) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": the session would expire at "
                       "once (clock skew?)", &p->name);
@@ -2010,47 +2058,15 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
                                     NULL);
     }
 
-    for ( ;; ) {
-        if (ngx_http_oauth2_session_encode(r->pool, s, &plain) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    rc = ngx_http_oauth2_session_save(r, olcf, ctx);
 
-        rc = ngx_http_oauth2_seal(r->pool, olcf->keys,
-                                  NGX_HTTP_OAUTH2_SEAL_SESSION,
-                                  &p->cookie_name, &plain, &sealed);
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oauth2_page(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                    "The session is too large", NULL);
+    }
 
-        ngx_explicit_memzero(plain.data, plain.len);
-
-        if (rc != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rc = ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
-                                        ngx_http_oauth2_secure(r, olcf),
-                                        &olcf->cookie_domain);
-
-        if (rc == NGX_OK) {
-            break;
-        }
-
-        if (rc != NGX_DECLINED
-            || (s->access_token.len == 0 && s->id_token.len == 0))
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "oauth2 provider \"%V\": the session does not "
-                          "fit in cookies", &p->name);
-            return ngx_http_oauth2_page(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "The session is too large", NULL);
-        }
-
-        /* tokens too large for cookies: keep the identity without them */
-
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "oauth2 provider \"%V\": the tokens are too large "
-                      "for the session cookie and are not kept", &p->name);
-
-        ngx_str_null(&s->access_token);
-        ngx_str_null(&s->id_token);
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -2097,6 +2113,81 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
 }
 
 
+/*
+ * Seals ctx->session into the provider's cookie, valid until the
+ * session expires.  Tokens too large for the cookies (16 chunks) are
+ * dropped with a warning; NGX_DECLINED if even the identity does not fit.
+ */
+
+ngx_int_t
+ngx_http_oauth2_session_save(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx)
+{
+    time_t                       exp;
+    ngx_int_t                    rc;
+    ngx_str_t                    plain, sealed;
+    ngx_http_oauth2_session_t   *s;
+    ngx_http_oauth2_provider_t  *p;
+
+    p = ctx->provider;
+    s = &ctx->session;
+
+    /* with a refresh token the cookie must outlive the tokens, for the
+     * refresh to find it */
+
+    exp = (s->refresh_token.len ? s->created + p->session_lifetime
+                                : s->expires)
+          - ngx_time();
+
+    if (exp <= 0) {
+        exp = 1;
+    }
+
+    for ( ;; ) {
+        if (ngx_http_oauth2_session_encode(r->pool, s, &plain) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_oauth2_seal(r->pool, olcf->keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                  &p->cookie_name, &plain, &sealed);
+
+        ngx_explicit_memzero(plain.data, plain.len);
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
+                                        ngx_http_oauth2_secure(r, olcf),
+                                        &olcf->cookie_domain);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        if (s->access_token.len == 0 && s->id_token.len == 0
+            && s->refresh_token.len == 0)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oauth2 provider \"%V\": the session does not "
+                          "fit in cookies", &p->name);
+            return NGX_DECLINED;
+        }
+
+        /* tokens too large for cookies: keep the identity without them */
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the tokens are too large "
+                      "for the session cookie and are not kept", &p->name);
+
+        ngx_str_null(&s->access_token);
+        ngx_str_null(&s->id_token);
+        ngx_str_null(&s->refresh_token);
+    }
+}
+
+
 /* a claim as text: from userinfo if it was asked, else the ID token */
 
 static ngx_int_t
@@ -2131,7 +2222,7 @@ ngx_http_oauth2_claim(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, ngx_str_t *detail)
 {
@@ -2212,7 +2303,7 @@ ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oauth2_no_store(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
@@ -2259,7 +2350,7 @@ ngx_http_oauth2_no_store(ngx_http_request_t *r)
 }
 
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_oauth2_secure(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf)
 {

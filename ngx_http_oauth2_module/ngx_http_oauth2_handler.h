@@ -39,6 +39,8 @@ typedef struct {
     ngx_http_oauth2_session_t       session;
     unsigned                        session_tried:1;
     unsigned                        session_valid:1;
+    unsigned                        session_expired:1;  /* opened, expired */
+    unsigned                        session_reseal:1;   /* old secret */
 
     /* the callback's exchange */
     unsigned                        waiting:1;
@@ -63,6 +65,32 @@ ngx_int_t ngx_http_oauth2_access_handler(ngx_http_request_t *r);
 ngx_http_oauth2_ctx_t *ngx_http_oauth2_get_session(ngx_http_request_t *r);
 
 ngx_int_t ngx_http_oauth2_register_variables(ngx_conf_t *cf);
+
+/* a short HTML page (status, title, optional escaped detail); finalizes
+ * the request and returns NGX_DONE, for the access phase to return */
+ngx_int_t ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
+    const char *title, ngx_str_t *detail);
+ngx_uint_t ngx_http_oauth2_secure(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf);
+ngx_int_t ngx_http_oauth2_no_store(ngx_http_request_t *r);
+ngx_uint_t ngx_http_oauth2_is_navigation(ngx_http_request_t *r);
+
+/* seals ctx->session into the provider's session cookie (Set-Cookie) */
+ngx_int_t ngx_http_oauth2_session_save(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
+
+/*
+ * Refreshes an expired session that holds a refresh token
+ * (ngx_http_oauth2_refresh.c): NGX_OK (ctx->session is valid again and
+ * its cookie was resealed), NGX_AGAIN (the request waits), NGX_DECLINED
+ * (no refresh possible: log in again).
+ */
+ngx_int_t ngx_http_oauth2_refresh(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
+
+/* logout_uri (ngx_http_oauth2_logout.c) */
+ngx_int_t ngx_http_oauth2_logout(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 
 
 #endif /* _NGX_HTTP_OAUTH2_HANDLER_H_INCLUDED_ */

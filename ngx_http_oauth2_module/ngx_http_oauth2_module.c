@@ -13,6 +13,7 @@
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_shm.h"
 
 
 #define NGX_HTTP_OAUTH2_CLAIM_PREFIX  "oauth2_claim_"
@@ -30,6 +31,8 @@ static char *ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf,
@@ -76,7 +79,7 @@ static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
 };
 
 
-static ngx_conf_enum_t  ngx_http_oauth2_secure[] = {
+static ngx_conf_enum_t  ngx_http_oauth2_secure_modes[] = {
     { ngx_string("off"), 0 },
     { ngx_string("on"), 1 },
     { ngx_string("auto"), NGX_HTTP_OAUTH2_SECURE_AUTO },
@@ -261,6 +264,41 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, jwks_min_refresh),
       NULL },
 
+    { ngx_string("logout_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_path,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, logout_path),
+      NULL },
+
+    { ngx_string("post_logout_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_path,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, post_logout_uri),
+      NULL },
+
+    { ngx_string("revoke_tokens"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, revoke),
+      NULL },
+
+    { ngx_string("refresh"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, refresh),
+      NULL },
+
+    { ngx_string("refresh_margin"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, refresh_margin),
+      NULL },
+
     { ngx_string("cookie_name"),
       NGX_CONF_TAKE1,
       ngx_http_oauth2_set_cookie_name,
@@ -300,7 +338,7 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       ngx_conf_set_enum_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oauth2_loc_conf_t, cookie_secure),
-      &ngx_http_oauth2_secure },
+      &ngx_http_oauth2_secure_modes },
 
     { ngx_string("oauth2_cookie_domain"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -321,6 +359,13 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_oauth2_loc_conf_t, strip_cookies),
+      NULL },
+
+    { ngx_string("oauth2_zone_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oauth2_main_conf_t, zone_size),
       NULL },
 
     { ngx_string("oauth2_claims"),
@@ -435,6 +480,9 @@ ngx_http_oauth2_provider_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->max_response_size = NGX_CONF_UNSET_SIZE;
     p->leeway = NGX_CONF_UNSET;
+    p->refresh = NGX_CONF_UNSET;
+    p->revoke = NGX_CONF_UNSET;
+    p->refresh_margin = NGX_CONF_UNSET;
     p->session_lifetime = NGX_CONF_UNSET;
     p->metadata_ttl = NGX_CONF_UNSET;
     p->jwks_ttl = NGX_CONF_UNSET;
@@ -658,6 +706,13 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     ngx_conf_init_msec_value(p->timeout, 10000);
     ngx_conf_init_size_value(p->max_response_size, 1024 * 1024);
     ngx_conf_init_value(p->leeway, 60);
+    ngx_conf_init_value(p->refresh, 1);
+    ngx_conf_init_value(p->revoke, 0);
+    ngx_conf_init_value(p->refresh_margin, 30);
+
+    if (p->post_logout_uri.data == NULL) {
+        ngx_str_set(&p->post_logout_uri, "/");
+    }
     ngx_conf_init_value(p->session_lifetime, 8 * 3600);
     ngx_conf_init_value(p->metadata_ttl, 3600);
     ngx_conf_init_value(p->jwks_ttl, 3600);
@@ -1024,6 +1079,50 @@ ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* a path on this host: "/...", never "//host" */
+
+static char *
+ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char     *c;
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/'
+        || (value[1].len > 1
+            && (value[1].data[1] == '/' || value[1].data[1] == '\\')))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": a path on this host "
+                           "starting with a single \"/\" is expected",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" \"%V\": invalid character",
+                               &cmd->name, &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -1321,6 +1420,8 @@ ngx_http_oauth2_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    omcf->zone_size = NGX_CONF_UNSET_SIZE;
+
     return omcf;
 }
 
@@ -1328,6 +1429,10 @@ ngx_http_oauth2_create_main_conf(ngx_conf_t *cf)
 static char *
 ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf)
 {
+    ngx_http_oauth2_main_conf_t *omcf = conf;
+
+    ngx_conf_init_size_value(omcf->zone_size, 1024 * 1024);
+
     return NGX_CONF_OK;
 }
 
@@ -1439,6 +1544,10 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_oauth2_access_handler;
+
+    if (ngx_http_oauth2_shm_add(cf, omcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /*
      * The session keeps only the claims the configuration uses: every

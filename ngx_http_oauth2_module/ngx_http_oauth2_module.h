@@ -69,6 +69,8 @@ typedef struct {
     ngx_str_t                       scope;
     ngx_str_t                       redirect_uri;
     ngx_str_t                       redirect_path;      /* its path part */
+    ngx_str_t                       logout_path;
+    ngx_str_t                       post_logout_uri;
     ngx_str_t                       ssl_trusted_certificate;
     ngx_str_t                       user_agent;
 
@@ -81,12 +83,15 @@ typedef struct {
 
     ngx_flag_t                      userinfo;
     ngx_flag_t                      oidc;
+    ngx_flag_t                      refresh;
+    ngx_flag_t                      revoke;
 
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
     size_t                          max_response_size;
 
     time_t                          leeway;
+    time_t                          refresh_margin;
     time_t                          session_lifetime;
     time_t                          metadata_ttl;
     time_t                          jwks_ttl;
@@ -107,6 +112,10 @@ typedef struct {
     ngx_array_t                     claims;
     unsigned                        store_access_token:1;
     unsigned                        store_id_token:1;
+
+    /* state shared by the workers (ngx_http_oauth2_shm.c) */
+    size_t                          zone_size;
+    ngx_shm_zone_t                 *zone;
 } ngx_http_oauth2_main_conf_t;
 
 
