@@ -716,7 +716,7 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     ngx_conf_init_value(p->session_lifetime, 8 * 3600);
     ngx_conf_init_value(p->metadata_ttl, 3600);
     ngx_conf_init_value(p->jwks_ttl, 3600);
-    ngx_conf_init_value(p->jwks_min_refresh, 60);
+    ngx_conf_init_value(p->jwks_min_refresh, 10);
 
     if (p->algs == 0) {
         p->algs = NGX_HTTP_OAUTH2_ALG_RS256;
