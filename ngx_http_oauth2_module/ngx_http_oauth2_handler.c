@@ -84,12 +84,8 @@ static ngx_int_t ngx_http_oauth2_scan_state(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, void *data);
 static ngx_int_t ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *uri);
-static ngx_int_t ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out);
 static ngx_int_t ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool,
     ngx_str_t *verifier, ngx_str_t *challenge);
-static u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
-    ngx_str_t *value);
-static size_t ngx_http_oauth2_param_len(const char *name, ngx_str_t *value);
 
 static ngx_int_t ngx_http_oauth2_callback(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
@@ -115,8 +111,6 @@ static ngx_int_t ngx_http_oauth2_finish(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf);
 static ngx_int_t ngx_http_oauth2_claim(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_str_t *name, ngx_str_t *value);
-static ngx_int_t ngx_http_oauth2_basic_auth(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);
 static ngx_int_t ngx_http_oauth2_start_fetch(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, const char *endpoint, ngx_str_t *url);
 static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f);
@@ -829,13 +823,23 @@ static ngx_int_t
 ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *uri)
 {
-    u_char     *s, *c;
-    ngx_str_t   host;
-
     if (p->redirect_uri.data[0] != '/') {
         *uri = p->redirect_uri;
         return NGX_OK;
     }
+
+    return ngx_http_oauth2_absolute_url(r, &p->redirect_uri, uri);
+}
+
+
+/* a path made absolute with the scheme and host this request came to */
+
+ngx_int_t
+ngx_http_oauth2_absolute_url(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_str_t *uri)
+{
+    u_char     *s, *c;
+    ngx_str_t   host;
 
     if (r->headers_in.host) {
         host = r->headers_in.host->value;
@@ -853,7 +857,7 @@ ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
         }
     }
 
-    uri->len = sizeof("https://") - 1 + host.len + p->redirect_uri.len;
+    uri->len = sizeof("https://") - 1 + host.len + path->len;
     uri->data = ngx_pnalloc(r->pool, uri->len);
     if (uri->data == NULL) {
         return NGX_ERROR;
@@ -870,7 +874,7 @@ ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     }
 
     s = ngx_cpymem(s, host.data, host.len);
-    s = ngx_cpymem(s, p->redirect_uri.data, p->redirect_uri.len);
+    s = ngx_cpymem(s, path->data, path->len);
 
     uri->len = s - uri->data;
 
@@ -880,7 +884,7 @@ ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
 
 /* 32 random bytes, base64url: state, nonce and PKCE code_verifier */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out)
 {
     u_char     buf[NGX_HTTP_OAUTH2_RANDOM_LEN];
@@ -932,7 +936,7 @@ ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool, ngx_str_t *verifier,
 }
 
 
-static size_t
+size_t
 ngx_http_oauth2_param_len(const char *name, ngx_str_t *value)
 {
     return ngx_strlen(name) + 2 + value->len
@@ -943,7 +947,7 @@ ngx_http_oauth2_param_len(const char *name, ngx_str_t *value)
 
 /* name=value&, the value percent-encoded */
 
-static u_char *
+u_char *
 ngx_http_oauth2_add_param(u_char *p, const char *name, ngx_str_t *value)
 {
     p = ngx_cpymem(p, name, ngx_strlen(name));
@@ -1285,7 +1289,8 @@ ngx_http_oauth2_token_request(ngx_http_request_t *r,
                                           &p->client_secret);
         }
 
-    } else if (ngx_http_oauth2_basic_auth(r, p, &ctx->fetch->authorization)
+    } else if (ngx_http_oauth2_basic_auth(r->pool, p,
+                                          &ctx->fetch->authorization)
                != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1316,9 +1321,9 @@ ngx_http_oauth2_token_request(ngx_http_request_t *r,
 
 /* RFC 6749 2.3.1: client id and secret form-encoded, then Basic */
 
-static ngx_int_t
-ngx_http_oauth2_basic_auth(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization)
+ngx_int_t
+ngx_http_oauth2_basic_auth(ngx_pool_t *pool, ngx_http_oauth2_provider_t *p,
+    ngx_str_t *authorization)
 {
     u_char     *s;
     size_t      len;
@@ -1331,7 +1336,7 @@ ngx_http_oauth2_basic_auth(ngx_http_request_t *r,
                                p->client_secret.len,
                                NGX_ESCAPE_URI_COMPONENT);
 
-    credentials.data = ngx_pnalloc(r->pool, len);
+    credentials.data = ngx_pnalloc(pool, len);
     if (credentials.data == NULL) {
         return NGX_ERROR;
     }
@@ -1344,7 +1349,7 @@ ngx_http_oauth2_basic_auth(ngx_http_request_t *r,
                                   NGX_ESCAPE_URI_COMPONENT);
     credentials.len = s - credentials.data;
 
-    authorization->data = ngx_pnalloc(r->pool, sizeof("Basic ") - 1
+    authorization->data = ngx_pnalloc(pool, sizeof("Basic ") - 1
                                       + ngx_base64_encoded_length(
                                             credentials.len));
     if (authorization->data == NULL) {
@@ -2226,11 +2231,9 @@ ngx_int_t
 ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, ngx_str_t *detail)
 {
-    u_char       *p;
-    size_t        len, esc;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    u_char     *p;
+    size_t      len, esc;
+    ngx_buf_t  *b;
 
     esc = 0;
     len = sizeof("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
@@ -2263,6 +2266,20 @@ ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
     p = ngx_cpymem(p, "</body></html>\n", sizeof("</body></html>\n") - 1);
 
     b->last = p;
+
+    return ngx_http_oauth2_send_html(r, status, b);
+}
+
+
+/* sends b as the whole HTML response, finalizes; NGX_DONE */
+
+ngx_int_t
+ngx_http_oauth2_send_html(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_buf_t *b)
+{
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 

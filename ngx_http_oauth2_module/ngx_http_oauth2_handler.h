@@ -74,6 +74,22 @@ ngx_uint_t ngx_http_oauth2_secure(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf);
 ngx_int_t ngx_http_oauth2_no_store(ngx_http_request_t *r);
 ngx_uint_t ngx_http_oauth2_is_navigation(ngx_http_request_t *r);
+ngx_int_t ngx_http_oauth2_send_html(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_buf_t *b);
+ngx_int_t ngx_http_oauth2_absolute_url(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_str_t *uri);
+
+/* 32 random bytes, base64url */
+ngx_int_t ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out);
+
+/* "name=value&" with the value percent-encoded, and its length */
+u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
+    ngx_str_t *value);
+size_t ngx_http_oauth2_param_len(const char *name, ngx_str_t *value);
+
+/* the Authorization value of client_secret_basic */
+ngx_int_t ngx_http_oauth2_basic_auth(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);
 
 /* seals ctx->session into the provider's session cookie (Set-Cookie) */
 ngx_int_t ngx_http_oauth2_session_save(ngx_http_request_t *r,

@@ -1529,6 +1529,7 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     ngx_http_handler_pt          *h;
     ngx_http_variable_t          *v;
     ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_oauth2_provider_t  **pp;
     ngx_http_oauth2_main_conf_t  *omcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -1586,6 +1587,16 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
             && ngx_strncmp(v[i].name.data, "oauth2_id_token",
                            v[i].name.len) == 0)
         {
+            omcf->store_id_token = 1;
+        }
+    }
+
+    /* RP-initiated logout sends the ID token back as id_token_hint */
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->logout_path.len && pp[i]->oidc) {
             omcf->store_id_token = 1;
         }
     }
