@@ -210,26 +210,63 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * The provider whose redirect_uri path this request is for.  Providers
+ * may share the path (the default /oauth2/callback): then the one with a
+ * state cookie for this state wins.
+ */
+
 static ngx_http_oauth2_provider_t *
 ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
     ngx_http_oauth2_main_conf_t *omcf)
 {
+    u_char                       *s;
+    ngx_str_t                     state, name, value;
     ngx_uint_t                    i;
-    ngx_http_oauth2_provider_t  **pp;
+    ngx_http_oauth2_provider_t  **pp, *first;
 
     pp = omcf->providers.elts;
+    first = NULL;
 
     for (i = 0; i < omcf->providers.nelts; i++) {
-        if (r->uri.len == pp[i]->redirect_path.len
-            && ngx_strncmp(r->uri.data, pp[i]->redirect_path.data,
+        if (r->uri.len != pp[i]->redirect_path.len
+            || ngx_strncmp(r->uri.data, pp[i]->redirect_path.data,
                            r->uri.len)
-               == 0)
+               != 0)
         {
+            continue;
+        }
+
+        if (first == NULL) {
+            first = pp[i];
+
+            if (!omcf->shared_redirect) {
+                return first;
+            }
+
+            if (ngx_http_arg(r, (u_char *) "state", 5, &state) != NGX_OK
+                || state.len < 8)
+            {
+                return first;
+            }
+        }
+
+        name.len = pp[i]->state_cookie_name.len + 8;
+        name.data = ngx_pnalloc(r->pool, name.len);
+        if (name.data == NULL) {
+            return first;
+        }
+
+        s = ngx_cpymem(name.data, pp[i]->state_cookie_name.data,
+                       pp[i]->state_cookie_name.len);
+        ngx_memcpy(s, state.data, 8);
+
+        if (ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK) {
             return pp[i];
         }
     }
 
-    return NULL;
+    return first;
 }
 
 

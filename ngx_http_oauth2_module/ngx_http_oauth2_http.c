@@ -1348,8 +1348,11 @@ ngx_http_oauth2_http_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    /* not curl_version(): it initializes libldap and libsasl2 */
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
-                   "oauth2 http client started: %s", curl_version());
+                   "oauth2 http client started: libcurl %s",
+                   curl_version_info(CURLVERSION_NOW)->version);
 
     return NGX_OK;
 }

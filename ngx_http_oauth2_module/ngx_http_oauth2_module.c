@@ -1525,7 +1525,7 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
 {
     size_t                        len;
     ngx_str_t                    *claim;
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, j;
     ngx_http_handler_pt          *h;
     ngx_http_variable_t          *v;
     ngx_http_core_main_conf_t    *cmcf;
@@ -1598,6 +1598,19 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     for (i = 0; i < omcf->providers.nelts; i++) {
         if (pp[i]->logout_path.len && pp[i]->oidc) {
             omcf->store_id_token = 1;
+        }
+
+        /* several providers on one callback path are told apart by
+         * their state cookies */
+
+        for (j = 0; j < i; j++) {
+            if (pp[j]->redirect_path.len == pp[i]->redirect_path.len
+                && ngx_strncmp(pp[j]->redirect_path.data,
+                               pp[i]->redirect_path.data,
+                               pp[i]->redirect_path.len) == 0)
+            {
+                omcf->shared_redirect = 1;
+            }
         }
     }
 

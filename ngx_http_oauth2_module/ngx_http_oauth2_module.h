@@ -112,6 +112,7 @@ typedef struct {
     ngx_array_t                     claims;
     unsigned                        store_access_token:1;
     unsigned                        store_id_token:1;
+    unsigned                        shared_redirect:1;
 
     /* state shared by the workers (ngx_http_oauth2_shm.c) */
     size_t                          zone_size;

@@ -191,3 +191,33 @@ callback without "code"
 POST /oauth2/callback
 code=abc
 --- error_code: 405
+
+
+
+=== TEST 13: two providers on the default callback path: the state cookie picks the provider
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_provider other {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/token-500;
+        client_id      fake-client;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- more_headers eval
+# a state cookie of the second provider, sealed under its own name
+my $name = 'oauth2_other_st_' . substr($main::State, 0, 8);
+my @cmd = ('node', "$main::Root/t/tools/seal.js", 'seal-state', '--secret',
+           $main::Secret, '--cookie', $name, '--json',
+           sprintf('{"created":%d,"state":"%s","nonce":"n","verifier":"%s",'
+                   . '"return_url":"/"}', time, $main::State, 'v' x 43));
+open my $fh, '-|', @cmd or die;
+my $out = do { local $/; <$fh> };
+chomp $out;
+"Cookie: $out"
+--- request eval
+"GET /oauth2/callback?code=abc&state=$main::State"
+--- error_code: 502
+--- error_log
+oauth2 provider "other": token request to
