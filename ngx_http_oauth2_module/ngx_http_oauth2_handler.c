@@ -70,12 +70,19 @@ typedef struct {
 
 static ngx_http_oauth2_provider_t *ngx_http_oauth2_callback_provider(
     ngx_http_request_t *r, ngx_http_oauth2_main_conf_t *omcf);
+static ngx_int_t ngx_http_oauth2_open_session(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
+    ngx_http_oauth2_provider_t *p);
 static ngx_int_t ngx_http_oauth2_require(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
 static ngx_int_t ngx_http_oauth2_require_match(ngx_http_request_t *r,
     ngx_http_oauth2_require_t *rule, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
+static ngx_http_oauth2_provider_t *ngx_http_oauth2_chosen(
+    ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_chooser(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf);
 static ngx_int_t ngx_http_oauth2_login(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 static ngx_int_t ngx_http_oauth2_limit_states(ngx_http_request_t *r,
@@ -165,6 +172,8 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    p = ctx->provider;
+
     if (!ctx->session_valid && ctx->session_expired
         && ctx->session.refresh_token.len)
     {
@@ -206,7 +215,108 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
         return ngx_http_oauth2_unauthorized(r, p);
     }
 
+    if (olcf->choices != NULL) {
+        p = ngx_http_oauth2_chosen(r, olcf);
+
+        if (p == NULL) {
+            return ngx_http_oauth2_chooser(r, olcf);
+        }
+    }
+
     return ngx_http_oauth2_login(r, olcf, p);
+}
+
+
+/*
+ * A location that admits several providers asks the user which one: the
+ * chooser page links to this same URL with "oauth2_provider=NAME" added
+ * at the end of its arguments.
+ */
+
+static ngx_http_oauth2_provider_t *
+ngx_http_oauth2_chosen(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    ngx_str_t                     name;
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    if (ngx_http_arg(r, (u_char *) "oauth2_provider",
+                     sizeof("oauth2_provider") - 1, &name)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    pp = olcf->choices->elts;
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        if (pp[i]->name.len == name.len
+            && ngx_strncmp(pp[i]->name.data, name.data, name.len) == 0)
+        {
+            return pp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_chooser(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    u_char                       *p;
+    size_t                        len, uri;
+    ngx_buf_t                    *b;
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    static u_char  head[] =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        "<title>Log in</title></head>\n<body><h1>Log in with</h1>\n<ul>\n";
+    static u_char  tail[] = "</ul>\n</body></html>\n";
+
+    pp = olcf->choices->elts;
+
+    uri = r->unparsed_uri.len
+          + ngx_escape_html(NULL, r->unparsed_uri.data, r->unparsed_uri.len);
+
+    len = sizeof(head) - 1 + sizeof(tail) - 1;
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        len += sizeof("<li><a href=\"&amp;oauth2_provider=\"></a></li>\n")
+               - 1 + uri + 2 * pp[i]->name.len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, head, sizeof(head) - 1);
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        p = ngx_cpymem(p, "<li><a href=\"", sizeof("<li><a href=\"") - 1);
+        p = (u_char *) ngx_escape_html(p, r->unparsed_uri.data,
+                                       r->unparsed_uri.len);
+
+        if (r->args.len) {
+            p = ngx_cpymem(p, "&amp;", sizeof("&amp;") - 1);
+
+        } else {
+            *p++ = '?';
+        }
+
+        p = ngx_sprintf(p, "oauth2_provider=%V\">%V</a></li>\n",
+                        &pp[i]->name, &pp[i]->name);
+    }
+
+    p = ngx_cpymem(p, tail, sizeof(tail) - 1);
+
+    b->last = p;
+
+    return ngx_http_oauth2_send_html(r, NGX_HTTP_OK, b);
 }
 
 
@@ -273,12 +383,10 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
 ngx_http_oauth2_ctx_t *
 ngx_http_oauth2_get_session(ngx_http_request_t *r)
 {
-    time_t                       now;
-    ngx_str_t                    value, plain;
-    ngx_uint_t                   index;
-    ngx_http_oauth2_ctx_t       *ctx;
-    ngx_http_oauth2_provider_t  *p;
-    ngx_http_oauth2_loc_conf_t  *olcf;
+    ngx_uint_t                    i;
+    ngx_http_oauth2_ctx_t        *ctx;
+    ngx_http_oauth2_provider_t   *p, **pp;
+    ngx_http_oauth2_loc_conf_t   *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
 
@@ -307,8 +415,47 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
 
     ctx->provider = p;
 
-    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value) != NGX_OK) {
+    if (olcf->choices == NULL) {
+        ngx_http_oauth2_open_session(r, olcf, ctx, p);
         return ctx;
+    }
+
+    /* a location that admits several providers: the first session found */
+
+    pp = olcf->choices->elts;
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        if (ngx_http_oauth2_open_session(r, olcf, ctx, pp[i]) == NGX_OK) {
+            ctx->provider = pp[i];
+            break;
+        }
+
+        ngx_memzero(&ctx->session, sizeof(ngx_http_oauth2_session_t));
+        ctx->session_expired = 0;
+        ctx->session_reseal = 0;
+    }
+
+    return ctx;
+}
+
+
+/*
+ * Opens provider p's session cookie into ctx: NGX_OK if it opened (then
+ * ctx->session_valid, or ctx->session_expired when it needs a refresh),
+ * NGX_DECLINED if there is no usable session.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_open_session(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
+    ngx_http_oauth2_provider_t *p)
+{
+    time_t      now;
+    ngx_str_t   value, plain;
+    ngx_uint_t  index;
+
+    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     if (ngx_http_oauth2_open(r->pool, olcf->keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
@@ -319,7 +466,7 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
                       "oauth2: session cookie \"%V\" does not open "
                       "(tampered, truncated or sealed with another secret)",
                       &p->cookie_name);
-        return ctx;
+        return NGX_DECLINED;
     }
 
     if (ngx_http_oauth2_session_decode(r->pool, &plain, &ctx->session)
@@ -328,7 +475,7 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2: session cookie \"%V\" is malformed",
                       &p->cookie_name);
-        return ctx;
+        return NGX_DECLINED;
     }
 
     if (index != 0) {
@@ -342,7 +489,7 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oauth2: session \"%V\" past session_lifetime",
                        &p->cookie_name);
-        return ctx;
+        return NGX_DECLINED;
     }
 
     /* a session with a refresh token is refreshed a little early */
@@ -354,12 +501,13 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oauth2: session \"%V\" expired", &p->cookie_name);
-        return ctx;
+
+        return ctx->session.refresh_token.len ? NGX_OK : NGX_DECLINED;
     }
 
     ctx->session_valid = 1;
 
-    return ctx;
+    return NGX_OK;
 }
 
 
@@ -624,6 +772,20 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
      * so always a path on this host */
 
     st.return_url = r->unparsed_uri;
+
+    if (olcf->choices != NULL) {
+        /* without the chooser's "oauth2_provider=NAME" at the end */
+
+        len = sizeof("oauth2_provider=") - 1 + p->name.len + 1;
+
+        if (st.return_url.len > len
+            && ngx_strncmp(st.return_url.data + st.return_url.len - len + 1,
+                           "oauth2_provider=", sizeof("oauth2_provider=") - 1)
+               == 0)
+        {
+            st.return_url.len -= len;
+        }
+    }
 
     if (st.return_url.len > 2048) {
         ngx_str_set(&st.return_url, "/");

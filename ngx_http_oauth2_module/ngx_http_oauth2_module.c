@@ -320,7 +320,7 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       NULL },
 
     { ngx_string("oauth2"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_oauth2_oauth2,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -1191,20 +1191,42 @@ ngx_http_oauth2_oauth2(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_oauth2_loc_conf_t *olcf = conf;
 
-    ngx_str_t  *value;
+    ngx_str_t   *value, *name;
+    ngx_uint_t   i;
 
-    if (olcf->provider != NGX_CONF_UNSET_PTR) {
+    if (olcf->provider != NGX_CONF_UNSET_PTR || olcf->provider_name.len) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        if (cf->args->nelts > 2) {
+            return "has \"off\" with other arguments";
+        }
+
         olcf->provider = NULL;
         return NGX_CONF_OK;
     }
 
     /* providers are looked up when the whole http block has been read */
+
+    if (cf->args->nelts > 2) {
+        olcf->choice_names = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                              sizeof(ngx_str_t));
+        if (olcf->choice_names == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        for (i = 1; i < cf->args->nelts; i++) {
+            name = ngx_array_push(olcf->choice_names);
+            if (name == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *name = value[i];
+        }
+    }
 
     olcf->provider_name = value[1];
     olcf->provider = NGX_CONF_UNSET_PTR;
@@ -1472,7 +1494,10 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_oauth2_loc_conf_t *prev = parent;
     ngx_http_oauth2_loc_conf_t *conf = child;
 
-    ngx_http_oauth2_main_conf_t  *omcf;
+    ngx_str_t                     *names;
+    ngx_uint_t                     i;
+    ngx_http_oauth2_provider_t   **pp;
+    ngx_http_oauth2_main_conf_t   *omcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth2_module);
 
@@ -1489,8 +1514,37 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    if (conf->choice_names != NULL) {
+        conf->choices = ngx_array_create(cf->pool, conf->choice_names->nelts,
+                                         sizeof(ngx_http_oauth2_provider_t *));
+        if (conf->choices == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        names = conf->choice_names->elts;
+
+        for (i = 0; i < conf->choice_names->nelts; i++) {
+            pp = ngx_array_push(conf->choices);
+            if (pp == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *pp = ngx_http_oauth2_find_provider(omcf, &names[i]);
+
+            if (*pp == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "unknown oauth2 provider \"%V\" in %s:%ui",
+                              &names[i], conf->file, conf->line);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        conf->choice_names = NULL;
+    }
+
     if (conf->provider == NGX_CONF_UNSET_PTR) {
         conf->provider = prev->provider;
+        conf->choices = prev->choices;
         conf->provider_name = prev->provider_name;
         conf->file = prev->file;
         conf->line = prev->line;

@@ -134,6 +134,10 @@ typedef struct {
     /* NULL: off; NGX_CONF_UNSET_PTR: not set on this level */
     ngx_http_oauth2_provider_t     *provider;
     ngx_str_t                       provider_name;
+
+    /* "oauth2 a b": every provider the location admits, else NULL */
+    ngx_array_t                    *choices;
+    ngx_array_t                    *choice_names;
     u_char                         *file;
     ngx_uint_t                      line;
 
