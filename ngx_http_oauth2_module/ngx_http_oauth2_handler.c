@@ -68,6 +68,7 @@ typedef struct {
 } ngx_http_oauth2_state_scan_t;
 
 
+static ngx_int_t ngx_http_oauth2_access(ngx_http_request_t *r);
 static ngx_http_oauth2_provider_t *ngx_http_oauth2_callback_provider(
     ngx_http_request_t *r, ngx_http_oauth2_main_conf_t *omcf);
 static ngx_int_t ngx_http_oauth2_open_session(ngx_http_request_t *r,
@@ -127,6 +128,41 @@ static ngx_int_t ngx_http_oauth2_fetch_failed(ngx_http_request_t *r,
 
 ngx_int_t
 ngx_http_oauth2_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_oauth2_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    if (ctx != NULL && ctx->parked != NULL) {
+        ngx_http_oauth2_unpark(ctx->parked);
+    }
+
+    rc = ngx_http_oauth2_access(r);
+
+    if (rc == NGX_AGAIN) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+        if (ctx == NULL) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+        }
+
+        if (ngx_http_oauth2_park(r, &ctx->parked) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_access(ngx_http_request_t *r)
 {
     ngx_int_t                     rc;
     ngx_uint_t                    i;

@@ -43,6 +43,7 @@ typedef struct {
     unsigned                        session_reseal:1;   /* old secret */
 
     /* the callback's exchange */
+    void                           *parked;
     unsigned                        waiting:1;
     unsigned                        keys_refetched:1;
     ngx_http_oauth2_cb_phase_e      phase;

@@ -1722,5 +1722,25 @@ ngx_http_oauth2_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_oauth2_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+    ngx_http_oauth2_main_conf_t  *omcf;
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_oauth2_module);
+
+    /* requests first (their fetches go with their pools), then the
+     * providers' caches, then the client itself */
+
+    ngx_http_oauth2_end_parked();
+
+    if (omcf != NULL) {
+        pp = omcf->providers.elts;
+
+        for (i = 0; i < omcf->providers.nelts; i++) {
+            ngx_http_oauth2_provider_exit(pp[i]);
+        }
+    }
+
+    ngx_http_oauth2_session_exit();
     ngx_http_oauth2_http_exit_process(cycle);
 }

@@ -599,6 +599,137 @@ ngx_http_oauth2_keys_parse(ngx_http_oauth2_cache_t *cache,
 }
 
 
+/* the process ends: fetches in flight and cached data go */
+
+void
+ngx_http_oauth2_provider_exit(ngx_http_oauth2_provider_t *p)
+{
+    ngx_http_oauth2_cache_t  *caches[2];
+    ngx_uint_t                i;
+
+    if (p->rt == NULL) {
+        return;
+    }
+
+    caches[0] = &p->rt->md_cache;
+    caches[1] = &p->rt->keys_cache;
+
+    for (i = 0; i < 2; i++) {
+        if (caches[i]->fetch_pool) {
+            ngx_destroy_pool(caches[i]->fetch_pool);
+            caches[i]->fetch_pool = NULL;
+        }
+
+        if (caches[i]->pool) {
+            ngx_destroy_pool(caches[i]->pool);
+            caches[i]->pool = NULL;
+        }
+
+        caches[i]->expires = 0;
+    }
+
+    p->rt->keys = NULL;
+}
+
+
+/*
+ * Every request parked on the provider (NGX_AGAIN) is on one list, so
+ * that a worker that exits (graceful shutdown, reload) can end them
+ * instead of leaving their connections open.
+ */
+
+static ngx_queue_t  ngx_http_oauth2_parked;
+
+
+typedef struct {
+    ngx_queue_t                     queue;
+    ngx_http_request_t             *request;
+} ngx_http_oauth2_parked_t;
+
+
+static void
+ngx_http_oauth2_parked_cleanup(void *data)
+{
+    ngx_http_oauth2_parked_t *pk = data;
+
+    if (pk->request != NULL) {
+        ngx_queue_remove(&pk->queue);
+        pk->request = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_http_oauth2_park(ngx_http_request_t *r, void **parked)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_oauth2_parked_t  *pk;
+
+    if (*parked != NULL && ((ngx_http_oauth2_parked_t *) *parked)->request) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_oauth2_parked.next == NULL) {
+        ngx_queue_init(&ngx_http_oauth2_parked);
+    }
+
+    pk = *parked;
+
+    if (pk == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_oauth2_parked_t));
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        pk = cln->data;
+        cln->handler = ngx_http_oauth2_parked_cleanup;
+        *parked = pk;
+    }
+
+    pk->request = r;
+    ngx_queue_insert_tail(&ngx_http_oauth2_parked, &pk->queue);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oauth2_unpark(void *parked)
+{
+    ngx_http_oauth2_parked_cleanup(parked);
+}
+
+
+void
+ngx_http_oauth2_end_parked(void)
+{
+    ngx_queue_t               *q;
+    ngx_http_request_t        *r;
+    ngx_http_oauth2_parked_t  *pk;
+
+    if (ngx_http_oauth2_parked.next == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_http_oauth2_parked)) {
+        q = ngx_queue_head(&ngx_http_oauth2_parked);
+        pk = ngx_queue_data(q, ngx_http_oauth2_parked_t, queue);
+
+        r = pk->request;
+        ngx_http_oauth2_parked_cleanup(pk);
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2: worker exiting, request waiting for the "
+                      "provider ended");
+
+        r->keepalive = 0;
+        r->lingering_close = 0;
+
+        ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+    }
+}
+
+
 void
 ngx_http_oauth2_wake(ngx_http_request_t *r)
 {

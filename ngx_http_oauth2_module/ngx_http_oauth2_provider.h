@@ -71,5 +71,13 @@ ngx_int_t ngx_http_oauth2_provider_init(ngx_conf_t *cf,
 /* resumes a parked request: runs its phases again */
 void ngx_http_oauth2_wake(ngx_http_request_t *r);
 
+/* a request that returned NGX_AGAIN is on the parked list until it runs
+ * again (*parked keeps its entry), so an exiting worker ends it */
+ngx_int_t ngx_http_oauth2_park(ngx_http_request_t *r, void **parked);
+void ngx_http_oauth2_unpark(void *parked);
+void ngx_http_oauth2_end_parked(void);
+
+void ngx_http_oauth2_provider_exit(ngx_http_oauth2_provider_t *p);
+
 
 #endif /* _NGX_HTTP_OAUTH2_PROVIDER_H_INCLUDED_ */

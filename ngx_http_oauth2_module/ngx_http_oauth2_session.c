@@ -260,6 +260,33 @@ ngx_http_oauth2_cipher(ngx_log_t *log)
 }
 
 
+/*
+ * The cached cipher contexts live as long as the process; they are freed
+ * at its exit, before the module itself is unloaded.
+ */
+
+void
+ngx_http_oauth2_session_exit(void)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_OAUTH2_GCM_CACHE; i++) {
+        if (ngx_http_oauth2_gcm_slots[i].ctx != NULL) {
+            EVP_CIPHER_CTX_free(ngx_http_oauth2_gcm_slots[i].ctx);
+            ngx_http_oauth2_gcm_slots[i].ctx = NULL;
+        }
+
+        ngx_explicit_memzero(ngx_http_oauth2_gcm_slots[i].key,
+                             NGX_HTTP_OAUTH2_KEY_LEN);
+    }
+
+    if (ngx_http_oauth2_gcm_cipher != NULL) {
+        EVP_CIPHER_free(ngx_http_oauth2_gcm_cipher);
+        ngx_http_oauth2_gcm_cipher = NULL;
+    }
+}
+
+
 ngx_int_t
 ngx_http_oauth2_seal(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
     ngx_str_t *aad, ngx_str_t *plain, ngx_str_t *sealed)

@@ -58,6 +58,9 @@ typedef struct {
 ngx_int_t ngx_http_oauth2_derive_keys(ngx_str_t *secret,
     ngx_http_oauth2_keys_t *keys);
 
+/* frees the process's cached cipher contexts (exit_process) */
+void ngx_http_oauth2_session_exit(void);
+
 /* seal with the first key; purpose selects the session or state key.
  * plain is left alone: ngx_explicit_memzero() it once sealed if it holds
  * tokens */
