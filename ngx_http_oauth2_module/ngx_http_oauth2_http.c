@@ -48,8 +48,17 @@
  * it (and deletes it first, as ngx_add_timer() keeps an old timer less
  * than 300 ms away from the new one); its handler calls
  * curl_multi_socket_action(CURL_SOCKET_TIMEOUT).  libcurl is never called
- * from within its own callbacks.  The timer is cancelable: it does not hold
- * up a graceful shutdown, which thus drops transfers in flight.
+ * from within its own callbacks.
+ *
+ * Shutdown.  The timer is cancelable while no fetch runs: an idle libcurl
+ * never holds up a graceful shutdown.  While fetches run it is not, like
+ * the timers of proxied requests: the worker finishes them (each within
+ * its timeout) and the requests waiting for them get their answers.  A
+ * cancelable timer would let the worker exit under those requests, which
+ * nginx reports with "open socket ... left in connection" alerts, their
+ * clients getting no answer.  worker_shutdown_timeout still applies: when
+ * it expires nginx calls the read handlers of all connections with
+ * c->close set, and ours then fail every fetch ("nginx is shutting down").
  *
  * Completion.  After each curl_multi_socket_action() the finished transfers
  * are taken one at a time with curl_multi_info_read(): the easy handle is
@@ -137,6 +146,7 @@ static void ngx_http_oauth2_http_free_connection(
     ngx_http_oauth2_http_sock_t *sock, ngx_uint_t closed);
 static void ngx_http_oauth2_http_event_handler(ngx_event_t *ev);
 static void ngx_http_oauth2_http_timer_handler(ngx_event_t *ev);
+static void ngx_http_oauth2_http_shutdown(void);
 static void ngx_http_oauth2_http_abort_handler(ngx_event_t *ev);
 static void ngx_http_oauth2_http_action(curl_socket_t s, int mask);
 static void ngx_http_oauth2_http_check_done(void);
@@ -409,6 +419,7 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
     f->start = ngx_current_msec;
 
     ngx_queue_insert_tail(&ngx_http_oauth2_fetches, &f->queue);
+    ngx_http_oauth2_timer_event.cancelable = 0;
 
     ngx_http_oauth2_fetch_url(&f->url, &log_url);
 
@@ -545,6 +556,10 @@ ngx_http_oauth2_fetch_release(ngx_http_oauth2_fetch_t *f)
     f->running = 0;
     f->easy = NULL;
     ngx_queue_remove(&f->queue);
+
+    if (ngx_queue_empty(&ngx_http_oauth2_fetches)) {
+        ngx_http_oauth2_timer_event.cancelable = 1;
+    }
 
     mc = CURLM_OK;
 
@@ -1145,6 +1160,13 @@ ngx_http_oauth2_http_event_handler(ngx_event_t *ev)
 
     c = ev->data;
 
+    if (c->close) {
+        /* worker_shutdown_timeout expired */
+        c->close = 0;
+        ngx_http_oauth2_http_shutdown();
+        return;
+    }
+
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ev->log, 0,
                    "oauth2 fetch socket %d ready for %s",
                    c->fd, ev->write ? "write" : "read");
@@ -1162,6 +1184,37 @@ ngx_http_oauth2_http_timer_handler(ngx_event_t *ev)
     ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ev->log, 0, "oauth2 fetch timeout");
 
     ngx_http_oauth2_http_action(CURL_SOCKET_TIMEOUT, 0);
+}
+
+
+/* fails all fetches at once, from the abort event */
+
+static void
+ngx_http_oauth2_http_shutdown(void)
+{
+    ngx_queue_t              *q;
+    ngx_http_oauth2_fetch_t  *f;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "oauth2 fetch shutdown");
+
+    for (q = ngx_queue_head(&ngx_http_oauth2_fetches);
+         q != ngx_queue_sentinel(&ngx_http_oauth2_fetches);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_http_oauth2_fetch_t, queue);
+
+        if (!f->aborted) {
+            f->aborted = 1;
+            f->error = "nginx is shutting down";
+        }
+    }
+
+    if (!ngx_queue_empty(&ngx_http_oauth2_fetches)
+        && !ngx_http_oauth2_abort_event.posted)
+    {
+        ngx_post_event(&ngx_http_oauth2_abort_event, &ngx_posted_events);
+    }
 }
 
 

@@ -66,6 +66,30 @@ def srv(path):
 
 
 def main():
+    cases = [
+        ("http://127.0.0.1/", 1), ("http://127.1.2.3:8080/x?y", 1),
+        ("http://localhost", 1), ("HTTP://LocalHost:1990/cb", 1),
+        ("http://[::1]:80/", 1), ("http://[0:0:0:0:0:0:0:1]/", 1),
+        ("http://[::ffff:127.0.0.1]/", 1), ("https://127.0.0.1/", 1),
+        ("http://user@127.0.0.1/", 1),
+        ("http://127.0.0.1@evil.example/", 0),
+        ("http://127.0.0.1.evil.example/", 0),
+        ("http://localhost.evil.example/", 0), ("http://128.0.0.1/", 0),
+        ("http://10.0.0.1/", 0), ("http://[::2]/", 0), ("http://[::1/", 0),
+        ("http://127.0.0.1:80x/", 0), ("ftp://127.0.0.1/", 0),
+        ("http://", 0), ("127.0.0.1", 0), ("http://example.com/", 0),
+        ("http://localhost#frag", 1), ("http://127.0.0.1?q", 1),
+    ]
+    wrong = []
+    for url, want in cases:
+        q = urllib.parse.quote(url, safe="")
+        with urllib.request.urlopen("http://127.0.0.1:%d/fetch?loopback=%s"
+                                    % (NGX, q), timeout=10) as resp:
+            got = int(resp.read().decode().strip().split("=")[1])
+        if got != want:
+            wrong.append(url)
+    check("url_is_loopback, %d cases" % len(cases), not wrong, str(wrong))
+
     r = fetch(srv("/ok"))
     check("200 fetch", r["rc"] == "0" and r["status"] == "200"
           and r["_body"] == '{"ok":true}' and r["ct"] == "application/json",

@@ -20,6 +20,9 @@
  *   url2=     also fetch this URL, in a pool of its own, at the same
  *             time; the handler of the first fetch destroys that pool
  *             (cancelling the second fetch if it still runs)
+ *
+ * With "loopback=URL" instead, it answers "loopback=0" or "loopback=1",
+ * what ngx_http_oauth2_url_is_loopback() says of the URL.
  */
 
 
@@ -48,6 +51,8 @@ static char *ngx_http_oauth2_test(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_oauth2_test_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oauth2_test_arg(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
+static ngx_int_t ngx_http_oauth2_test_loopback(ngx_http_request_t *r,
+    ngx_str_t *url);
 static void ngx_http_oauth2_test_done(ngx_http_oauth2_fetch_t *f);
 static void ngx_http_oauth2_test_done2(ngx_http_oauth2_fetch_t *f);
 static void ngx_http_oauth2_test_respond(ngx_http_oauth2_test_ctx_t *ctx);
@@ -144,6 +149,10 @@ ngx_http_oauth2_test_handler(ngx_http_request_t *r)
         return rc;
     }
 
+    if (ngx_http_oauth2_test_arg(r, "loopback", &v) == NGX_OK) {
+        return ngx_http_oauth2_test_loopback(r, &v);
+    }
+
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_test_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -235,6 +244,37 @@ ngx_http_oauth2_test_handler(ngx_http_request_t *r)
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_test_loopback(ngx_http_request_t *r, ngx_str_t *url)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_create_temp_buf(r->pool, sizeof("loopback=1\n") - 1);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last, "loopback=%i\n",
+                          ngx_http_oauth2_url_is_loopback(url));
+    b->last_buf = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }
 
 
