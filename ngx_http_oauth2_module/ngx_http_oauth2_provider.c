@@ -411,9 +411,12 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
         } else {
             ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                           "oauth2 provider \"%V\": %s request to \"%V\" "
-                          "failed: %s%s",
+                          "failed: %s%s%s%s%s",
                           &p->name, f->endpoint, &f->url,
                           err ? err : "unknown error",
+                          f->detail ? " (" : "",
+                          f->detail ? f->detail : "",
+                          f->detail ? ")" : "",
                           cache->expires ? ", keeping cached data" : "");
         }
     }
