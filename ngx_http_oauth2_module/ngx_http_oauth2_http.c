@@ -51,14 +51,15 @@
  * from within its own callbacks.
  *
  * Shutdown.  The timer is cancelable while no fetch runs: an idle libcurl
- * never holds up a graceful shutdown.  While fetches run it is not, like
- * the timers of proxied requests: the worker finishes them (each within
- * its timeout) and the requests waiting for them get their answers.  A
- * cancelable timer would let the worker exit under those requests, which
- * nginx reports with "open socket ... left in connection" alerts, their
- * clients getting no answer.  worker_shutdown_timeout still applies: when
- * it expires nginx calls the read handlers of all connections with
- * c->close set, and ours then fail every fetch ("nginx is shutting down").
+ * never holds up a graceful shutdown.  Our connections are marked idle, so
+ * when a graceful shutdown begins nginx "closes" them: their handler then
+ * fails every fetch in flight ("nginx is shutting down"), the requests
+ * waiting for them get their error pages at once, and the worker exits
+ * without waiting for the provider and without leaving a client's
+ * connection open (a cancelable timer alone would let the worker exit under
+ * those requests: "open socket left in connection" alerts, clients without
+ * an answer).  While fetches run the timer is not cancelable, so nothing
+ * else makes the worker exit under them.
  *
  * Completion.  After each curl_multi_socket_action() the finished transfers
  * are taken one at a time with curl_multi_info_read(): the easy handle is
@@ -948,6 +949,10 @@ ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
 
         c->data = sock;
 
+        /* graceful shutdown "closes" idle connections: for ours that
+         * fails the fetches, whose requests then get their answers */
+        c->idle = 1;
+
         c->read->handler = ngx_http_oauth2_http_event_handler;
         c->write->handler = ngx_http_oauth2_http_event_handler;
         c->read->log = c->log;
@@ -1161,7 +1166,7 @@ ngx_http_oauth2_http_event_handler(ngx_event_t *ev)
     c = ev->data;
 
     if (c->close) {
-        /* worker_shutdown_timeout expired */
+        /* a graceful shutdown began, or worker_shutdown_timeout expired */
         c->close = 0;
         ngx_http_oauth2_http_shutdown();
         return;

@@ -409,14 +409,16 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
                           cache->expires ? ", keeping cached data" : "");
 
         } else {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+            /* a fetch cut short by a graceful shutdown is no error */
+            ngx_log_error((ngx_exiting ? NGX_LOG_INFO : NGX_LOG_ERR),
+                          ngx_cycle->log, 0,
                           "oauth2 provider \"%V\": %s request to \"%V\" "
                           "failed: %s%s%s%s%s",
                           &p->name, f->endpoint, &f->url,
                           err ? err : "unknown error",
-                          f->detail ? " (" : "",
-                          f->detail ? f->detail : "",
-                          f->detail ? ")" : "",
+                          f->detail && *f->detail ? " (" : "",
+                          f->detail && *f->detail ? f->detail : "",
+                          f->detail && *f->detail ? ")" : "",
                           cache->expires ? ", keeping cached data" : "");
         }
     }

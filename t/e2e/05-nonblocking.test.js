@@ -14,8 +14,9 @@
 //   access, no leak from the module.
 // - A graceful shutdown is not held up by a fetch in flight.
 //
-// Ports: nginx on E2E_NGINX_PORT+7, +8 (shutdown) and +9 (valgrind): 1993..1995
-// by default; the fake provider on FAKE_OP_PORT.
+// Ports: nginx on E2E_NGINX_PORT+20, +21 (shutdown) and +22 (valgrind):
+// 2006..2008 by default (away from the 1986..1992 of the other files and of
+// the providers); the fake provider on FAKE_OP_PORT.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -29,9 +30,9 @@ const {
   NAVIGATE_HEADERS,
 } = require('./lib');
 
-const PORT = config.NGINX_PORT + 7;
-const QUIT_PORT = config.NGINX_PORT + 8;
-const VG_PORT = config.NGINX_PORT + 9;
+const PORT = config.NGINX_PORT + 20;
+const QUIT_PORT = config.NGINX_PORT + 21;
+const VG_PORT = config.NGINX_PORT + 22;
 
 // the static location must answer within this while logins wait
 const FAST_MS = 100;
@@ -229,9 +230,9 @@ describe('the worker never waits on the provider', moduleTestOptions(), () => {
 
     const results = await staticRequests(origin);
     const elapsed = Date.now() - t0;
+    assertAllFast(results, 'discovery-slow-2000');
     assert.ok(logins.every((l) => !l.settled),
       `the logins still waited while the 20 static requests ran (${elapsed} ms after they started)`);
-    assertAllFast(results, 'discovery-slow-2000');
 
     for (const l of logins) {
       const r = await l.done;
@@ -253,8 +254,8 @@ describe('the worker never waits on the provider', moduleTestOptions(), () => {
     await waitForHits(fake, 'token-slow-2000/token', 3);
 
     const results = await staticRequests(origin);
-    assert.ok(callbacks.every((c) => !c.settled), 'the callbacks still waited while the static requests ran');
     assertAllFast(results, 'token-slow-2000');
+    assert.ok(callbacks.every((c) => !c.settled), 'the callbacks still waited while the static requests ran');
 
     for (const [i, cb] of callbacks.entries()) {
       const r = await cb.done;
