@@ -194,6 +194,14 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
         {
             return ngx_http_oauth2_logout(r, olcf, pp[i]);
         }
+
+        if (pp[i]->backchannel_path.len == r->uri.len
+            && ngx_strncmp(pp[i]->backchannel_path.data, r->uri.data,
+                           r->uri.len)
+               == 0)
+        {
+            return ngx_http_oauth2_backchannel(r, olcf, pp[i]);
+        }
     }
 
     p = olcf->provider;
@@ -511,6 +519,10 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2: session cookie \"%V\" is malformed",
                       &p->cookie_name);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oauth2_session_revoked(r, p, &ctx->session)) {
         return NGX_DECLINED;
     }
 
@@ -875,7 +887,8 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
           + ngx_http_oauth2_param_len("state", &st.state)
           + ngx_http_oauth2_param_len("nonce", &st.nonce)
           + ngx_http_oauth2_param_len("code_challenge", &challenge)
-          + ngx_http_oauth2_param_len("code_challenge_method", &method);
+          + ngx_http_oauth2_param_len("code_challenge_method", &method)
+          + p->auth_params.len + 1;
 
     location = ngx_list_push(&r->headers_out.headers);
     if (location == NULL) {
@@ -907,6 +920,11 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     s = ngx_http_oauth2_add_param(s, "code_challenge", &challenge);
     s = ngx_http_oauth2_add_param(s, "code_challenge_method", &method);
+
+    if (p->auth_params.len) {
+        s = ngx_cpymem(s, p->auth_params.data, p->auth_params.len);
+        *s++ = '&';
+    }
 
     /* no trailing "&" */
     location->value.len = s - location->value.data - 1;
@@ -1674,10 +1692,14 @@ ngx_http_oauth2_fetch_failed(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
     f = ctx->fetch;
 
     if (f->rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error((ngx_exiting ? NGX_LOG_INFO : NGX_LOG_ERR),
+                      r->connection->log, 0,
                       "oauth2 provider \"%V\": %s request to \"%V\" "
-                      "failed: %s", &f->provider, f->endpoint, &f->url,
-                      f->error ? f->error : "unknown error");
+                      "failed: %s%s%s%s", &f->provider, f->endpoint, &f->url,
+                      f->error ? f->error : "unknown error",
+                      f->detail && *f->detail ? " (" : "",
+                      f->detail && *f->detail ? f->detail : "",
+                      f->detail && *f->detail ? ")" : "");
         return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
                                     "The login service did not answer",
                                     NULL);

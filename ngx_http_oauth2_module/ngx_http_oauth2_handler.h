@@ -57,6 +57,10 @@ typedef struct {
     ngx_http_oauth2_jwt_t           jwt;
     void                           *userinfo;    /* yajl_val */
     ngx_str_t                       email;
+
+    /* ngx_http_oauth2_refresh.c's and ngx_http_oauth2_backchannel.c's */
+    void                           *refresh;
+    void                           *backchannel;
 } ngx_http_oauth2_ctx_t;
 
 
@@ -104,6 +108,17 @@ ngx_int_t ngx_http_oauth2_session_save(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_oauth2_refresh(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
+
+/* a worker exits: drops the refresh calls in flight */
+void ngx_http_oauth2_refresh_exit(void);
+
+/* backchannel_logout_uri (ngx_http_oauth2_backchannel.c) */
+ngx_int_t ngx_http_oauth2_backchannel(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
+
+/* 1 if a back-channel logout ended the session (logged at info) */
+ngx_uint_t ngx_http_oauth2_session_revoked(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_session_t *s);
 
 /* logout_uri (ngx_http_oauth2_logout.c) */
 ngx_int_t ngx_http_oauth2_logout(ngx_http_request_t *r,

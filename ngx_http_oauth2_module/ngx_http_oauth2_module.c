@@ -33,6 +33,8 @@ static char *ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_oauth2_set_auth_params(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf,
@@ -55,6 +57,8 @@ static ngx_http_oauth2_provider_t *ngx_http_oauth2_find_provider(
 static ngx_int_t ngx_http_oauth2_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oauth2_init(ngx_conf_t *cf);
 static void ngx_http_oauth2_unique_claims(ngx_http_oauth2_main_conf_t *omcf);
+static void ngx_http_oauth2_check_cookie_size(ngx_conf_t *cf,
+    ngx_http_core_main_conf_t *cmcf, ngx_http_oauth2_main_conf_t *omcf);
 static void *ngx_http_oauth2_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf);
@@ -173,6 +177,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, scope),
       NULL },
 
+    { ngx_string("authorization_params"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_auth_params,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, auth_params),
+      NULL },
+
     { ngx_string("redirect_uri"),
       NGX_CONF_TAKE1,
       ngx_http_oauth2_set_redirect_uri,
@@ -276,6 +287,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       ngx_http_oauth2_set_path,
       0,
       offsetof(ngx_http_oauth2_provider_t, post_logout_uri),
+      NULL },
+
+    { ngx_string("backchannel_logout_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_path,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, backchannel_path),
       NULL },
 
     { ngx_string("revoke_tokens"),
@@ -1079,6 +1097,79 @@ ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * Extra authorization request parameters, already encoded:
+ * "access_type=offline&prompt=consent".  The module's own cannot be
+ * overridden.
+ */
+
+static char *
+ngx_http_oauth2_set_auth_params(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    u_char      *c, *start, *eq;
+    ngx_str_t   *value, name;
+    ngx_uint_t   i;
+
+    static ngx_str_t  own[] = {
+        ngx_string("response_type"), ngx_string("client_id"),
+        ngx_string("redirect_uri"), ngx_string("scope"),
+        ngx_string("state"), ngx_string("nonce"),
+        ngx_string("code_challenge"), ngx_string("code_challenge_method")
+    };
+
+    if (p->auth_params.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>'
+            || *c == '#' || *c == '\\')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"authorization_params\": invalid "
+                               "character (write it URL-encoded)");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    start = value[1].data;
+
+    while (start < value[1].data + value[1].len) {
+        c = ngx_strlchr(start, value[1].data + value[1].len, '&');
+        if (c == NULL) {
+            c = value[1].data + value[1].len;
+        }
+
+        eq = ngx_strlchr(start, c, '=');
+
+        name.data = start;
+        name.len = (eq ? eq : c) - start;
+
+        for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+            if (own[i].len == name.len
+                && ngx_strncmp(own[i].data, name.data, name.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"authorization_params\" cannot set "
+                                   "\"%V\", the module sends it", &name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        start = c + 1;
+    }
+
+    p->auth_params = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
 /* a path on this host: "/...", never "//host" */
 
 static char *
@@ -1670,7 +1761,61 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
 
     ngx_http_oauth2_unique_claims(omcf);
 
+    ngx_http_oauth2_check_cookie_size(cf, cmcf, omcf);
+
     return NGX_OK;
+}
+
+
+/*
+ * A request header line must fit in one large_client_header_buffers
+ * buffer.  The session cookie is small unless tokens are kept; then it may
+ * take several KB (and several cookies, all in the one Cookie line).  Warn
+ * when a likely worst case does not fit.
+ */
+
+static void
+ngx_http_oauth2_check_cookie_size(ngx_conf_t *cf,
+    ngx_http_core_main_conf_t *cmcf, ngx_http_oauth2_main_conf_t *omcf)
+{
+    size_t                       worst, plain;
+    ngx_uint_t                   i, refresh;
+    ngx_http_oauth2_provider_t **pp;
+    ngx_http_core_srv_conf_t   **cscfp;
+
+    refresh = 0;
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->refresh) {
+            refresh = 1;
+        }
+    }
+
+    /* identity and times, each claim, each token (JWTs of a few KB) */
+
+    plain = 256 + 256 * omcf->claims.nelts
+            + (omcf->store_access_token ? 4096 : 0)
+            + (omcf->store_id_token ? 4096 : 0)
+            + (refresh ? 1024 : 0);
+
+    worst = sizeof("Cookie: ") - 1 + 64
+            + ngx_base64_encoded_length(1 + 12 + plain + 16);
+
+    cscfp = cmcf->servers.elts;
+
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+        if (worst > cscfp[i]->large_client_header_buffers.size) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "the oauth2 session cookie may reach %uz "
+                               "bytes with the tokens it keeps, more than "
+                               "\"large_client_header_buffers\" (%uz) "
+                               "allows in a request; raise it",
+                               worst,
+                               cscfp[i]->large_client_header_buffers.size);
+            return;
+        }
+    }
 }
 
 
@@ -1732,6 +1877,7 @@ ngx_http_oauth2_exit_process(ngx_cycle_t *cycle)
      * providers' caches, then the client itself */
 
     ngx_http_oauth2_end_parked();
+    ngx_http_oauth2_refresh_exit();
 
     if (omcf != NULL) {
         pp = omcf->providers.elts;

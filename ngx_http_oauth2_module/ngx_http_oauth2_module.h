@@ -67,10 +67,12 @@ typedef struct {
     ngx_str_t                       client_id;
     ngx_str_t                       client_secret;
     ngx_str_t                       scope;
+    ngx_str_t                       auth_params;
     ngx_str_t                       redirect_uri;
     ngx_str_t                       redirect_path;      /* its path part */
     ngx_str_t                       logout_path;
     ngx_str_t                       post_logout_uri;
+    ngx_str_t                       backchannel_path;
     ngx_str_t                       ssl_trusted_certificate;
     ngx_str_t                       user_agent;
 

@@ -416,10 +416,10 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
                           "failed: %s%s%s%s%s",
                           &p->name, f->endpoint, &f->url,
                           err ? err : "unknown error",
+                          cache->expires ? ", keeping cached data" : "",
                           f->detail && *f->detail ? " (" : "",
                           f->detail && *f->detail ? f->detail : "",
-                          f->detail && *f->detail ? ")" : "",
-                          cache->expires ? ", keeping cached data" : "");
+                          f->detail && *f->detail ? ")" : "");
         }
     }
 

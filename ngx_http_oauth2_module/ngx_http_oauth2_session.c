@@ -960,21 +960,28 @@ ngx_http_oauth2_cookie_next_pair(u_char **pos, u_char *last, ngx_str_t *pair,
             p++;
         }
 
-        if (p == last) {
+        if (p >= last) {
             *pos = p;
             return NGX_DONE;
         }
 
         start = p;
-        eq = NULL;
 
-        while (p < last && *p != ';') {
-            if (*p == '=' && eq == NULL) {
-                eq = p;
-            }
+        /*
+         * memchr() rather than a loop over every byte: sealed values are
+         * long, and a request to a protected location walks its Cookie
+         * headers up to three times (the session cookie, then
+         * oauth2_strip_cookies); "p >= last" above lets gcc see that the
+         * length is positive (-Wstringop-overread)
+         */
 
-            p++;
+        p = memchr(start, ';', last - start);
+
+        if (p == NULL) {
+            p = last;
         }
+
+        eq = memchr(start, '=', p - start);
 
         end = p;
 

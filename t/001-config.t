@@ -320,3 +320,70 @@ GET /t
 --- error_code: 200
 --- no_error_log
 [emerg]
+
+
+
+=== TEST 19: nginx -t warns when kept tokens may not fit large_client_header_buffers
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+    large_client_header_buffers 4 2k;
+--- config
+    location / {
+        oauth2 google;
+        proxy_set_header Authorization "Bearer $oauth2_access_token";
+        proxy_pass http://127.0.0.1:1;
+    }
+    location = /t {
+        oauth2 off;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- error_code: 200
+--- error_log eval
+qr/the oauth2 session cookie may reach \d+ bytes with the tokens it keeps, more than "large_client_header_buffers" \(2048\) allows/
+
+
+
+=== TEST 20: no such warning when only identity claims are kept
+--- http_config
+    oauth2_provider google {
+        issuer     https://accounts.google.com;
+        client_id  123;
+        refresh    off;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+    large_client_header_buffers 4 2k;
+--- config
+    location / {
+        oauth2 google;
+        proxy_set_header X-Email $oauth2_email;
+        proxy_pass http://127.0.0.1:1;
+    }
+    location = /t {
+        oauth2 off;
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- error_code: 200
+--- no_error_log
+the oauth2 session cookie may reach
+
+
+
+=== TEST 21: authorization_params cannot override what the module sends
+--- http_config
+    oauth2_provider google {
+        issuer                https://accounts.google.com;
+        client_id             123;
+        authorization_params  "prompt=consent&redirect_uri=https://evil.example/";
+    }
+--- config
+--- must_die
+--- error_log
+"authorization_params" cannot set "redirect_uri", the module sends it

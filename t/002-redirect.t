@@ -289,3 +289,23 @@ GET /
 --- error_code: 503
 --- error_log eval
 qr/discovery request to "\S+" failed: .*(timed out|Timeout|timeout)/
+
+
+
+=== TEST 14: authorization_params are appended to the authorization request
+--- http_config
+    oauth2_provider fake {
+        issuer                http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id             fake-client;
+        authorization_params  "access_type=offline&prompt=consent";
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- request
+GET /
+--- error_code: 302
+--- response_headers_like
+Location: ^http://127\.0\.0\.1:\d+/ok/authorize\?response_type=code&.*&code_challenge_method=S256&access_type=offline&prompt=consent$
