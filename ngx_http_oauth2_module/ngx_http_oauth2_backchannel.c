@@ -69,8 +69,6 @@ static ngx_int_t ngx_http_oauth2_backchannel_record(ngx_http_request_t *r,
     ngx_str_t *jti, time_t iat);
 static ngx_int_t ngx_http_oauth2_backchannel_read(ngx_http_request_t *r,
     ngx_str_t *body);
-static ngx_int_t ngx_http_oauth2_backchannel_param(ngx_pool_t *pool,
-    ngx_str_t *body, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_backchannel_reject(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, const char *why);
 static ngx_int_t ngx_http_oauth2_backchannel_reply(ngx_http_request_t *r,
@@ -294,7 +292,7 @@ ngx_http_oauth2_backchannel_parse(ngx_http_request_t *r,
                                                   "large");
     }
 
-    rc = ngx_http_oauth2_backchannel_param(r->pool, &body, &token);
+    rc = ngx_http_oauth2_form_param(r->pool, &body, "logout_token", &token);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -701,50 +699,6 @@ ngx_http_oauth2_backchannel_read(ngx_http_request_t *r, ngx_str_t *body)
     body->len = p - body->data;
 
     return NGX_OK;
-}
-
-
-/* the form's logout_token, percent-decoded */
-
-static ngx_int_t
-ngx_http_oauth2_backchannel_param(ngx_pool_t *pool, ngx_str_t *body,
-    ngx_str_t *value)
-{
-    u_char  *p, *last, *end, *dst, *src;
-
-    static u_char  name[] = "logout_token=";
-
-    p = body->data;
-    last = body->data + body->len;
-
-    while (p < last) {
-        end = ngx_strlchr(p, last, '&');
-        if (end == NULL) {
-            end = last;
-        }
-
-        if ((size_t) (end - p) >= sizeof(name) - 1
-            && ngx_strncmp(p, name, sizeof(name) - 1) == 0)
-        {
-            p += sizeof(name) - 1;
-
-            value->data = ngx_pnalloc(pool, end - p + 1);
-            if (value->data == NULL) {
-                return NGX_ERROR;
-            }
-
-            dst = value->data;
-            src = p;
-            ngx_unescape_uri(&dst, &src, end - p, 0);
-            value->len = dst - value->data;
-
-            return NGX_OK;
-        }
-
-        p = end + 1;
-    }
-
-    return NGX_DECLINED;
 }
 
 

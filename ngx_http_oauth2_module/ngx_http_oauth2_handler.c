@@ -105,8 +105,6 @@ static ngx_int_t ngx_http_oauth2_token_request(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_str_t *code, ngx_str_t *redirect_uri);
 static ngx_int_t ngx_http_oauth2_token_response(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx);
-static ngx_int_t ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
-    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_verify(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx);
 static ngx_int_t ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
@@ -1630,18 +1628,13 @@ ngx_http_oauth2_start_fetch(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
 
     p = ctx->provider;
 
-    f = ngx_http_oauth2_fetch_create(r->pool, r->connection->log);
+    f = ngx_http_oauth2_provider_fetch(r->pool, r->connection->log, p,
+                                       endpoint);
     if (f == NULL) {
         return NGX_ERROR;
     }
 
     f->url = *url;
-    f->provider = p->name;
-    f->endpoint = endpoint;
-    f->connect_timeout = p->connect_timeout;
-    f->timeout = p->timeout;
-    f->max_size = p->max_response_size;
-    f->ca_file = p->ssl_trusted_certificate;
     f->handler = ngx_http_oauth2_fetch_done;
     f->data = r;
 
@@ -1870,7 +1863,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
 
 /* a parameter of an application/x-www-form-urlencoded body */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
     const char *name, ngx_str_t *value)
 {

@@ -92,6 +92,11 @@ u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
     ngx_str_t *value);
 size_t ngx_http_oauth2_param_len(const char *name, ngx_str_t *value);
 
+/* a parameter of an application/x-www-form-urlencoded body, decoded:
+ * NGX_OK, NGX_DECLINED if absent */
+ngx_int_t ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
+    const char *name, ngx_str_t *value);
+
 /* the Authorization value of client_secret_basic */
 ngx_int_t ngx_http_oauth2_basic_auth(ngx_pool_t *pool,
     ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);

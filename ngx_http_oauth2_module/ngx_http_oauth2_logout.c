@@ -381,18 +381,13 @@ ngx_http_oauth2_revoke(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
         return;
     }
 
-    f = ngx_http_oauth2_fetch_create(pool, ngx_cycle->log);
+    f = ngx_http_oauth2_provider_fetch(pool, ngx_cycle->log, p,
+                                       "revocation");
     if (f == NULL) {
         goto failed;
     }
 
     f->url = *url;
-    f->provider = p->name;
-    f->endpoint = "revocation";
-    f->connect_timeout = p->connect_timeout;
-    f->timeout = p->timeout;
-    f->max_size = p->max_response_size;
-    f->ca_file = p->ssl_trusted_certificate;
     f->handler = ngx_http_oauth2_revoke_done;
     f->data = pool;
 

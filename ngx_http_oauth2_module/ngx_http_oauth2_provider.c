@@ -108,6 +108,30 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
 }
 
 
+/* a fetch to one of the provider's endpoints, with its settings */
+
+ngx_http_oauth2_fetch_t *
+ngx_http_oauth2_provider_fetch(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oauth2_provider_t *p, const char *endpoint)
+{
+    ngx_http_oauth2_fetch_t  *f;
+
+    f = ngx_http_oauth2_fetch_create(pool, log);
+    if (f == NULL) {
+        return NULL;
+    }
+
+    f->provider = p->name;
+    f->endpoint = endpoint;
+    f->connect_timeout = p->connect_timeout;
+    f->timeout = p->timeout;
+    f->max_size = p->max_response_size;
+    f->ca_file = p->ssl_trusted_certificate;
+
+    return f;
+}
+
+
 ngx_http_oauth2_metadata_t *
 ngx_http_oauth2_provider_metadata(ngx_http_oauth2_provider_t *p)
 {
@@ -235,7 +259,10 @@ ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
         return NGX_ERROR;
     }
 
-    f = ngx_http_oauth2_fetch_create(pool, ngx_cycle->log);
+    f = ngx_http_oauth2_provider_fetch(pool, ngx_cycle->log, p,
+                                       cache->what
+                                       == NGX_HTTP_OAUTH2_NEED_METADATA
+                                       ? "discovery" : "jwks");
     if (f == NULL) {
         goto failed;
     }
@@ -262,18 +289,10 @@ ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
         ngx_memcpy(s, "/.well-known/openid-configuration",
                    sizeof("/.well-known/openid-configuration") - 1);
 
-        f->endpoint = "discovery";
-
     } else {
         f->url = p->rt->md.jwks_uri;
-        f->endpoint = "jwks";
     }
 
-    f->provider = p->name;
-    f->connect_timeout = p->connect_timeout;
-    f->timeout = p->timeout;
-    f->max_size = p->max_response_size;
-    f->ca_file = p->ssl_trusted_certificate;
     f->handler = ngx_http_oauth2_cache_done;
     f->data = cache;
 

@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_http.h"
 
 
 /*
@@ -59,6 +60,11 @@ ngx_int_t ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
  * limited: NGX_AGAIN (wait) or NGX_DECLINED (refetched too recently) */
 ngx_int_t ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
+
+/* a fetch with the provider's timeouts, size cap and CAs; the caller
+ * sets the URL, body, handler */
+ngx_http_oauth2_fetch_t *ngx_http_oauth2_provider_fetch(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_http_oauth2_provider_t *p, const char *endpoint);
 
 ngx_http_oauth2_metadata_t *ngx_http_oauth2_provider_metadata(
     ngx_http_oauth2_provider_t *p);

@@ -353,7 +353,8 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
         goto failed;
     }
 
-    f = ngx_http_oauth2_fetch_create(pool, ngx_cycle->log);
+    f = ngx_http_oauth2_provider_fetch(pool, ngx_cycle->log, p,
+                                       "token (refresh)");
     if (f == NULL) {
         goto failed;
     }
@@ -366,12 +367,6 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
     }
 
     f->url.len = md->token_endpoint.len;
-    f->provider = p->name;
-    f->endpoint = "token (refresh)";
-    f->connect_timeout = p->connect_timeout;
-    f->timeout = p->timeout;
-    f->max_size = p->max_response_size;
-    f->ca_file = p->ssl_trusted_certificate;
     f->handler = ngx_http_oauth2_refresh_done;
     f->data = job;
 

@@ -4,19 +4,14 @@
 # of docs/session-format.md.
 
 use Test::Nginx::Socket 'no_plan';
+use lib 't/lib-oauth2';
+use OAuth2Seal;
 
-our $Root = $ENV{TEST_NGINX_ROOT} // '.';
-our $Secret = '0123456789abcdef0123456789abcdef';
+our $Secret = $SECRET;
 
 sub seal {
-    my ($json, @opts) = @_;
-    my @cmd = ('node', "$Root/t/tools/seal.js", 'seal', '--secret', $Secret,
-               '--cookie', 'oauth2_fake', '--json', $json, @opts);
-    open my $fh, '-|', @cmd or die "seal.js: $!";
-    my $out = do { local $/; <$fh> };
-    close $fh or die "seal.js failed: @cmd";
-    chomp $out;
-    return $out;
+    my ($json) = @_;
+    return seal_session('oauth2_fake', $json, $Secret);
 }
 
 sub flip {
@@ -315,3 +310,26 @@ $c =~ s/oauth2_fake_2=[^;]*; // or die 'no chunk 2';
 --- request
 GET /app
 --- error_code: 401
+
+
+
+=== TEST 15: a WebSocket upgrade with a valid session passes the access phase
+--- config
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+        proxy_http_version 1.1;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection "upgrade";
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "upgrade=[$http_upgrade]\n";
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nUpgrade: websocket"
+--- request
+GET /ws
+--- error_code: 200
+--- response_body
+upgrade=[websocket]

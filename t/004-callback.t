@@ -4,8 +4,10 @@
 
 use Test::Nginx::Socket 'no_plan';
 
-our $Root = $ENV{TEST_NGINX_ROOT} // '.';
-our $Secret = '0123456789abcdef0123456789abcdef';
+use lib 't/lib-oauth2';
+use OAuth2Seal;
+
+our $Secret = $SECRET;
 our $State = 'AbCdEfGh0123456789012345678901234567890123x';
 
 sub state_cookie {
@@ -15,13 +17,7 @@ sub state_cookie {
                        . '"verifier":"%s","return_url":"%s"}',
                        $st{created} // time, $st{state} // $State,
                        'v' x 43, $st{return_url} // '/page?x=1';
-    my @cmd = ('node', "$Root/t/tools/seal.js", 'seal-state',
-               '--secret', $Secret, '--cookie', $name, '--json', $json);
-    open my $fh, '-|', @cmd or die "seal.js: $!";
-    my $out = do { local $/; <$fh> };
-    close $fh or die "seal.js failed: @cmd";
-    chomp $out;
-    return "Cookie: $out";
+    return "Cookie: " . seal_state($name, $json);
 }
 
 $ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
@@ -207,15 +203,10 @@ code=abc
     oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
 --- more_headers eval
 # a state cookie of the second provider, sealed under its own name
-my $name = 'oauth2_other_st_' . substr($main::State, 0, 8);
-my @cmd = ('node', "$main::Root/t/tools/seal.js", 'seal-state', '--secret',
-           $main::Secret, '--cookie', $name, '--json',
-           sprintf('{"created":%d,"state":"%s","nonce":"n","verifier":"%s",'
-                   . '"return_url":"/"}', time, $main::State, 'v' x 43));
-open my $fh, '-|', @cmd or die;
-my $out = do { local $/; <$fh> };
-chomp $out;
-"Cookie: $out"
+"Cookie: " . OAuth2Seal::seal_state(
+    'oauth2_other_st_' . substr($main::State, 0, 8),
+    sprintf('{"created":%d,"state":"%s","nonce":"n","verifier":"%s",'
+            . '"return_url":"/"}', time, $main::State, 'v' x 43))
 --- request eval
 "GET /oauth2/callback?code=abc&state=$main::State"
 --- error_code: 502

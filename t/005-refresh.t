@@ -6,21 +6,16 @@
 
 use Test::Nginx::Socket 'no_plan';
 use MIME::Base64 qw(encode_base64url);
+use lib 't/lib-oauth2';
+use OAuth2Seal;
 
-our $Root = $ENV{TEST_NGINX_ROOT} // '.';
-our $Secret = '0123456789abcdef0123456789abcdef';
+our $Secret = $SECRET;
 
 $ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
 
 sub seal {
     my ($json) = @_;
-    my @cmd = ('node', "$Root/t/tools/seal.js", 'seal', '--secret', $Secret,
-               '--cookie', 'oauth2_fake', '--json', $json);
-    open my $fh, '-|', @cmd or die "seal.js: $!";
-    my $out = do { local $/; <$fh> };
-    close $fh or die "seal.js failed: @cmd";
-    chomp $out;
-    return $out;
+    return seal_session('oauth2_fake', $json);
 }
 
 # an expired session holding a refresh token for this fake scenario

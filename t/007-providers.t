@@ -3,18 +3,14 @@
 
 use Test::Nginx::Socket 'no_plan';
 
-our $Root = $ENV{TEST_NGINX_ROOT} // '.';
-our $Secret = '0123456789abcdef0123456789abcdef';
+use lib 't/lib-oauth2';
+use OAuth2Seal;
+
+our $Secret = $SECRET;
 
 sub seal {
     my ($name, $json) = @_;
-    my @cmd = ('node', "$Root/t/tools/seal.js", 'seal', '--secret', $Secret,
-               '--cookie', $name, '--json', $json);
-    open my $fh, '-|', @cmd or die "seal.js: $!";
-    my $out = do { local $/; <$fh> };
-    close $fh or die "seal.js failed: @cmd";
-    chomp $out;
-    return $out;
+    return seal_session($name, $json);
 }
 
 $ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
