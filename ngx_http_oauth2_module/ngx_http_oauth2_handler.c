@@ -492,7 +492,7 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
     ngx_http_oauth2_provider_t *p)
 {
-    time_t      now;
+    time_t      now, seen;
     ngx_str_t   value, plain;
     ngx_uint_t  index;
 
@@ -531,11 +531,33 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
 
     now = ngx_time();
 
-    if (ctx->session.created + p->session_lifetime <= now) {
+    if (ctx->session.created + (olcf->session_timeout
+                                ? olcf->session_timeout
+                                : p->session_lifetime)
+        <= now)
+    {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "oauth2: session \"%V\" past session_lifetime",
+                       "oauth2: session \"%V\" past its lifetime",
                        &p->cookie_name);
         return NGX_DECLINED;
+    }
+
+    if (olcf->session_idle_timeout) {
+        seen = ctx->session.seen ? ctx->session.seen : ctx->session.created;
+
+        if (seen + olcf->session_idle_timeout <= now) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oauth2: session \"%V\" idle for too long",
+                          &p->cookie_name);
+            return NGX_DECLINED;
+        }
+
+        /* the activity is recorded at most once a minute */
+
+        if (now - seen >= 60) {
+            ctx->session.seen = now;
+            ctx->session_reseal = 1;
+        }
     }
 
     /* a session with a refresh token is refreshed a little early */
@@ -2222,7 +2244,12 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
     s->created = now;
-    s->expires = now + p->session_lifetime;
+    s->expires = now + (olcf->session_timeout ? olcf->session_timeout
+                                              : p->session_lifetime);
+
+    if (olcf->session_idle_timeout) {
+        s->seen = now;
+    }
 
     if (ctx->expires_in) {
         s->access_expires = now + ctx->expires_in;

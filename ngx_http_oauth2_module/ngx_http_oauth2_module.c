@@ -379,6 +379,20 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       offsetof(ngx_http_oauth2_loc_conf_t, strip_cookies),
       NULL },
 
+    { ngx_string("oauth2_session_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oauth2_loc_conf_t, session_timeout),
+      NULL },
+
+    { ngx_string("oauth2_session_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oauth2_loc_conf_t, session_idle_timeout),
+      NULL },
+
     { ngx_string("oauth2_zone_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -1574,6 +1588,8 @@ ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf)
     olcf->cookie_secure = NGX_CONF_UNSET_UINT;
     olcf->require = NGX_CONF_UNSET_PTR;
     olcf->strip_cookies = NGX_CONF_UNSET;
+    olcf->session_timeout = NGX_CONF_UNSET;
+    olcf->session_idle_timeout = NGX_CONF_UNSET;
 
     return olcf;
 }
@@ -1647,6 +1663,9 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->cookie_domain, prev->cookie_domain, "");
     ngx_conf_merge_ptr_value(conf->require, prev->require, NULL);
     ngx_conf_merge_value(conf->strip_cookies, prev->strip_cookies, 1);
+    ngx_conf_merge_value(conf->session_timeout, prev->session_timeout, 0);
+    ngx_conf_merge_value(conf->session_idle_timeout,
+                         prev->session_idle_timeout, 0);
 
     if (conf->provider != NULL && conf->provider != NGX_CONF_UNSET_PTR
         && conf->keys == NULL)

@@ -153,6 +153,9 @@ typedef struct {
     ngx_array_t                    *require;
 
     ngx_flag_t                      strip_cookies;
+
+    time_t                          session_timeout;       /* 0: provider's */
+    time_t                          session_idle_timeout;  /* 0: none */
 } ngx_http_oauth2_loc_conf_t;
 
 

@@ -723,7 +723,9 @@ ngx_http_oauth2_session_encode(ngx_pool_t *pool,
     ngx_uint_t                i, n;
     ngx_http_oauth2_claim_t  *claim;
 
-    if (s->expires < 0 || s->created < 0 || s->access_expires < 0) {
+    if (s->expires < 0 || s->created < 0 || s->access_expires < 0
+        || s->seen < 0)
+    {
         return NGX_ERROR;
     }
 
@@ -738,7 +740,8 @@ ngx_http_oauth2_session_encode(ngx_pool_t *pool,
           + ngx_http_oauth2_varint_len(n)
           + ngx_http_oauth2_str_len(&s->access_token)
           + ngx_http_oauth2_str_len(&s->refresh_token)
-          + ngx_http_oauth2_str_len(&s->id_token);
+          + ngx_http_oauth2_str_len(&s->id_token)
+          + (s->seen ? ngx_http_oauth2_varint_len(s->seen) : 0);
 
     for (i = 0; i < n; i++) {
         len += ngx_http_oauth2_str_len(&claim[i].name)
@@ -767,7 +770,13 @@ ngx_http_oauth2_session_encode(ngx_pool_t *pool,
 
     p = ngx_http_oauth2_str_write(p, &s->access_token);
     p = ngx_http_oauth2_str_write(p, &s->refresh_token);
-    (void) ngx_http_oauth2_str_write(p, &s->id_token);
+    p = ngx_http_oauth2_str_write(p, &s->id_token);
+
+    /* optional: the last activity, for idle timeouts */
+
+    if (s->seen) {
+        (void) ngx_http_oauth2_varint_write(p, s->seen);
+    }
 
     return NGX_OK;
 }
@@ -827,8 +836,15 @@ ngx_http_oauth2_session_decode(ngx_pool_t *pool, ngx_str_t *plain,
 
     if (ngx_http_oauth2_str_read(&p, last, &s->access_token) != NGX_OK
         || ngx_http_oauth2_str_read(&p, last, &s->refresh_token) != NGX_OK
-        || ngx_http_oauth2_str_read(&p, last, &s->id_token) != NGX_OK
-        || p != last)
+        || ngx_http_oauth2_str_read(&p, last, &s->id_token) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (p != last
+        && (ngx_http_oauth2_time_read(&p, last, &s->seen) != NGX_OK
+            || s->seen == 0
+            || p != last))
     {
         return NGX_DECLINED;
     }

@@ -37,6 +37,7 @@ typedef struct {
     time_t                     expires;         /* session ends */
     time_t                     created;         /* login time */
     time_t                     access_expires;  /* 0: unknown */
+    time_t                     seen;            /* last activity, 0: none */
     ngx_str_t                  sub;
     ngx_array_t                claims;          /* ngx_http_oauth2_claim_t */
     ngx_str_t                  access_token;    /* empty if not stored */

@@ -333,3 +333,69 @@ GET /ws
 --- error_code: 200
 --- response_body
 upgrade=[websocket]
+
+
+
+=== TEST 16: oauth2_session_idle_timeout: a session idle for too long is no session
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_session_idle_timeout 1h;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","created":' . (time - 5000)
+    . ',"seen":' . (time - 4000) . '}') . "\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 401
+--- error_log
+session "oauth2_fake" idle for too long
+
+
+
+=== TEST 17: oauth2_session_idle_timeout: activity is recorded, at most once a minute
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_session_idle_timeout 1h;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","created":' . (time - 500)
+    . ',"seen":' . (time - 120) . '}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers_like
+Set-Cookie: ^oauth2_fake=[A-Za-z0-9_-]+;.*
+
+
+
+=== TEST 18: oauth2_session_idle_timeout: a recent activity is not rewritten
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_session_idle_timeout 1h;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","created":' . (time - 500)
+    . ',"seen":' . (time - 10) . '}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+! Set-Cookie
+
+
+
+=== TEST 19: oauth2_session_timeout: an absolute maximum, whatever the session says
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_session_timeout 1h;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","created":' . (time - 7200)
+    . ',"expires":' . (time + 600) . '}') . "\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 401

@@ -301,6 +301,11 @@ function encodeSession(s) {
 
     parts.push(str(s.access_token), str(s.refresh_token), str(s.id_token));
 
+    // optional: the last activity, for idle timeouts
+    if (s.seen) {
+        parts.push(varint(s.seen));
+    }
+
     return Buffer.concat(parts);
 }
 
@@ -330,6 +335,14 @@ function decodeSession(plain) {
     s.access_token = r.string();
     s.refresh_token = r.string();
     s.id_token = r.string();
+
+    if (r.pos !== r.buf.length) {
+        s.seen = r.varint();
+        if (s.seen === 0) {
+            throw new Error('a "seen" of 0 is written as no field');
+        }
+    }
+
     r.end();
 
     return s;
@@ -667,7 +680,7 @@ options:
                     oauth2_session (seal/open) or oauth2_state (state)
   --json JSON       session: {"sub", "expires", "created", "access_expires",
                     "claims": {name: value}, "access_token", "refresh_token",
-                    "id_token"}; state: {"created", "state", "nonce",
+                    "id_token", "seen"}; state: {"created", "state", "nonce",
                     "verifier", "return_url"}.  Times in seconds since the
                     epoch; missing times default to now (expires: now+3600)
   --plain-hex HEX   seal these plaintext bytes instead of --json
