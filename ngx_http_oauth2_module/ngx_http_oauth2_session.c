@@ -1294,6 +1294,7 @@ ngx_int_t
 ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
 {
     u_char                         *p, *last, *dst, *start;
+    size_t                          size;
     ngx_str_t                       pair, name, value;
     ngx_uint_t                      found;
     ngx_table_elt_t                *h;
@@ -1324,10 +1325,26 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
 
         /*
          * a new value: the old one may be referred to, e.g. by a value
-         * ngx_http_oauth2_cookie_get() returned
+         * ngx_http_oauth2_cookie_get() returned; the pairs kept are
+         * joined with "; ", which may be longer than the old value
+         * ("a;b;c;..." has one-byte separators)
          */
 
-        start = ngx_pnalloc(r->pool, h->value.len);
+        size = 0;
+        p = h->value.data;
+
+        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
+                                                &value)
+               == NGX_OK)
+        {
+            if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
+                continue;
+            }
+
+            size += (size ? 2 : 0) + pair.len;
+        }
+
+        start = ngx_pnalloc(r->pool, size ? size : 1);
         if (start == NULL) {
             return NGX_ERROR;
         }
