@@ -399,3 +399,23 @@ GET /index.html
 --- request
 GET /index.html
 --- error_code: 401
+
+
+
+=== TEST 20: stripping a Cookie header with one-byte separators (a fuzzer's find)
+--- config
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "cookie=[$http_cookie]\n";
+    }
+--- more_headers eval
+"Cookie: a=1;b=2;c=3;d=4;e=5;f=6;g=7;" . main::seal('{"sub":"alice"}') . ";h=8"
+--- request
+GET /app
+--- error_code: 200
+--- response_body
+cookie=[a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8]
