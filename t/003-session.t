@@ -419,3 +419,47 @@ GET /app
 --- error_code: 200
 --- response_body
 cookie=[a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8]
+
+
+
+=== TEST 21: a session sealed with an older oauth2_cookie_secret opens and is resealed with the first
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_cookie_secret new-secret-new-secret-new-secret-0123;
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 fake;
+        add_header X-Sub $oauth2_sub;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+X-Sub: alice
+--- response_headers_like
+Set-Cookie: ^oauth2_fake=[A-Za-z0-9_-]+;.*
+
+
+
+=== TEST 22: a session sealed with a secret no longer listed is no session
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_cookie_secret new-secret-new-secret-new-secret-0123;
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 401

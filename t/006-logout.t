@@ -136,3 +136,34 @@ GET /logout
 --- error_code: 200
 --- response_headers
 ! Set-Cookie
+
+
+
+=== TEST 8: revoke_tokens sends the refresh token to the revocation endpoint, without delaying the logout
+--- http_config
+    oauth2_provider oidc {
+        issuer               http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id            fake-client;
+        logout_uri           /logout;
+        revocation_endpoint  http://127.0.0.1:$TEST_NGINX_SERVER_PORT/revoke-sink;
+        revoke_tokens        on;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 oidc;
+    }
+    location = /revoke-sink {
+        oauth2 off;
+        return 503;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('oauth2_oidc', '{"sub":"alice","refresh_token":"rt-123"}')
+. "\nSec-Fetch-Site: same-origin"
+--- request
+GET /logout
+--- error_code: 303
+--- error_log eval
+qr{oauth2 provider "oidc": revocation request to "http://127\.0\.0\.1:\d+/revoke-sink" failed: .*HTTP status 503}
+--- no_error_log
+rt-123
