@@ -7,6 +7,7 @@
 #   ./build.sh test     deps + build + every test (Test::Nginx and end to end)
 #   ./build.sh demo     deps + build + a local OpenID Provider and nginx
 #   ./build.sh bench    deps + build + the benchmark (bench/)
+#   ./build.sh fuzz     build + the libFuzzer harnesses (t/fuzz/run.sh)
 #
 # Environment:
 #   NGINX_SRC=/path/to/nginx-1.x.y   build against that source tree (and
@@ -15,7 +16,9 @@
 #   BUILD_DIR=dir                     where the nginx tree is configured
 #                                     (default: .build)
 #   SANITIZE=1                        build with AddressSanitizer and
-#                                     UndefinedBehaviorSanitizer
+#                                     UndefinedBehaviorSanitizer; test
+#                                     runs nginx with their runtimes
+#                                     (t/sanitize-env.sh)
 
 set -eu
 
@@ -29,7 +32,7 @@ APT_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
     gcc make openssl ca-certificates chromium
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl libhttp-message-perl libwww-perl
-    libipc-run3-perl valgrind wrk"
+    libipc-run3-perl valgrind wrk clang libclang-rt-14-dev"
 
 
 say() {
@@ -211,6 +214,11 @@ cmd_test() {
     export TEST_NGINX_FAKE_OP_PORT=${FAKE_OP_PORT:-1990}
     export TEST_NGINX_ROOT=$ROOT
 
+    # SANITIZE=1: nginx runs through a wrapper preloading ASan/UBSan
+    if [ -n "${SANITIZE:-}" ]; then
+        . "$ROOT/t/sanitize-env.sh"
+    fi
+
     trap stop_fake_provider EXIT INT TERM
     start_fake_provider
 
@@ -220,10 +228,12 @@ cmd_test() {
         case $1 in
         *.t)
             "$ROOT/t/run-tests" "$@" || status=$?
+            [ -z "${SANITIZE:-}" ] || sanitize_check || status=1
             exit $status
             ;;
         *.js)
             node --test "$@" || status=$?
+            [ -z "${SANITIZE:-}" ] || sanitize_check || status=1
             exit $status
             ;;
         esac
@@ -243,6 +253,10 @@ cmd_test() {
             || status=$?
     fi
 
+    if [ -n "${SANITIZE:-}" ]; then
+        sanitize_check || status=1
+    fi
+
     [ $status -eq 0 ] || say "FAILED"
     exit $status
 }
@@ -252,6 +266,12 @@ cmd_demo() {
     cmd_deps
     cmd_build
     exec "$ROOT/demo/run.sh"
+}
+
+
+cmd_fuzz() {
+    cmd_build
+    BUILD_DIR=$BUILD_DIR exec "$ROOT/t/fuzz/run.sh" "$@"
 }
 
 
@@ -268,8 +288,9 @@ build)  cmd_build ;;
 test)   shift; cmd_test "$@" ;;
 demo)   cmd_demo ;;
 bench)  shift; cmd_bench "$@" ;;
+fuzz)   shift; cmd_fuzz "$@" ;;
 *)
-    sed -n '3,9s/^# //p' "$0"
+    sed -n '3,10s/^# //p' "$0"
     exit 2
     ;;
 esac

@@ -1,0 +1,154 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+/*
+ * The JSON documents a provider sends: discovery, token and refresh
+ * responses, userinfo, GitHub's user and emails, error bodies.  The input
+ * is parsed with ngx_http_oauth2_json_parse(), and the members the module
+ * reads are read with json_string / json_int / json_text as its callers
+ * do; every member of an object, and of the objects of an array (GitHub's
+ * emails), is turned into claim text.
+ *
+ * Seeds: the fake provider's documents (t/fuzz/make-corpus.js) and a few
+ * hand-made real-looking ones.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_http_oauth2_json.h"
+#include "fuzz_shim.h"
+
+
+static const char  *fuzz_strings[] = {
+    /* discovery */
+    "issuer", "authorization_endpoint", "token_endpoint",
+    "userinfo_endpoint", "jwks_uri", "end_session_endpoint",
+    "revocation_endpoint",
+    /* token response */
+    "access_token", "token_type", "refresh_token", "id_token", "scope",
+    "error", "error_description",
+    /* userinfo, GitHub */
+    "sub", "email", "name", "login", "message",
+    NULL
+};
+
+static const char  *fuzz_ints[] = {
+    "expires_in", "id", "exp", "iat", "auth_time", NULL
+};
+
+static const char  *fuzz_texts[] = {
+    "email_verified", "groups", "primary", "verified", "id",
+    "id_token_signing_alg_values_supported", "code_challenge_methods_supported",
+    NULL
+};
+
+
+static void
+fuzz_object(ngx_pool_t *pool, yajl_val v)
+{
+    size_t       i;
+    int64_t      n;
+    ngx_str_t    s;
+    const char **name;
+
+    for (name = fuzz_strings; *name; name++) {
+        if (ngx_http_oauth2_json_string(v, *name, &s) == NGX_OK
+            && s.len != ngx_strlen(s.data))
+        {
+            abort();
+        }
+    }
+
+    for (name = fuzz_ints; *name; name++) {
+        (void) ngx_http_oauth2_json_int(v, *name, &n);
+    }
+
+    for (name = fuzz_texts; *name; name++) {
+        (void) ngx_http_oauth2_json_text(pool,
+                                         ngx_http_oauth2_json_get(v, *name),
+                                         &s);
+    }
+
+    if (!YAJL_IS_OBJECT(v)) {
+        return;
+    }
+
+    for (i = 0; i < v->u.object.len; i++) {
+        if (ngx_http_oauth2_json_text(pool, v->u.object.values[i], &s)
+            == NGX_OK
+            && s.len)
+        {
+            /* read it all */
+            if (memchr(s.data, '\0', s.len) != NULL) {
+                fprintf(stderr, "fuzz_json: NUL in claim text\n");
+                abort();
+            }
+        }
+
+        (void) ngx_http_oauth2_json_get(v, v->u.object.keys[i]);
+    }
+}
+
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    fuzz_shim_init();
+
+    return 0;
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t       i;
+    u_char      *doc;
+    yajl_val     v;
+    ngx_str_t    s;
+    ngx_pool_t  *pool;
+    const char  *err;
+
+    pool = fuzz_pool();
+
+    doc = ngx_pnalloc(pool, size);
+    if (doc == NULL) {
+        abort();
+    }
+
+    if (size) {
+        ngx_memcpy(doc, data, size);
+    }
+
+    err = NULL;
+
+    v = ngx_http_oauth2_json_parse(pool, doc, size, &err);
+
+    if (v == NULL) {
+        if (err == NULL) {
+            abort();
+        }
+
+        ngx_destroy_pool(pool);
+        return 0;
+    }
+
+    fuzz_object(pool, v);
+
+    (void) ngx_http_oauth2_json_text(pool, v, &s);
+
+    if (YAJL_IS_ARRAY(v)) {
+        for (i = 0; i < v->u.array.len; i++) {
+            fuzz_object(pool, v->u.array.values[i]);
+        }
+    }
+
+    ngx_destroy_pool(pool);
+
+    return 0;
+}
