@@ -203,9 +203,9 @@ fuzz() {
            -artifact_prefix="$art/" $(options "$h") ${FUZZ_ARGS:-} \
            "$corpus" "$FUZZ/corpus/$h" > "$log" 2>&1
     then
-        status=0
+        rc=0
     else
-        status=$?
+        rc=$?
     fi
 
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -220,8 +220,8 @@ fuzz() {
         say "$h: new regression input t/fuzz/regressions/$h/$(basename "$a")"
     done
 
-    if [ $status -ne 0 ] || [ $found -ne 0 ]; then
-        say "$h: FAILED after ${runs:-?} runs (exit $status):"
+    if [ $rc -ne 0 ] || [ $found -ne 0 ]; then
+        say "$h: FAILED after ${runs:-?} runs (exit $rc):"
         grep -E '^(==[0-9]+==|SUMMARY|    #[0-9]+ |fuzz_)|runtime error' \
             "$log" | head -60 >&2
         say "$h: full log: $log"
