@@ -84,15 +84,10 @@ ngx_http_oauth2_backchannel(ngx_http_request_t *r,
     ngx_http_oauth2_bc_t   *bc;
     ngx_http_oauth2_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+    ctx = ngx_http_oauth2_get_ctx(r, 1);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     bc = ctx->backchannel;

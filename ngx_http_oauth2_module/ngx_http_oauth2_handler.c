@@ -69,6 +69,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_oauth2_access(ngx_http_request_t *r);
+static void ngx_http_oauth2_ctx_cleanup(void *data);
 static ngx_http_oauth2_provider_t *ngx_http_oauth2_callback_provider(
     ngx_http_request_t *r, ngx_http_oauth2_main_conf_t *omcf);
 static ngx_int_t ngx_http_oauth2_open_session(ngx_http_request_t *r,
@@ -130,7 +131,7 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
     ngx_int_t               rc;
     ngx_http_oauth2_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+    ctx = ngx_http_oauth2_get_ctx(r, 0);
 
     if (ctx != NULL && ctx->parked != NULL) {
         ngx_http_oauth2_unpark(ctx->parked);
@@ -139,15 +140,10 @@ ngx_http_oauth2_access_handler(ngx_http_request_t *r)
     rc = ngx_http_oauth2_access(r);
 
     if (rc == NGX_AGAIN) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+        ctx = ngx_http_oauth2_get_ctx(r, 1);
 
         if (ctx == NULL) {
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         if (ngx_http_oauth2_park(r, &ctx->parked) != NGX_OK) {
@@ -422,6 +418,61 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
 }
 
 
+/*
+ * The request's context.  It lives in a pool cleanup's data, so that it
+ * can be found again after an internal redirect (index, try_files,
+ * error_page), which empties r->ctx: a logged-in request whose session
+ * cookie was already stripped from its headers keeps its session.
+ */
+
+static void
+ngx_http_oauth2_ctx_cleanup(void *data)
+{
+    /* nothing to free: the cleanup only marks where the context is */
+}
+
+
+ngx_http_oauth2_ctx_t *
+ngx_http_oauth2_get_ctx(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_oauth2_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    if (ctx != NULL) {
+        return ctx;
+    }
+
+    if (r->internal) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_oauth2_ctx_cleanup) {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+                return ctx;
+            }
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_oauth2_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_oauth2_ctx_t));
+    cln->handler = ngx_http_oauth2_ctx_cleanup;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+
+    return ctx;
+}
+
+
 ngx_http_oauth2_ctx_t *
 ngx_http_oauth2_get_session(ngx_http_request_t *r)
 {
@@ -430,21 +481,39 @@ ngx_http_oauth2_get_session(ngx_http_request_t *r)
     ngx_http_oauth2_provider_t   *p, **pp;
     ngx_http_oauth2_loc_conf_t   *olcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
-
-    if (ctx != NULL && ctx->session_tried) {
-        return ctx;
-    }
-
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
 
+    ctx = ngx_http_oauth2_get_ctx(r, 1);
+
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
+        return NULL;
+    }
+
+    if (ctx->session_tried) {
+
+        /* after an internal redirect the session opened before is reused
+         * (its cookie may have been stripped since), unless the new
+         * location wants another provider */
+
+        if (olcf->provider == NULL || ctx->provider == olcf->provider)
+        {
+            return ctx;
         }
 
-        ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+        if (olcf->choices != NULL) {
+            pp = olcf->choices->elts;
+
+            for (i = 0; i < olcf->choices->nelts; i++) {
+                if (pp[i] == ctx->provider) {
+                    return ctx;
+                }
+            }
+        }
+
+        ngx_memzero(&ctx->session, sizeof(ngx_http_oauth2_session_t));
+        ctx->session_valid = 0;
+        ctx->session_expired = 0;
+        ctx->session_reseal = 0;
     }
 
     ctx->session_tried = 1;
@@ -1240,15 +1309,10 @@ ngx_http_oauth2_callback(ngx_http_request_t *r,
     ngx_int_t               rc;
     ngx_http_oauth2_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+    ctx = ngx_http_oauth2_get_ctx(r, 1);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (ctx->provider != p) {

@@ -66,6 +66,11 @@ typedef struct {
 
 ngx_int_t ngx_http_oauth2_access_handler(ngx_http_request_t *r);
 
+/* the request's context, found again after internal redirects; created
+ * if asked */
+ngx_http_oauth2_ctx_t *ngx_http_oauth2_get_ctx(ngx_http_request_t *r,
+    ngx_uint_t create);
+
 /* opens the request's session cookie at most once; the ctx or NULL */
 ngx_http_oauth2_ctx_t *ngx_http_oauth2_get_session(ngx_http_request_t *r);
 

@@ -463,3 +463,49 @@ Set-Cookie: ^oauth2_fake=[A-Za-z0-9_-]+;.*
 --- request
 GET /index.html
 --- error_code: 401
+
+
+
+=== TEST 23: an internal redirect (index) keeps the session although its cookie was stripped
+--- config
+    location / {
+        oauth2 fake;
+        add_header X-Sub $oauth2_sub;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}')
+--- request
+GET /
+--- error_code: 200
+--- response_body
+secret page
+--- response_headers
+X-Sub: alice
+
+
+
+=== TEST 24: an internal redirect to another provider's location does not carry the session over
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_provider other {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+        redirect_uri   /oauth2/other;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 fake;
+        try_files /nothing @other;
+    }
+    location @other {
+        oauth2 other;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
+--- request
+GET /page
+--- error_code: 401
