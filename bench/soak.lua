@@ -41,7 +41,12 @@ end
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
   seen = seen + 1
-  if seen >= quota then
+  if seen == quota then
+    -- wrk's main thread sleeps for the whole -d: soak.sh waits for these
+    -- files, then interrupts it
+    local f = io.open(os.getenv("SOAK_DONE") .. "." .. wrk.thread:get("id"), "w")
+    f:write(seen .. "\n")
+    f:close()
     wrk.thread:stop()
   end
 end

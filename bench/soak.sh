@@ -11,10 +11,13 @@
 # with t/tools/seal.js), tampered, truncated and expired cookies, login
 # redirects (navigations without a session), and callbacks with errors
 # (no state, a wrong state, the provider's error with a valid state
-# cookie).  The fake provider (t/fake/provider.js) answers discovery.
+# cookie).  Then SOAK_LOGINS whole logins (bench/soak-logins.js: the
+# callback exchanges the code, fetches the JWKS and verifies the ID token
+# at the fake provider, t/fake/provider.js).
 #
 # The worker's VmRSS (/proc/PID/status) is read after the first
-# SOAK_WARMUP requests and after all of them; the test passes if it grew by
+# SOAK_WARMUP requests (and 500 logins) and after all of them; the test
+# passes if it grew by
 # at most SOAK_MAX_GROWTH_KB, every status was one the request table
 # expects, wrk saw no socket errors, the worker is the same process, and
 # error.log has no alert.  The figures are printed, and kept in
@@ -25,6 +28,7 @@
 #   OAUTH2_MODULE_SO      the module (default: .build/nginx/objs/...)
 #   SOAK_REQUESTS         1000000
 #   SOAK_WARMUP           10000
+#   SOAK_LOGINS           10000 whole logins after the requests (0: none)
 #   SOAK_MAX_GROWTH_KB    1024
 #   SOAK_PORT             2186 (nginx), SOAK_FAKE_PORT 2191 (fake provider)
 #   SOAK_THREADS, SOAK_CONNECTIONS   wrk -t (1) and -c (32)
@@ -43,6 +47,8 @@ PORT=${SOAK_PORT:-2186}
 FAKE_PORT=${SOAK_FAKE_PORT:-2191}
 THREADS=${SOAK_THREADS:-1}
 CONNECTIONS=${SOAK_CONNECTIONS:-32}
+LOGINS=${SOAK_LOGINS:-10000}
+WARMUP_LOGINS=$(( LOGINS < 500 ? LOGINS : 500 ))
 DIR=${SOAK_DIR:-$ROOT/bench/out/soak}
 case $DIR in /*) ;; *) DIR=$ROOT/$DIR ;; esac
 
@@ -68,8 +74,12 @@ done
 
 FAKE_PID=
 NGINX_PID=
+WRK_PID=
 
 cleanup() {
+    if [ -n "$WRK_PID" ]; then
+        kill "$WRK_PID" 2>/dev/null || true
+    fi
     if [ -n "$NGINX_PID" ]; then
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
         i=0
@@ -179,21 +189,47 @@ done
 
 node "$ROOT/bench/soak-requests.js" "$SECRET" "$ISSUER" > "$DIR/requests.lua"
 
+# every kind of request once, with its status
+node "$ROOT/bench/soak-requests.js" "$SECRET" "$ISSUER" \
+    --check "http://127.0.0.1:$PORT/" > "$DIR/check.txt" 2>&1 \
+    || die "a request does not get the expected status:
+$(cat "$DIR/check.txt")"
+
 rss() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }
 
+# runs wrk until it has had $1 responses (soak.lua writes a file per
+# thread when its share is done; wrk itself would wait for its -d)
 run_wrk() {
+    rm -f "$DIR/done".*
+    t0=$(date +%s.%N)
+
     SOAK_REQUESTS=$DIR/requests.lua SOAK_TOTAL=$1 SOAK_THREADS=$THREADS \
+    SOAK_DONE=$DIR/done \
         wrk -t "$THREADS" -c "$CONNECTIONS" -d 600s --timeout 10s \
             -s "$ROOT/bench/soak.lua" "http://127.0.0.1:$PORT/" \
-            > "$DIR/wrk-$2.txt" 2>&1 \
-        || die "wrk failed: $(cat "$DIR/wrk-$2.txt")"
+            > "$DIR/wrk-$2.txt" 2>&1 &
+    WRK_PID=$!
+
+    while kill -0 "$WRK_PID" 2>/dev/null; do
+        n=$(ls "$DIR" | grep -c '^done\.' || true)
+        if [ "$n" -ge "$THREADS" ]; then
+            t1=$(date +%s.%N)
+            kill -INT "$WRK_PID" 2>/dev/null || true
+            break
+        fi
+        sleep 0.2
+    done
+
+    wait "$WRK_PID" || die "wrk failed: $(cat "$DIR/wrk-$2.txt")"
+    WRK_PID=
+    t1=${t1:-$(date +%s.%N)}
 
     line=$(grep '^SOAK ' "$DIR/wrk-$2.txt") \
         || die "wrk printed no summary: $(cat "$DIR/wrk-$2.txt")"
-    rate=$(awk '/^Requests\/sec:/ { print $2 }' "$DIR/wrk-$2.txt")
-    say "$2: $line (${rate:-?} req/s)"
+    rate=$(echo "$t0 $t1" | awk -v n="$1" '{ printf "%.0f", n / ($2 - $1) }')
+    say "$2: $line ($rate req/s)"
 
     set -- $line
     # SOAK responses N errors E statuses ... unexpected U
@@ -202,17 +238,34 @@ run_wrk() {
     unexpected=$(printf '%s\n' "$line" | sed 's/.* unexpected //')
 }
 
+
+# whole logins: token exchange, JWKS, ID token verification
+run_logins() {
+    if node "$ROOT/bench/soak-logins.js" "http://127.0.0.1:$PORT/" "$1" 16 \
+        > "$DIR/logins-$2.txt" 2>&1
+    then
+        :
+    else
+        status=1
+    fi
+    say "$2: $(tail -n 1 "$DIR/logins-$2.txt")"
+    grep -v '^LOGINS' "$DIR/logins-$2.txt" | head -5 >&2 || true
+}
+
 status=0
 
 start=$(date +%s)
 run_wrk "$WARMUP" warmup
 warm_responses=$responses
 [ "$errors" = 0 ] && [ "$unexpected" = 0 ] || status=1
+[ "$LOGINS" -gt 0 ] && run_logins "$WARMUP_LOGINS" warmup
 rss1=$(rss "$worker")
-say "worker $worker VmRSS after $warm_responses requests: $rss1 kB"
+say "worker $worker VmRSS after $warm_responses requests" \
+    "(+ $WARMUP_LOGINS logins): $rss1 kB"
 
 run_wrk $((TOTAL - WARMUP)) main
 [ "$errors" = 0 ] && [ "$unexpected" = 0 ] || status=1
+[ "$LOGINS" -gt 0 ] && run_logins "$LOGINS" main
 kill -0 "$worker" 2>/dev/null || die "the worker $worker is gone"
 rss2=$(rss "$worker")
 end=$(date +%s)
@@ -237,9 +290,9 @@ fi
 
 if [ $status -eq 0 ]; then verdict=PASS; else verdict=FAIL; fi
 
-report="soak: $verdict: $done_total requests in $((end - start)) s against one worker (pid $worker)
-soak: VmRSS after $warm_responses requests: $rss1 kB
-soak: VmRSS after $done_total requests: $rss2 kB
+report="soak: $verdict: $done_total requests and $((WARMUP_LOGINS + LOGINS)) whole logins in $((end - start)) s against one worker (pid $worker)
+soak: VmRSS after $warm_responses requests and $WARMUP_LOGINS logins: $rss1 kB
+soak: VmRSS after $done_total requests and $((WARMUP_LOGINS + LOGINS)) logins: $rss2 kB
 soak: growth: $growth kB (limit $MAX_GROWTH kB)"
 
 printf '%s\n' "$report"

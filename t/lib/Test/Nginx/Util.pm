@@ -725,6 +725,16 @@ sub nginx_command {
 # module's code still show up.
 our $NginxCoreSuppressions = <<'_EOS_';
 {
+   nginx-core-pcre2-compile-context
+   Memcheck:Leak
+   match-leak-kinds: definite
+   fun:malloc
+   fun:ngx_alloc
+   obj:*libpcre2-8.so*
+   fun:pcre2_compile_context_create_8
+   fun:ngx_regex_compile
+}
+{
    nginx-core-set-environment
    Memcheck:Leak
    match-leak-kinds: definite
