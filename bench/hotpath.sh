@@ -1,13 +1,14 @@
 #!/bin/sh
 #
-# The hot-path benchmark: bench/hotpath.sh [throughput] [login] [memory]
-# (none: all three; see bench/hotpath/hotpath.js for what each measures and
+# The hot-path benchmark: bench/hotpath.sh [throughput] [callgrind] [login] [memory]
+# (none: all four; see bench/hotpath/hotpath.js for what each measures and
 # the HOT_* settings).
 #
 #   throughput  valid-session requests/s, latency and worker CPU per
 #               request vs the same file unprotected; $oauth2_claim_email,
 #               $oauth2_access_token; Apache + mod_auth_openidc; the session
 #               cookie sizes after real logins at t/op/server.js
+#   callgrind   instructions per request under callgrind, per module function
 #   login       the worker's CPU time per complete login (fake provider)
 #   memory      worker RSS after 100,000 requests from 10,000 sessions
 #
@@ -35,7 +36,7 @@ say() {
 
 case ${1:-} in
 -h|--help|help)
-    sed -n '3,21s/^# \{0,1\}//p' "$0"
+    sed -n '3,22s/^# \{0,1\}//p' "$0"
     exit 0
     ;;
 esac

@@ -1,13 +1,17 @@
--- wrk script for the hot-path memory test (bench/hotpath/hotpath.js):
--- every request carries the next of many session cookies, in turn, and the
--- run stops after a fixed number of requests.
+-- wrk script for the memory part of bench/hotpath/hotpath.js: every
+-- request carries the next of many session cookies, in turn, and the
+-- thread stops once it has had HOT_REQUESTS answers.
 --
 -- Environment:
---   HOT_COOKIES   file with one Cookie header value per line (required)
---   HOT_REQUESTS  requests after which the thread stops (default 100000;
---                 meant for wrk -t1: each thread counts its own)
+--   HOT_COOKIES    file with one Cookie header value per line (required)
+--   HOT_REQUESTS   answers after which the thread stops (default 100000;
+--                  each thread counts its own: meant for wrk -t1)
+--   HOT_DONE_FILE  written when the thread stops; wrk itself sleeps for
+--                  its whole -d, so the runner then sends it SIGINT, on
+--                  which wrk prints its report and exits
 --
--- wrk -t1 -c32 -d600s -s bench/hotpath/rotate.lua http://127.0.0.1:2287/prot/index.html
+--   HOT_COOKIES=cookies.txt HOT_DONE_FILE=/tmp/done \
+--   wrk -t1 -c32 -d600s -s bench/hotpath/rotate.lua http://127.0.0.1:2287/prot/
 
 local cookies = {}
 local path = os.getenv("HOT_COOKIES")
@@ -18,24 +22,31 @@ end
 assert(#cookies > 0, path .. ": no cookies")
 
 local limit = tonumber(os.getenv("HOT_REQUESTS") or "100000")
+local done_file = os.getenv("HOT_DONE_FILE")
 local sent = 0
 local answered = 0
-local bad = 0
+local stopped = false
 
 request = function()
   sent = sent + 1
-  local i = (sent - 1) % #cookies + 1
-  return wrk.format("GET", nil, { ["Cookie"] = cookies[i] })
+  return wrk.format("GET", nil, { ["Cookie"] = cookies[(sent - 1) % #cookies + 1] })
 end
 
 response = function(status, headers, body)
   answered = answered + 1
-  if status ~= 200 then bad = bad + 1 end
-  if answered >= limit then wrk.thread:stop() end
+  if answered >= limit and not stopped then
+    stopped = true
+    wrk.thread:stop()
+    if done_file then
+      local f = io.open(done_file, "w")
+      if f then
+        f:write(answered, "\n")
+        f:close()
+      end
+    end
+  end
 end
 
--- wrk counts non-2xx/3xx itself; this line tells the runner how many of
--- the distinct cookies were used and confirms the count
 done = function(summary, latency, requests)
-  io.write(string.format("rotate.lua: %d cookies, limit %d\n", #cookies, limit))
+  io.write(string.format("rotate.lua: %d distinct cookies, limit %d answers per thread\n", #cookies, limit))
 end
