@@ -37,6 +37,9 @@
 //   HOT_PIN [1 with >= 2 CPUs] nginx worker and Apache on CPU 0, wrk on the last CPU
 //   HOT_NICE [-10 as root]     nice value of nginx workers, Apache and wrk
 //   HOT_APACHE [1]             0: skip Apache
+//   HOT_COMPARE_SO             another build of the module (e.g. before a
+//                              change): its plain and `oauth2` requests join
+//                              the rounds, from a second one-worker nginx
 //   HOT_LOGINS [1000]          logins measured by `login`; HOT_LOGIN_CONCURRENCY [8]
 //   HOT_SESSIONS [10000], HOT_REQUESTS [100000]   `memory`
 //   HOT_NGINX_PORT [2284]      nginx ports: 2284 .. 2289 (Apache: 2288)
@@ -85,6 +88,7 @@ const S = {
   OP_PORT: num('HOT_OP_PORT', 2291),
   FAKE_PORT: num('HOT_FAKE_PORT', 2290),
   WRK: process.env.WRK_BIN || 'wrk',
+  COMPARE_SO: process.env.HOT_COMPARE_SO || '',
   APACHE_BIN: process.env.APACHE_BIN || '/usr/sbin/apache2',
 };
 
@@ -94,6 +98,7 @@ const PORTS = {
   tokens: S.PORT + 2, // $oauth2_access_token and $oauth2_id_token used
   login: S.PORT + 3, // against the fake provider
   memModule: S.PORT + 3,
+  compare: S.PORT + 3, // HOT_COMPARE_SO, during the throughput part only
   apache: S.PORT + 4,
   memPlain: S.PORT + 5,
 };
@@ -248,8 +253,8 @@ const NGINX_KINDS = {
   },
 };
 
-async function startThroughputNginx(env, op, kind) {
-  const k = NGINX_KINDS[kind];
+async function startThroughputNginx(env, op, kind, so) {
+  const k = NGINX_KINDS[kind === 'compare' ? 'default' : kind];
   const name = `hot-${kind}`;
   const root = path.join(config.SERVROOT, name, 'html');
   const port = PORTS[kind];
@@ -260,7 +265,8 @@ async function startThroughputNginx(env, op, kind) {
     port,
     workerProcesses: 1,
     logLevel: 'notice',
-    main: mainConf(),
+    ...(so ? { loadModule: false } : {}),
+    main: `${so ? `load_module ${so};\n` : ''}${mainConf()}`,
     http: `${providerBlock(op)}
 
 server {
@@ -452,7 +458,7 @@ const JSON_ACCEPT = { accept: 'application/json' };
 async function throughput(results) {
   const env = await B.createEnv('hot-throughput');
   try {
-    const redirectUris = ['default', 'token', 'tokens'].map((k) => `http://127.0.0.1:${PORTS[k]}/oauth2/callback`);
+    const redirectUris = ['default', 'token', 'tokens', 'compare'].map((k) => `http://127.0.0.1:${PORTS[k]}/oauth2/callback`);
     redirectUris.push(`http://127.0.0.1:${PORTS.apache}/protected/redirect_uri`);
     // sessions last as long as the ID token: longer than the whole run
     const op = await env.op({ port: S.OP_PORT, redirectUris, idTtl: 3600, verbose: false });
@@ -460,6 +466,7 @@ async function throughput(results) {
 
     const ngx = {};
     for (const kind of Object.keys(NGINX_KINDS)) ngx[kind] = await startThroughputNginx(env, op, kind);
+    if (S.COMPARE_SO) ngx.compare = await startThroughputNginx(env, op, 'compare', S.COMPARE_SO);
 
     let apache = null;
     let apacheWhy = '';
@@ -535,6 +542,18 @@ async function throughput(results) {
         expectHeader: ['x-access-token', null],
       },
     ];
+    if (ngx.compare) {
+      scenarios.push(
+        {
+          id: 'cmp-plain', name: `HOT_COMPARE_SO nginx, unprotected, the same Cookie header`,
+          url: ngxUrl('compare', 'plain'), headers: withCookie(sess.default.header), pids: () => [ngx.compare.worker],
+        },
+        {
+          id: 'cmp-oauth2', name: `HOT_COMPARE_SO nginx, \`oauth2\`, the same session`,
+          url: ngxUrl('compare', 'prot'), headers: withCookie(sess.default.header), pids: () => [ngx.compare.worker],
+        },
+      );
+    }
     if (apache && apacheSess) {
       scenarios.push(
         {
@@ -812,7 +831,8 @@ server {
 
 const CG_FUNCS = [
   'ngx_http_oauth2_access_handler', 'ngx_http_oauth2_get_session', 'ngx_http_oauth2_cookie_get',
-  'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_gcm', 'ngx_http_oauth2_session_decode',
+  'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
+  'ngx_http_oauth2_session_decode',
   'ngx_http_oauth2_cookie_strip', 'ngx_http_oauth2_cookie_next_pair', 'ngx_http_oauth2_claim_variable',
   'ngx_http_oauth2_variable',
 ];
@@ -965,6 +985,13 @@ function throughputSection(t) {
     checks.push(`- ${t.scenarios.find((s) => s.id === id).name}: **${fmt(r)}** (target >= ${TARGETS.rpsVar}):`
       + ` ${mark(r >= TARGETS.rpsVar)} (paired ${fmt(paired(id, 'rps'))}, from the CPU per request ${fmt(cpuRatio(id))}).`);
   }
+  if (t.runs['cmp-oauth2']) {
+    const cmp = (id, base) => B.median(t.runs[id].map((r, i) => r.rps / t.runs[base][i].rps));
+    const cpuCmp = (id, base) => B.median(t.runs[id].map((r, i) => t.runs[base][i].cpuUs / r.cpuUs));
+    checks.push(`- HOT_COMPARE_SO (\`${S.COMPARE_SO}\`) in the same rounds: its \`oauth2\` / its plain with the same cookie`
+      + ` **${fmt(cmp('cmp-oauth2', 'cmp-plain'))}** (CPU ${fmt(cpuCmp('cmp-oauth2', 'cmp-plain'))}); this build's \`oauth2\``
+      + ` / plain with the same cookie **${fmt(cmp('oauth2', 'plain-cookie'))}** (CPU ${fmt(cpuCmp('oauth2', 'plain-cookie'))}).`);
+  }
   if (t.runs.apache) {
     checks.push(`- \`oauth2\` vs Apache + mod_auth_openidc: **${fmt(med('oauth2', 'rps') / med('apache', 'rps'))}x** the requests/s`
       + ` (paired ${fmt(paired('oauth2', 'rps', 'apache'))}), `
@@ -1112,12 +1139,17 @@ function callgrindSection(c) {
     `${x.name} (${x.id})`, String(x.cookieBytes), String(Math.round(x.perReq)),
     x.vs ? `+${Math.round(x.perReq - by[x.vs].perReq)} (+${fmt(100 * (x.perReq / by[x.vs].perReq - 1), 1)} %) over ${x.vs}` : '',
   ]);
-  const fn = (x, f) => (x.funcs[f] ? String(Math.round(x.funcs[f])) : '-');
+  // several names: the first one the build has (a static function may be inlined: '-')
+  const fn = (x, names) => {
+    const f = [].concat(names).find((n) => x.funcs[n]);
+    return f ? String(Math.round(x.funcs[f])) : '-';
+  };
   const breakdown = [
     ['ngx_http_oauth2_access_handler (all of the access phase)', 'ngx_http_oauth2_access_handler'],
     ['. get_session: cookie_get (find the cookie)', 'ngx_http_oauth2_cookie_get'],
-    ['. get_session: open: ngx_decode_base64url', 'ngx_decode_base64url'],
-    ['. get_session: open: AES-256-GCM (OpenSSL EVP)', 'ngx_http_oauth2_gcm'],
+    ['. get_session: open (base64url, AES-256-GCM)', 'ngx_http_oauth2_open'],
+    ['. . base64url decoding', ['ngx_http_oauth2_base64url_decode', 'ngx_decode_base64url']],
+    ['. . AES-256-GCM (OpenSSL EVP)', 'ngx_http_oauth2_gcm'],
     ['. get_session: session_decode', 'ngx_http_oauth2_session_decode'],
     ['. cookie_strip (oauth2_strip_cookies on)', 'ngx_http_oauth2_cookie_strip'],
     ['cookie_next_pair (in cookie_get and cookie_strip)', 'ngx_http_oauth2_cookie_next_pair'],

@@ -666,6 +666,47 @@ test_seal(ngx_pool_t *pool)
     T(ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
                            &bad, &out, &index) == NGX_DECLINED);
 
+    /*
+     * every length (so every tail of the base64url decoder: 0, 2, 3
+     * characters), every byte value, additional data that goes to the
+     * cipher in one call and in two
+     */
+    p = ngx_pnalloc(pool, 400);
+
+    for (i = 0; i < 400; i++) {
+        p[i] = (u_char) (i * 7 + 3);
+    }
+
+    declined = 0;
+
+    for (i = 0; i < 70; i++) {
+        plain.data = p;
+        plain.len = i;
+        aad2.data = p;
+        aad2.len = (i % 2) ? 257 + i : i;
+
+        if (ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                 &aad2, &plain, &sealed2) != NGX_OK
+            || ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                    &aad2, &sealed2, &out, &index) != NGX_OK
+            || out.len != i || memcmp(out.data, p, i) != 0)
+        {
+            declined++;
+        }
+
+        /* the additional data counts to its last byte */
+        aad2.data = p + 1;
+
+        if (ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                 &aad2, &sealed2, &out, &index)
+            != (aad2.len ? NGX_DECLINED : NGX_OK))
+        {
+            declined++;
+        }
+    }
+
+    T(declined == 0);
+
     /* no keys is the caller's error */
     keys2->nelts = 0;
     T(ngx_http_oauth2_open(pool, keys2, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
