@@ -561,16 +561,20 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
     ngx_http_oauth2_provider_t *p)
 {
-    time_t      now, seen;
-    ngx_str_t   value, plain;
-    ngx_uint_t  index;
+    time_t                        now, seen;
+    ngx_str_t                     value, plain;
+    ngx_uint_t                    index;
+    ngx_http_oauth2_main_conf_t  *omcf;
 
     if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oauth2_open(r->pool, olcf->keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
-                             &p->cookie_name, &value, &plain, &index)
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
+
+    if (ngx_http_oauth2_open_cached(r->pool, omcf->session_cache,
+                                    olcf->keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                    &p->cookie_name, &value, &plain, &index)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

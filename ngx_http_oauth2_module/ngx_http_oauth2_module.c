@@ -45,6 +45,8 @@ static char *ngx_http_oauth2_cookie_secret(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oauth2_claims(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_oauth2_session_cache(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_oauth2_require(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_oauth2_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
@@ -398,6 +400,13 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_oauth2_main_conf_t, zone_size),
+      NULL },
+
+    { ngx_string("oauth2_session_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_session_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oauth2_claims"),
@@ -1420,6 +1429,49 @@ ngx_http_oauth2_claims(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* oauth2_session_cache off | size */
+
+static char *
+ngx_http_oauth2_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_main_conf_t *omcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (omcf->session_cache != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        omcf->session_cache = 0;
+        return NGX_CONF_OK;
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid size \"%V\" in \"%V\": a size such as "
+                           "\"512k\" or \"off\"", &value[1], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < 16 * 1024 || size > 1024 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must be between 16k and 1g, or \"off\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    omcf->session_cache = size;
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * oauth2_require CLAIM VALUE: the claim (or, for an array, one of its
  * elements) equals VALUE, or matches the regular expression after "~".
@@ -1548,6 +1600,7 @@ ngx_http_oauth2_create_main_conf(ngx_conf_t *cf)
     }
 
     omcf->zone_size = NGX_CONF_UNSET_SIZE;
+    omcf->session_cache = NGX_CONF_UNSET_SIZE;
 
     return omcf;
 }
@@ -1559,6 +1612,7 @@ ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_oauth2_main_conf_t *omcf = conf;
 
     ngx_conf_init_size_value(omcf->zone_size, 1024 * 1024);
+    ngx_conf_init_size_value(omcf->session_cache, 512 * 1024);
 
     return NGX_CONF_OK;
 }

@@ -116,6 +116,9 @@ typedef struct {
     unsigned                        store_id_token:1;
     unsigned                        shared_redirect:1;
 
+    /* bytes of opened session cookies each worker keeps; 0: none */
+    size_t                          session_cache;
+
     /* state shared by the workers (ngx_http_oauth2_shm.c) */
     size_t                          zone_size;
     ngx_shm_zone_t                 *zone;

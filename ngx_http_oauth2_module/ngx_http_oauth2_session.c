@@ -43,6 +43,13 @@
 /* additional data up to this long goes to the cipher in one call */
 #define NGX_HTTP_OAUTH2_AAD_MAX          256
 
+/*
+ * the cache of opened cookies: a bucket per this many bytes of its size,
+ * and no entry for a value longer than this (or than a 16th of the size)
+ */
+#define NGX_HTTP_OAUTH2_OCACHE_BUCKET    (size_t) 256
+#define NGX_HTTP_OAUTH2_OCACHE_VALUE_MAX 8192
+
 /* varints carry at most 63 bits: 9 bytes of 7 bits */
 #define NGX_HTTP_OAUTH2_VARINT_MAX_LEN   9
 
@@ -54,6 +61,24 @@
 #define NGX_HTTP_OAUTH2_CHUNK_MARKER     "chunks."
 #define NGX_HTTP_OAUTH2_CHUNK_SUFFIX_MAX (sizeof("_16") - 1)
 #define NGX_HTTP_OAUTH2_COOKIE_EPOCH     "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+/*
+ * An opened cookie: the sealed value, its additional data and purpose, the
+ * key that opened it, and the plaintext, which follow the structure in
+ * the same allocation
+ */
+
+typedef struct {
+    uint64_t                   tag;       /* 8 characters of the nonce */
+    size_t                     size;      /* of the whole allocation */
+    ngx_uint_t                 purpose;
+    ngx_uint_t                 index;     /* of the key in the key list */
+    u_char                     key[NGX_HTTP_OAUTH2_KEY_LEN];
+    size_t                     aad_len;
+    size_t                     sealed_len;
+    size_t                     plain_len;
+} ngx_http_oauth2_ocache_entry_t;
 
 
 typedef ngx_int_t (*ngx_http_oauth2_pair_pt)(ngx_str_t *name,
@@ -108,6 +133,10 @@ static void ngx_http_oauth2_gcm_fail(ngx_log_t *log,
     ngx_http_oauth2_gcm_slot_t *slot, const char *what);
 static ngx_int_t ngx_http_oauth2_base64url_decode(ngx_str_t *dst,
     ngx_str_t *src);
+static ngx_int_t ngx_http_oauth2_ocache_resize(size_t size, ngx_log_t *log);
+static void ngx_http_oauth2_ocache_flush(void);
+static void ngx_http_oauth2_ocache_drop(ngx_uint_t b);
+static ngx_uint_t ngx_http_oauth2_equal(u_char *a, u_char *b, size_t len);
 
 static size_t ngx_http_oauth2_varint_len(uint64_t v);
 static u_char *ngx_http_oauth2_varint_write(u_char *p, uint64_t v);
@@ -190,6 +219,24 @@ static EVP_CIPHER                  *ngx_http_oauth2_gcm_cipher;
 static ngx_http_oauth2_gcm_slot_t   ngx_http_oauth2_gcm_slots[
                                         NGX_HTTP_OAUTH2_GCM_CACHE];
 static ngx_uint_t                   ngx_http_oauth2_gcm_next;
+
+
+/*
+ * The cache of opened session cookies, per process: a table of
+ * 2^ocache_bits buckets of one entry each, bucket chosen by the random
+ * nonce at the start of the sealed value.  A new entry replaces the one in
+ * its bucket; ocache_used counts the bytes the entries take, never more
+ * than ocache_size (ocache_hand: where the sweep that makes room goes on).
+ * Only values that opened are entered, so values made up by a client
+ * cannot push out the sessions of others.
+ */
+
+static ngx_http_oauth2_ocache_entry_t  **ngx_http_oauth2_ocache;
+static ngx_uint_t                        ngx_http_oauth2_ocache_bits;
+static size_t                            ngx_http_oauth2_ocache_size;
+static size_t                            ngx_http_oauth2_ocache_used;
+static ngx_uint_t                        ngx_http_oauth2_ocache_hand;
+static ngx_http_oauth2_ocache_stats_t    ngx_http_oauth2_ocache_stats;
 
 
 /* keys */
@@ -314,6 +361,14 @@ ngx_http_oauth2_session_exit(void)
     if (ngx_http_oauth2_gcm_cipher != NULL) {
         EVP_CIPHER_free(ngx_http_oauth2_gcm_cipher);
         ngx_http_oauth2_gcm_cipher = NULL;
+    }
+
+    ngx_http_oauth2_ocache_flush();
+
+    if (ngx_http_oauth2_ocache != NULL) {
+        ngx_free(ngx_http_oauth2_ocache);
+        ngx_http_oauth2_ocache = NULL;
+        ngx_http_oauth2_ocache_size = 0;
     }
 }
 
@@ -460,6 +515,281 @@ ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
     ngx_explicit_memzero(out, len);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * ngx_http_oauth2_open() through the cache of opened values.  Opening a
+ * default session cookie is most of what a logged-in request costs the
+ * module, and a browser sends the same value with every request until the
+ * session changes.  A hit needs the same sealed value, additional data
+ * and purpose, and the key that opened it still in the key list at the
+ * same place (another configuration may have other secrets); sealed
+ * values and keys are compared in constant time.  The plaintext is
+ * copied into pool: an entry may be replaced while the request lives.
+ */
+
+ngx_int_t
+ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
+    ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
+    ngx_str_t *plain, ngx_uint_t *index)
+{
+    u_char                          *p, *key;
+    size_t                           size;
+    uint64_t                         tag;
+    ngx_int_t                        rc;
+    ngx_uint_t                       i, b, n, mask;
+    ngx_http_oauth2_keys_t          *k;
+    ngx_http_oauth2_ocache_entry_t  *e;
+
+    if (cache_size == 0
+        || keys == NULL
+        || sealed->len < NGX_HTTP_OAUTH2_SEALED_MIN
+        || sealed->len > NGX_HTTP_OAUTH2_OCACHE_VALUE_MAX
+        || sealed->len > cache_size / 16)
+    {
+        return ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain,
+                                    index);
+    }
+
+    if (cache_size != ngx_http_oauth2_ocache_size
+        && ngx_http_oauth2_ocache_resize(cache_size, pool->log) != NGX_OK)
+    {
+        return ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain,
+                                    index);
+    }
+
+    /* characters 2..9 are nonce bits only (1 and 2 carry the version) */
+
+    ngx_memcpy(&tag, sealed->data + 2, sizeof(uint64_t));
+
+    b = (ngx_uint_t) ((tag * 0x9e3779b97f4a7c15ULL)
+                      >> (64 - ngx_http_oauth2_ocache_bits));
+
+    e = ngx_http_oauth2_ocache[b];
+    k = keys->elts;
+
+    if (e != NULL
+        && e->tag == tag
+        && e->purpose == purpose
+        && e->sealed_len == sealed->len
+        && e->aad_len == aad->len
+        && e->index < keys->nelts)
+    {
+        key = (purpose == NGX_HTTP_OAUTH2_SEAL_STATE) ? k[e->index].state
+                                                      : k[e->index].session;
+        p = (u_char *) (e + 1);
+
+        if ((ngx_http_oauth2_equal(p, aad->data, aad->len)
+             & ngx_http_oauth2_equal(p + aad->len, sealed->data, sealed->len)
+             & ngx_http_oauth2_equal(e->key, key, NGX_HTTP_OAUTH2_KEY_LEN)))
+        {
+            plain->len = e->plain_len;
+            plain->data = ngx_pnalloc(pool, e->plain_len + 1);
+            if (plain->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(plain->data, p + aad->len + sealed->len,
+                       e->plain_len);
+
+            if (index != NULL) {
+                *index = e->index;
+            }
+
+            ngx_http_oauth2_ocache_stats.hits++;
+
+            return NGX_OK;
+        }
+    }
+
+    ngx_http_oauth2_ocache_stats.misses++;
+
+    rc = ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain, &i);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (index != NULL) {
+        *index = i;
+    }
+
+    size = sizeof(ngx_http_oauth2_ocache_entry_t)
+           + aad->len + sealed->len + plain->len;
+
+    /* a failed allocation costs the cache, not the request */
+
+    p = ngx_alloc(size, pool->log);
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    if (e != NULL) {
+        ngx_http_oauth2_ocache_drop(b);
+    }
+
+    /*
+     * when the entries would take more than the size, others go, from
+     * where the last such sweep stopped on: a large session pushes out
+     * several small ones rather than never getting in
+     */
+
+    mask = ((ngx_uint_t) 1 << ngx_http_oauth2_ocache_bits) - 1;
+
+    for (n = 0;
+         n <= mask
+         && ngx_http_oauth2_ocache_used + size > ngx_http_oauth2_ocache_size;
+         n++)
+    {
+        ngx_http_oauth2_ocache_drop(ngx_http_oauth2_ocache_hand);
+        ngx_http_oauth2_ocache_hand = (ngx_http_oauth2_ocache_hand + 1)
+                                      & mask;
+    }
+
+    e = (ngx_http_oauth2_ocache_entry_t *) p;
+    key = (purpose == NGX_HTTP_OAUTH2_SEAL_STATE) ? k[i].state
+                                                  : k[i].session;
+
+    e->tag = tag;
+    e->size = size;
+    e->purpose = purpose;
+    e->index = i;
+    ngx_memcpy(e->key, key, NGX_HTTP_OAUTH2_KEY_LEN);
+    e->aad_len = aad->len;
+    e->sealed_len = sealed->len;
+    e->plain_len = plain->len;
+
+    p = (u_char *) (e + 1);
+    p = ngx_cpymem(p, aad->data, aad->len);
+    p = ngx_cpymem(p, sealed->data, sealed->len);
+    ngx_memcpy(p, plain->data, plain->len);
+
+    ngx_http_oauth2_ocache[b] = e;
+    ngx_http_oauth2_ocache_used += size;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oauth2_open_cache_stats(ngx_http_oauth2_ocache_stats_t *stats)
+{
+    ngx_uint_t  i;
+
+    *stats = ngx_http_oauth2_ocache_stats;
+    stats->size = ngx_http_oauth2_ocache_size;
+    stats->used = ngx_http_oauth2_ocache_used;
+    stats->entries = 0;
+
+    if (ngx_http_oauth2_ocache == NULL) {
+        return;
+    }
+
+    for (i = 0; i < ((ngx_uint_t) 1 << ngx_http_oauth2_ocache_bits); i++) {
+        if (ngx_http_oauth2_ocache[i] != NULL) {
+            stats->entries++;
+        }
+    }
+}
+
+
+/* a table for cache_size bytes of entries; the entries go */
+
+static ngx_int_t
+ngx_http_oauth2_ocache_resize(size_t size, ngx_log_t *log)
+{
+    ngx_uint_t                        bits;
+    ngx_http_oauth2_ocache_entry_t  **table;
+
+    ngx_http_oauth2_ocache_flush();
+
+    bits = 4;
+
+    while (bits < 24
+           && (NGX_HTTP_OAUTH2_OCACHE_BUCKET << (bits + 1)) <= size)
+    {
+        bits++;
+    }
+
+    table = ngx_calloc(sizeof(ngx_http_oauth2_ocache_entry_t *) << bits, log);
+    if (table == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_ocache != NULL) {
+        ngx_free(ngx_http_oauth2_ocache);
+    }
+
+    ngx_http_oauth2_ocache = table;
+    ngx_http_oauth2_ocache_bits = bits;
+    ngx_http_oauth2_ocache_size = size;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oauth2_ocache_flush(void)
+{
+    ngx_uint_t  i;
+
+    if (ngx_http_oauth2_ocache == NULL) {
+        return;
+    }
+
+    for (i = 0; i < ((ngx_uint_t) 1 << ngx_http_oauth2_ocache_bits); i++) {
+        ngx_http_oauth2_ocache_drop(i);
+    }
+
+    ngx_http_oauth2_ocache_used = 0;
+    ngx_http_oauth2_ocache_hand = 0;
+}
+
+
+/* the entry goes, its plaintext zeroed first */
+
+static void
+ngx_http_oauth2_ocache_drop(ngx_uint_t b)
+{
+    ngx_http_oauth2_ocache_entry_t  *e;
+
+    e = ngx_http_oauth2_ocache[b];
+
+    if (e == NULL) {
+        return;
+    }
+
+    ngx_http_oauth2_ocache[b] = NULL;
+    ngx_http_oauth2_ocache_used -= e->size;
+
+    ngx_explicit_memzero(e, e->size);
+    ngx_free(e);
+}
+
+
+/* 1 if equal; the time taken depends on len only */
+
+static ngx_uint_t
+ngx_http_oauth2_equal(u_char *a, u_char *b, size_t len)
+{
+    uint64_t  x, y, d;
+
+    d = 0;
+
+    for ( /* void */ ; len >= 8; len -= 8) {
+        ngx_memcpy(&x, a, 8);
+        ngx_memcpy(&y, b, 8);
+        d |= x ^ y;
+        a += 8;
+        b += 8;
+    }
+
+    while (len--) {
+        d |= (uint64_t) (*a++ ^ *b++);
+    }
+
+    return d == 0;
 }
 
 
@@ -1408,8 +1738,7 @@ ngx_http_oauth2_cookie_each(ngx_http_request_t *r, ngx_str_t *prefix,
 ngx_int_t
 ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
 {
-    u_char                         *p, *last, *dst, *start;
-    size_t                          size;
+    u_char                         *p, *last, *dst, *start, *first, *kept;
     ngx_str_t                       pair, name, value;
     ngx_uint_t                      found;
     ngx_table_elt_t                *h;
@@ -1422,6 +1751,21 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
 
         p = h->value.data;
         last = p + h->value.len;
+
+        /*
+         * One pass.  The pairs before the first stripped one stay as they
+         * are: first..kept.  Only pairs kept after a stripped one need a
+         * new value; they are joined with "; ", which may be longer than
+         * their old separators ("a;b;c"), but never longer than twice the
+         * old value.  The old value itself is never written to: it may be
+         * referred to, e.g. by a value ngx_http_oauth2_cookie_get()
+         * returned.
+         */
+
+        first = NULL;
+        kept = NULL;
+        start = NULL;
+        dst = NULL;
         found = 0;
 
         while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
@@ -1430,49 +1774,29 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
         {
             if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
                 found = 1;
-                break;
-            }
-        }
-
-        if (!found) {
-            continue;
-        }
-
-        /*
-         * a new value: the old one may be referred to, e.g. by a value
-         * ngx_http_oauth2_cookie_get() returned; the pairs kept are
-         * joined with "; ", which may be longer than the old value
-         * ("a;b;c;..." has one-byte separators)
-         */
-
-        size = 0;
-        p = h->value.data;
-
-        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
-                                                &value)
-               == NGX_OK)
-        {
-            if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
                 continue;
             }
 
-            size += (size ? 2 : 0) + pair.len;
-        }
+            if (!found) {
+                if (first == NULL) {
+                    first = pair.data;
+                }
 
-        start = ngx_pnalloc(r->pool, size ? size : 1);
-        if (start == NULL) {
-            return NGX_ERROR;
-        }
-
-        dst = start;
-        p = h->value.data;
-
-        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
-                                                &value)
-               == NGX_OK)
-        {
-            if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
+                kept = pair.data + pair.len;
                 continue;
+            }
+
+            if (start == NULL) {
+                start = ngx_pnalloc(r->pool, 2 * h->value.len);
+                if (start == NULL) {
+                    return NGX_ERROR;
+                }
+
+                dst = start;
+
+                if (first != NULL) {
+                    dst = ngx_cpymem(dst, first, kept - first);
+                }
             }
 
             if (dst != start) {
@@ -1482,8 +1806,21 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
             dst = ngx_cpymem(dst, pair.data, pair.len);
         }
 
-        h->value.data = start;
-        h->value.len = dst - start;
+        if (!found) {
+            continue;
+        }
+
+        if (start != NULL) {
+            h->value.data = start;
+            h->value.len = dst - start;
+
+        } else if (first != NULL) {
+            h->value.data = first;
+            h->value.len = kept - first;
+
+        } else {
+            h->value.len = 0;
+        }
 
         if (h->value.len == 0) {
             /*

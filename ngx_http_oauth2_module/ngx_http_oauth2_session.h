@@ -75,6 +75,23 @@ ngx_int_t ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys,
     ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed, ngx_str_t *plain,
     ngx_uint_t *index);
 
+/* the same through a per-process cache of cookies opened before, which
+ * takes up to cache_size bytes (0: no cache); the plaintext is in pool */
+ngx_int_t ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
+    ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
+    ngx_str_t *plain, ngx_uint_t *index);
+
+typedef struct {
+    size_t                     size;            /* configured */
+    size_t                     used;            /* by the entries */
+    ngx_uint_t                 entries;
+    ngx_uint_t                 hits;            /* since the start */
+    ngx_uint_t                 misses;
+} ngx_http_oauth2_ocache_stats_t;
+
+/* the process's cache as it is now (tests, debugging) */
+void ngx_http_oauth2_open_cache_stats(ngx_http_oauth2_ocache_stats_t *stats);
+
 /*
  * Compact binary encodings of the two sealed structures.  decode points
  * the strings into plain (no copies; keep plain alive), allocates only the

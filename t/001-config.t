@@ -387,3 +387,29 @@ the oauth2 session cookie may reach
 --- must_die
 --- error_log
 "authorization_params" cannot set "redirect_uri", the module sends it
+
+
+
+=== TEST 22: oauth2_session_cache takes a size or off, within bounds
+--- http_config
+    oauth2_session_cache 1k;
+--- config
+    location / {
+        return 200;
+    }
+--- must_die
+--- error_log
+"oauth2_session_cache" must be between 16k and 1g, or "off"
+
+
+
+=== TEST 23: oauth2_session_cache refuses what is not a size
+--- http_config
+    oauth2_session_cache lots;
+--- config
+    location / {
+        return 200;
+    }
+--- must_die
+--- error_log
+invalid size "lots" in "oauth2_session_cache": a size such as "512k" or "off"

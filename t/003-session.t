@@ -402,7 +402,7 @@ GET /index.html
 
 
 
-=== TEST 20: stripping a Cookie header with one-byte separators (a fuzzer's find)
+=== TEST 20: stripping a Cookie header with one-byte separators (a fuzzer's find): those after the session are rejoined with "; "
 --- config
     location / {
         oauth2 fake;
@@ -413,12 +413,12 @@ GET /index.html
         return 200 "cookie=[$http_cookie]\n";
     }
 --- more_headers eval
-"Cookie: a=1;b=2;c=3;d=4;e=5;f=6;g=7;" . main::seal('{"sub":"alice"}') . ";h=8"
+"Cookie: a=1;b=2;" . main::seal('{"sub":"alice"}') . ";c=3;d=4;e=5;f=6;g=7;h=8"
 --- request
 GET /app
 --- error_code: 200
 --- response_body
-cookie=[a=1; b=2; c=3; d=4; e=5; f=6; g=7; h=8]
+cookie=[a=1;b=2; c=3; d=4; e=5; f=6; g=7; h=8]
 
 
 
@@ -509,3 +509,62 @@ X-Sub: alice
 --- request
 GET /page
 --- error_code: 401
+
+
+
+=== TEST 25: the cache of opened sessions keeps to each server's secret
+A value opened (and cached) in this server's worker is still refused by a
+server with another secret, then still accepted here.
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+        oauth2_cookie_secret another-secret-of-at-least-32-bytes-0123;
+        location / {
+            oauth2 fake;
+            root html;
+        }
+    }
+--- config
+    location / {
+        oauth2 fake;
+    }
+    location /b/ {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
+--- request eval
+["GET /index.html", "GET /b/index.html", "GET /index.html",
+ "GET /b/index.html"]
+--- error_code eval
+[200, 401, 200, 401]
+
+
+
+=== TEST 26: oauth2_session_cache off: every request opens its cookie
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+    oauth2_session_cache off;
+--- config
+    location / {
+        oauth2 fake;
+        add_header X-Sub $oauth2_sub;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
+--- request eval
+["GET /index.html", "GET /index.html"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-Sub: alice", "X-Sub: alice"]

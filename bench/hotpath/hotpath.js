@@ -831,7 +831,7 @@ server {
 
 const CG_FUNCS = [
   'ngx_http_oauth2_access_handler', 'ngx_http_oauth2_get_session', 'ngx_http_oauth2_cookie_get',
-  'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
+  'ngx_http_oauth2_open_cached', 'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
   'ngx_http_oauth2_session_decode',
   'ngx_http_oauth2_cookie_strip', 'ngx_http_oauth2_cookie_next_pair', 'ngx_http_oauth2_claim_variable',
   'ngx_http_oauth2_variable',
@@ -914,18 +914,25 @@ server {
       { id: 'plain-header', name: 'unprotected, the same cookie, `add_header X-Email alice@example.com`', url: url('hdr'), cookie: small, vs: 'plain-cookie' },
       { id: 'oauth2', name: '`oauth2`, default-size session cookie', url: url('prot'), cookie: small, vs: 'plain-cookie' },
       { id: 'claim', name: '`oauth2` + `add_header X-Email $oauth2_claim_email`', url: url('claim'), cookie: small, vs: 'plain-header' },
+      // every request another session: none is in the worker's cache of opened sessions (the first request of each)
+      { id: 'oauth2-miss', name: '`oauth2`, default-size session cookies, a different one each request (cache misses)', url: url('prot'), cookie: small, rotate: true, vs: 'plain-cookie' },
       { id: 'plain-big', name: 'unprotected, all-tokens-size cookie', url: url('plain'), cookie: big },
       { id: 'oauth2-big', name: '`oauth2`, all-tokens-size cookie', url: url('prot'), cookie: big, vs: 'plain-big' },
     ];
+    // more sessions than callgrind's 4 s of requests get through
+    const cookiesFile = path.join(env.dir, 'cookies-miss.txt');
+    fs.writeFileSync(cookiesFile, `${mintSessions(40000).join('\n')}\n`);
+    const rotate = { script: path.join(__dirname, 'rotate.lua'), scriptEnv: { HOT_COOKIES: cookiesFile, HOT_REQUESTS: '1000000000' } };
     const out = [];
     let dumps = 0;
     for (const c of cases) {
       const headers = { ...JSON_ACCEPT, ...(c.cookie ? { cookie: c.cookie } : {}) };
       const r = await get(c.url, headers);
       if (r.status !== 200) throw new Error(`callgrind ${c.id}: ${r.status}`);
-      await runWrk(c.url, { seconds: 1, headers });
+      const how = c.rotate ? { headers: JSON_ACCEPT, ...rotate } : { headers };
+      await runWrk(c.url, { seconds: 1, ...how });
       if (spawnSync('callgrind_control', ['-z', String(pid)]).status !== 0) throw new Error('callgrind_control -z failed');
-      const w = await runWrk(c.url, { seconds: 3, headers });
+      const w = await runWrk(c.url, { seconds: 3, ...how });
       if (w.errors) throw new Error(`callgrind ${c.id}: wrk saw ${w.errors} errors`);
       if (spawnSync('callgrind_control', ['-d', String(pid)]).status !== 0) throw new Error('callgrind_control -d failed');
       dumps += 1;
@@ -1147,6 +1154,7 @@ function callgrindSection(c) {
   const breakdown = [
     ['ngx_http_oauth2_access_handler (all of the access phase)', 'ngx_http_oauth2_access_handler'],
     ['. get_session: cookie_get (find the cookie)', 'ngx_http_oauth2_cookie_get'],
+    ['. get_session: open_cached (the cache, and on a miss the open below)', 'ngx_http_oauth2_open_cached'],
     ['. get_session: open (base64url, AES-256-GCM)', 'ngx_http_oauth2_open'],
     ['. . base64url decoding', ['ngx_http_oauth2_base64url_decode', 'ngx_decode_base64url']],
     ['. . AES-256-GCM (OpenSSL EVP)', 'ngx_http_oauth2_gcm'],
@@ -1154,7 +1162,7 @@ function callgrindSection(c) {
     ['. cookie_strip (oauth2_strip_cookies on)', 'ngx_http_oauth2_cookie_strip'],
     ['cookie_next_pair (in cookie_get and cookie_strip)', 'ngx_http_oauth2_cookie_next_pair'],
     ['$oauth2_claim_email (header filter)', 'ngx_http_oauth2_claim_variable'],
-  ].map(([label, f]) => [label, fn(by.oauth2, f), fn(by.claim, f), fn(by['oauth2-big'], f)]);
+  ].map(([label, f]) => [label, ...['oauth2', 'claim', 'oauth2-big', 'oauth2-miss'].filter((id) => by[id]).map((id) => fn(by[id], f))]);
   return [
     '### Instructions per request (callgrind)',
     '',
@@ -1165,7 +1173,7 @@ function callgrindSection(c) {
     '',
     B.markdownTable(['request (id)', 'Cookie (bytes)', 'instructions / request', 'over the same request without what is measured'], rows),
     '',
-    B.markdownTable(['module function (inclusive)', '`oauth2`', '+ claim variable', 'all-tokens cookie'], breakdown),
+    B.markdownTable(['module function (inclusive)', '`oauth2`', '+ claim variable', 'all-tokens cookie', 'cache misses'].slice(0, 1 + ['oauth2', 'claim', 'oauth2-big', 'oauth2-miss'].filter((id) => by[id]).length), breakdown),
   ].join('\n');
 }
 

@@ -161,6 +161,22 @@ fuzz_alloc(ngx_pool_t *pool, size_t size)
 }
 
 
+/* the process heap (ngx_alloc.c) */
+
+void *
+ngx_alloc(size_t size, ngx_log_t *log)
+{
+    return malloc(size);
+}
+
+
+void *
+ngx_calloc(size_t size, ngx_log_t *log)
+{
+    return calloc(1, size);
+}
+
+
 void *
 ngx_palloc(ngx_pool_t *pool, size_t size)
 {

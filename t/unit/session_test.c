@@ -65,6 +65,7 @@ static void test_vectors(ngx_pool_t *pool);
 static void test_keys(ngx_pool_t *pool);
 static void test_seal(ngx_pool_t *pool);
 static void test_seal_cache(ngx_pool_t *pool);
+static void test_open_cache(ngx_pool_t *pool);
 static void test_session(ngx_pool_t *pool);
 static void test_state(ngx_pool_t *pool);
 static void test_cookie_get(ngx_pool_t *pool);
@@ -716,6 +717,211 @@ test_seal(ngx_pool_t *pool)
 }
 
 
+/*
+ * ngx_http_oauth2_open_cached(): a hit gives what ngx_http_oauth2_open()
+ * gives, and only for the same value, name, purpose and key
+ */
+
+static void
+test_open_cache(ngx_pool_t *pool)
+{
+    u_char        *p;
+    char          *secrets[2];
+    size_t         size;
+    ngx_str_t      aad, aad2, plain, sealed, sealed2, out, bad;
+    ngx_uint_t     i, index, errors;
+    ngx_array_t   *keys, *keys2, *rotated;
+
+    ngx_http_oauth2_ocache_stats_t  st0, st;
+
+    secrets[0] = T_SECRET;
+    secrets[1] = T_SECRET2;
+    keys = t_keys(pool, secrets, 1);
+    keys2 = t_keys(pool, secrets + 1, 1);
+    secrets[0] = T_SECRET2;
+    secrets[1] = T_SECRET;
+    rotated = t_keys(pool, secrets, 2);
+
+    aad = t_str("oauth2_session");
+    aad2 = t_str("oauth2_sessioN");
+    plain = t_str("a session that is opened again and again");
+    size = 64 * 1024;
+
+    T(ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                           &plain, &sealed) == NGX_OK);
+
+    /* the miss that enters it, then hits */
+    ngx_http_oauth2_open_cache_stats(&st0);
+
+    for (i = 0; i < 3; i++) {
+        index = 7;
+        out.len = 0;
+        T(ngx_http_oauth2_open_cached(pool, size, keys,
+                                      NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                      &sealed, &out, &index) == NGX_OK);
+        T(index == 0);
+        T(out.len == plain.len
+          && memcmp(out.data, plain.data, plain.len) == 0);
+
+        /* a copy: what the request does to it stays in the request */
+        if (out.len) {
+            out.data[0] = 'X';
+        }
+    }
+
+    ngx_http_oauth2_open_cache_stats(&st);
+    T(st.misses == st0.misses + 1 && st.hits == st0.hits + 2);
+    T(st.entries == 1 && st.size == size && st.used > sealed.len);
+
+    /* the same value under another name, purpose or key: not a hit */
+    T(ngx_http_oauth2_open_cached(pool, size, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad2,
+                                  &sealed, &out, &index) == NGX_DECLINED);
+    T(ngx_http_oauth2_open_cached(pool, size, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_STATE, &aad,
+                                  &sealed, &out, &index) == NGX_DECLINED);
+    T(ngx_http_oauth2_open_cached(pool, size, keys2,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed, &out, &index) == NGX_DECLINED);
+
+    /* its key moved to second place: opened again, with the new index */
+    index = 7;
+    T(ngx_http_oauth2_open_cached(pool, size, rotated,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed, &out, &index) == NGX_OK);
+    T(index == 1 && out.len == plain.len
+      && memcmp(out.data, plain.data, plain.len) == 0);
+
+    T(ngx_http_oauth2_open_cached(pool, size, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed, &out, &index) == NGX_OK);
+    T(index == 0);
+
+    /*
+     * any other character, past the part that chooses the bucket or in
+     * it, a shorter or a longer value, while the original is cached
+     */
+    p = ngx_pnalloc(pool, sealed.len + 4);
+    bad.data = p;
+    errors = 0;
+
+    for (i = 0; i < sealed.len + 2; i++) {
+        memcpy(p, sealed.data, sealed.len);
+        bad.len = sealed.len;
+
+        if (i < sealed.len) {
+            p[i] = (p[i] == 'B') ? 'C' : 'B';
+
+        } else {
+            bad.len = (i == sealed.len) ? sealed.len - 1 : sealed.len + 4;
+            memcpy(p + sealed.len, "AAAA", 4);
+        }
+
+        if (ngx_http_oauth2_open_cached(pool, size, keys,
+                                        NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                        &bad, &out, &index)
+            != NGX_DECLINED)
+        {
+            errors++;
+        }
+
+        if (ngx_http_oauth2_open_cached(pool, size, keys,
+                                        NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                        &sealed, &out, &index) != NGX_OK
+            || out.len != plain.len
+            || memcmp(out.data, plain.data, plain.len) != 0)
+        {
+            errors++;
+        }
+    }
+
+    T(errors == 0);
+
+    /*
+     * many more sessions than a small cache holds, each twice, and larger
+     * ones than it takes; the sanitizer build checks what is replaced
+     */
+    errors = 0;
+    p = ngx_pnalloc(pool, 3000);
+
+    for (i = 0; i < 3000; i++) {
+        p[i] = (u_char) ('a' + i % 26);
+    }
+
+    for (i = 0; i < 600; i++) {
+        plain.data = p;
+        plain.len = (i % 50 == 0) ? 700 : i % 200;
+        ngx_http_oauth2_open_cache_stats(&st0);
+
+        if (ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                 &aad, &plain, &sealed2) != NGX_OK)
+        {
+            errors++;
+            continue;
+        }
+
+        for (index = 0; index < 2; index++) {
+            if (ngx_http_oauth2_open_cached(pool, 16 * 1024, keys,
+                                            NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                            &aad, &sealed2, &out, NULL)
+                != NGX_OK
+                || out.len != plain.len
+                || memcmp(out.data, p, plain.len) != 0)
+            {
+                errors++;
+            }
+        }
+
+        /* the second open was a hit, even for a large session in a full
+         * cache; the entries never take more than the size */
+        ngx_http_oauth2_open_cache_stats(&st);
+
+        if (st.hits != st0.hits + 1 || st.misses != st0.misses + 1
+            || st.used > 16 * 1024 || st.size != 16 * 1024)
+        {
+            errors++;
+        }
+    }
+
+    T(errors == 0);
+    T(st.entries > 16 && st.used > 8 * 1024);
+
+    /* a value longer than a 16th of the size is not cached */
+    plain.len = 1200;
+    T(ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                           &plain, &sealed2) == NGX_OK);
+    T(ngx_http_oauth2_open_cached(pool, 16 * 1024, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed2, &out, NULL) == NGX_OK);
+    ngx_http_oauth2_open_cache_stats(&st0);
+    T(ngx_http_oauth2_open_cached(pool, 16 * 1024, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed2, &out, NULL) == NGX_OK);
+    ngx_http_oauth2_open_cache_stats(&st);
+    T(st.hits == st0.hits && out.len == 1200);
+
+    /* no cache: the plain open */
+    T(ngx_http_oauth2_open_cached(pool, 0, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed2, &out, &index) == NGX_OK);
+    T(ngx_http_oauth2_open_cached(pool, 0, keys2,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed2, &out, &index) == NGX_DECLINED);
+
+    /* the process's exit frees the entries (the sanitizer's leak check) */
+    ngx_http_oauth2_session_exit();
+    ngx_http_oauth2_open_cache_stats(&st);
+    T(st.entries == 0 && st.used == 0);
+
+    T(ngx_http_oauth2_open_cached(pool, size, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &aad,
+                                  &sealed, &out, &index) == NGX_OK);
+    T(out.len == sizeof("a session that is opened again and again") - 1);
+
+    ngx_http_oauth2_session_exit();
+}
+
+
 /* more keys than cached contexts, and failures between successes */
 
 static void
@@ -1216,8 +1422,21 @@ static void
 test_cookie_strip(ngx_pool_t *pool)
 {
     ngx_str_t            prefix, name, value, expect;
+    ngx_uint_t           i;
     ngx_table_elt_t     *h;
     ngx_http_request_t  *r;
+
+    /* header, what is left, whether it is left in place */
+    static const char   *cases[][3] = {
+        { "sess=x", "", "" },
+        { "sess=x; sess_1=y", "", "" },
+        { "a=1;b=2; sess=x", "a=1;b=2", "" },
+        { " a=1 ;b=2 ; sess=x ; sess_2=y", "a=1 ;b=2", "" },
+        { "sess=x;a=1;b=2", "a=1; b=2", NULL },
+        { "a;b;c;sess=1;d;e;f;g;h", "a;b;c; d; e; f; g; h", NULL },
+        { "sess=1;d;e;f;g;h;i;j", "d; e; f; g; h; i; j", NULL },
+        { "a=1; sessx=2; sess_st_abc=3; b=4", "a=1; sessx=2; b=4", NULL },
+    };
 
     prefix = t_str("sess");
     name = t_str("sess");
@@ -1248,6 +1467,31 @@ test_cookie_strip(ngx_pool_t *pool)
 
     /* the cookie is gone for later lookups too */
     T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+
+    /*
+     * the pairs before the first stripped one stay as they were (and in
+     * place), the pairs after it are joined with "; "
+     */
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        r = t_request(pool);
+        t_add_cookie(r, cases[i][0]);
+        h = t_cookie_header(r, 0);
+        value = h->value;
+        expect = t_str(cases[i][1]);
+
+        T(ngx_http_oauth2_cookie_strip(r, &prefix) == NGX_OK);
+        T(h->value.len == expect.len
+          && memcmp(h->value.data, expect.data, expect.len) == 0);
+        T((h->hash == 0) == (expect.len == 0));
+
+        /* the old value is never written to */
+        T(memcmp(value.data, cases[i][0], value.len) == 0);
+
+        if (cases[i][2] != NULL) {
+            T(h->value.data >= value.data
+              && h->value.data + h->value.len <= value.data + value.len);
+        }
+    }
 
     /* nothing to strip: the header is left alone */
     r = t_request(pool);
@@ -1327,6 +1571,7 @@ run_tests(void)
     test_keys(pool);
     test_seal(pool);
     test_seal_cache(pool);
+    test_open_cache(pool);
     test_session(pool);
     test_state(pool);
     test_cookie_get(pool);
