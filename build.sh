@@ -276,6 +276,8 @@ cmd_fuzz() {
 
 
 cmd_bench() {
+    # the peer the hot-path benchmark compares with
+    APT_PACKAGES="$APT_PACKAGES apache2 libapache2-mod-auth-openidc"
     cmd_deps
     cmd_build
     exec "$ROOT/bench/run.sh" "$@"

@@ -39,13 +39,12 @@ SCENARIOS="
 latency            plain-location latency (p50/p99) with and without 50 logins waiting on a slow provider (discovery and token endpoint)
 latency-discovery  the same, only logins waiting on discovery
 latency-token      the same, only callbacks waiting on the token endpoint
+hotpath            a valid session's cost: throughput vs unprotected and vs Apache mod_auth_openidc, cookie sizes, instructions per request, CPU per login, worker memory (bench/hotpath.sh, ~12 min)
+hotpath-throughput only the throughput part (and the cookie sizes)
+hotpath-callgrind  only the instructions per request (callgrind)
 "
-# hot-path throughput (valid session vs unprotected, Apache
-# mod_auth_openidc) goes here: a scenario_throughput function, a line in
-# SCENARIOS and its name in DEFAULT_SCENARIOS; bench/lib.js has the wrk
-# runner, medians, tables and the report file.
 
-DEFAULT_SCENARIOS="latency"
+DEFAULT_SCENARIOS="latency hotpath"
 
 scenario_latency() {
     node "$ROOT/bench/latency.js" --wait discovery,token
@@ -57,6 +56,18 @@ scenario_latency_discovery() {
 
 scenario_latency_token() {
     node "$ROOT/bench/latency.js" --wait token
+}
+
+scenario_hotpath() {
+    sh "$ROOT/bench/hotpath.sh"
+}
+
+scenario_hotpath_throughput() {
+    sh "$ROOT/bench/hotpath.sh" throughput
+}
+
+scenario_hotpath_callgrind() {
+    sh "$ROOT/bench/hotpath.sh" callgrind
 }
 
 
