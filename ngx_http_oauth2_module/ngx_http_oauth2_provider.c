@@ -70,6 +70,8 @@ static ngx_int_t ngx_http_oauth2_metadata_url(ngx_pool_t *pool,
     yajl_val doc, const char *name, ngx_str_t *configured, ngx_str_t *url);
 static ngx_int_t ngx_http_oauth2_keys_parse(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err);
+static u_char *ngx_http_oauth2_jwks_log_handler(ngx_log_t *log, u_char *buf,
+    size_t len);
 
 
 ngx_int_t
@@ -603,9 +605,16 @@ static ngx_int_t
 ngx_http_oauth2_keys_parse(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err)
 {
+    ngx_log_t     log;
     ngx_array_t  *keys;
 
-    if (ngx_http_oauth2_jwks_parse(pool, ngx_cycle->log, f->response.data,
+    /* the keys skipped are logged with the provider's name */
+
+    log = *ngx_cycle->log;
+    log.handler = ngx_http_oauth2_jwks_log_handler;
+    log.data = &cache->provider->name;
+
+    if (ngx_http_oauth2_jwks_parse(pool, &log, f->response.data,
                                    f->response.len, &keys, err)
         != NGX_OK)
     {
@@ -620,6 +629,14 @@ ngx_http_oauth2_keys_parse(ngx_http_oauth2_cache_t *cache,
     cache->provider->rt->keys = keys;
 
     return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_oauth2_jwks_log_handler(ngx_log_t *log, u_char *buf, size_t len)
+{
+    return ngx_snprintf(buf, len, " while reading the JWKS of oauth2 "
+                        "provider \"%V\"", (ngx_str_t *) log->data);
 }
 
 

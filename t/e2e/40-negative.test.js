@@ -89,6 +89,8 @@ const NEGATIVE = [
     name: 'jwks-unsupported',
     statuses: PROVIDER_FAULT,
     reason: /jwks request to "[^"]+" failed: the JWKS has no usable signature key/,
+    // and each key it skipped, with the provider's name
+    alsoLogged: /JWKS key #0 skipped: .* while reading the JWKS of oauth2 provider "jwks-unsupported"/,
   },
   { name: 'jwks-badjson', statuses: PROVIDER_FAULT, reason: /jwks request to "[^"]+" failed: \S/ },
   { name: 'userinfo-sub-mismatch', extra: 'userinfo on;', reason: 'userinfo "sub" differs from the ID token\'s' },
@@ -320,6 +322,7 @@ describe('negative matrix: broken providers and attackers never get a session', 
       assert.ok(!flow.response.body.includes(`protected ${c.name}`), `the protected page was not served${info()}`);
       assertNoSessionSet(client, c.name, flow.hops, info());
       await assertLogged(cur, c.name, c.reason);
+      if (c.alsoLogged) await assertLogged(cur, c.name, c.alsoLogged);
       await assertStillLoggedOut(client, c.name, { providerDown: !!c.noLogin });
       await assertWorkerHealthy(cur);
     });
