@@ -1802,13 +1802,13 @@ static ngx_int_t
 ngx_http_oauth2_token_response(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx)
 {
-    int64_t                      n;
-    ngx_int_t                    rc;
-    ngx_str_t                    error, type, expires;
-    yajl_val                     doc;
-    const char                  *err;
-    ngx_http_oauth2_fetch_t     *f;
-    ngx_http_oauth2_provider_t  *p;
+    ngx_int_t                        rc;
+    ngx_str_t                        expires;
+    yajl_val                         doc;
+    const char                      *err;
+    ngx_http_oauth2_fetch_t         *f;
+    ngx_http_oauth2_provider_t      *p;
+    ngx_http_oauth2_token_fields_t   t;
 
     f = ctx->fetch;
     p = ctx->provider;
@@ -1819,9 +1819,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
         return ngx_http_oauth2_fetch_failed(r, ctx);
     }
 
-    ngx_str_null(&error);
-    ngx_str_null(&type);
-    ctx->expires_in = 0;
+    ngx_memzero(&t, sizeof(ngx_http_oauth2_token_fields_t));
 
     if (f->content_type.len >= sizeof("application/x-www-form-urlencoded") - 1
         && ngx_strncasecmp(f->content_type.data,
@@ -1832,21 +1830,20 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
         /* GitHub's default answer */
 
         (void) ngx_http_oauth2_form_param(r->pool, &f->response, "error",
-                                          &error);
+                                          &t.error);
         (void) ngx_http_oauth2_form_param(r->pool, &f->response,
-                                          "access_token", &ctx->access_token);
+                                          "access_token", &t.access_token);
         (void) ngx_http_oauth2_form_param(r->pool, &f->response,
-                                          "token_type", &type);
+                                          "token_type", &t.token_type);
         (void) ngx_http_oauth2_form_param(r->pool, &f->response,
-                                          "refresh_token",
-                                          &ctx->refresh_token);
+                                          "refresh_token", &t.refresh_token);
 
         if (ngx_http_oauth2_form_param(r->pool, &f->response, "expires_in",
                                        &expires)
             == NGX_OK)
         {
             rc = ngx_atoi(expires.data, expires.len);
-            ctx->expires_in = rc > 0 ? rc : 0;
+            t.expires_in = (rc > 0 && rc < 10 * 365 * 86400) ? rc : 0;
         }
 
     } else {
@@ -1863,39 +1860,24 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
                                         "The login service failed", NULL);
         }
 
-        (void) ngx_http_oauth2_json_string(doc, "error", &error);
-        (void) ngx_http_oauth2_json_string(doc, "access_token",
-                                           &ctx->access_token);
-        (void) ngx_http_oauth2_json_string(doc, "token_type", &type);
-        (void) ngx_http_oauth2_json_string(doc, "refresh_token",
-                                           &ctx->refresh_token);
-        (void) ngx_http_oauth2_json_string(doc, "id_token", &ctx->id_token);
-
-        if (ngx_http_oauth2_json_int(doc, "expires_in", &n) == NGX_OK
-            && n > 0 && n < 10 * 365 * 86400)
-        {
-            ctx->expires_in = (time_t) n;
-        }
+        ngx_http_oauth2_token_fields(doc, &t);
     }
 
-    if (error.len) {
-        for (err = (char *) error.data;
-             (u_char *) err < error.data + error.len;
-             err++)
-        {
-            if (!(isalnum(*err) || *err == '_' || *err == '-')) {
-                ngx_str_set(&error, "invalid");
-                break;
-            }
-        }
+    ctx->access_token = t.access_token;
+    ctx->refresh_token = t.refresh_token;
+    ctx->id_token = t.id_token;
+    ctx->expires_in = t.expires_in;
+
+    if (t.error.len) {
+        ngx_http_oauth2_error_code(&t.error);
 
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": token request refused: "
-                      "\"%V\"", &p->name, &error);
+                      "\"%V\"", &p->name, &t.error);
 
         return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
                                     "The login could not be completed, "
-                                    "please try again", &error);
+                                    "please try again", &t.error);
     }
 
     if (f->status != 200) {
@@ -1910,10 +1892,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
                                     "The login service failed", NULL);
     }
 
-    if (type.len && (type.len != 6
-                     || ngx_strncasecmp(type.data, (u_char *) "bearer", 6)
-                        != 0))
-    {
+    if (!ngx_http_oauth2_bearer(&t.token_type)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": unsupported token type",
                       &p->name);
@@ -1948,6 +1927,52 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
     ctx->phase = ngx_http_oauth2_cb_verify;
 
     return NGX_OK;
+}
+
+
+void
+ngx_http_oauth2_token_fields(void *doc, ngx_http_oauth2_token_fields_t *t)
+{
+    int64_t  n;
+
+    (void) ngx_http_oauth2_json_string(doc, "error", &t->error);
+    (void) ngx_http_oauth2_json_string(doc, "access_token", &t->access_token);
+    (void) ngx_http_oauth2_json_string(doc, "token_type", &t->token_type);
+    (void) ngx_http_oauth2_json_string(doc, "refresh_token",
+                                       &t->refresh_token);
+    (void) ngx_http_oauth2_json_string(doc, "id_token", &t->id_token);
+
+    t->expires_in = 0;
+
+    if (ngx_http_oauth2_json_int(doc, "expires_in", &n) == NGX_OK
+        && n > 0 && n < 10 * 365 * 86400)
+    {
+        t->expires_in = (time_t) n;
+    }
+}
+
+
+ngx_uint_t
+ngx_http_oauth2_bearer(ngx_str_t *token_type)
+{
+    return token_type->len == 0
+           || (token_type->len == 6
+               && ngx_strncasecmp(token_type->data, (u_char *) "bearer", 6)
+                  == 0);
+}
+
+
+void
+ngx_http_oauth2_error_code(ngx_str_t *error)
+{
+    u_char  *c;
+
+    for (c = error->data; c < error->data + error->len; c++) {
+        if (!(isalnum(*c) || *c == '_' || *c == '-')) {
+            ngx_str_set(error, "invalid");
+            return;
+        }
+    }
 }
 
 

@@ -135,4 +135,27 @@ ngx_int_t ngx_http_oauth2_logout(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 
 
+/* the fields of a token endpoint's answer (RFC 6749, 5.1 and 5.2) */
+typedef struct {
+    ngx_str_t                       error;
+    ngx_str_t                       access_token;
+    ngx_str_t                       token_type;
+    ngx_str_t                       refresh_token;
+    ngx_str_t                       id_token;
+    time_t                          expires_in;  /* 0: absent or absurd */
+} ngx_http_oauth2_token_fields_t;
+
+/* the fields of a JSON token response (doc: an object); the strings point
+ * into doc */
+void ngx_http_oauth2_token_fields(void *doc,
+    ngx_http_oauth2_token_fields_t *t);
+
+/* token_type absent or "Bearer", in any case (RFC 6749, 7.1) */
+ngx_uint_t ngx_http_oauth2_bearer(ngx_str_t *token_type);
+
+/* an error code of the provider, made fit to log and show: error codes
+ * are made of letters, digits, "_" and "-"; anything else is "invalid" */
+void ngx_http_oauth2_error_code(ngx_str_t *error);
+
+
 #endif /* _NGX_HTTP_OAUTH2_HANDLER_H_INCLUDED_ */

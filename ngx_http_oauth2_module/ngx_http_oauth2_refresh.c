@@ -464,15 +464,13 @@ ngx_http_oauth2_refresh_done(ngx_http_oauth2_fetch_t *f)
 static ngx_uint_t
 ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
 {
-    u_char                      *c;
-    int64_t                      n;
-    yajl_val                     doc;
-    ngx_str_t                    error, type;
-    ngx_uint_t                   level;
-    ngx_log_t                   *log;
-    const char                  *err;
-    ngx_http_oauth2_fetch_t     *f;
-    ngx_http_oauth2_provider_t  *p;
+    yajl_val                         doc;
+    ngx_uint_t                       level;
+    ngx_log_t                       *log;
+    const char                      *err;
+    ngx_http_oauth2_fetch_t         *f;
+    ngx_http_oauth2_provider_t      *p;
+    ngx_http_oauth2_token_fields_t   t;
 
     f = job->fetch;
     p = job->provider;
@@ -508,20 +506,15 @@ ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
         return NGX_HTTP_OAUTH2_SHM_FAILED;
     }
 
-    ngx_str_null(&error);
-    (void) ngx_http_oauth2_json_string(doc, "error", &error);
+    ngx_memzero(&t, sizeof(ngx_http_oauth2_token_fields_t));
+    ngx_http_oauth2_token_fields(doc, &t);
 
-    if (error.len || f->status != 200) {
+    if (t.error.len || f->status != 200) {
 
-        for (c = error.data; c < error.data + error.len; c++) {
-            if (!(isalnum(*c) || *c == '_' || *c == '-')) {
-                ngx_str_set(&error, "invalid");
-                break;
-            }
-        }
+        ngx_http_oauth2_error_code(&t.error);
 
-        if (error.len == sizeof("invalid_grant") - 1
-            && ngx_strncmp(error.data, "invalid_grant", error.len) == 0)
+        if (t.error.len == sizeof("invalid_grant") - 1
+            && ngx_strncmp(t.error.data, "invalid_grant", t.error.len) == 0)
         {
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "oauth2 provider \"%V\": the refresh token was "
@@ -532,25 +525,15 @@ ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
 
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "oauth2 provider \"%V\": refresh request refused: "
-                      "\"%V\" (HTTP status %ui)", &p->name, &error,
+                      "\"%V\" (HTTP status %ui)", &p->name, &t.error,
                       f->status);
         return NGX_HTTP_OAUTH2_SHM_FAILED;
     }
 
-    ngx_str_null(&type);
-
-    (void) ngx_http_oauth2_json_string(doc, "access_token",
-                                       &job->access_token);
-    (void) ngx_http_oauth2_json_string(doc, "token_type", &type);
-    (void) ngx_http_oauth2_json_string(doc, "refresh_token",
-                                       &job->refresh_token);
-    (void) ngx_http_oauth2_json_string(doc, "id_token", &job->id_token);
-
-    if (ngx_http_oauth2_json_int(doc, "expires_in", &n) == NGX_OK
-        && n > 0 && n < 10 * 365 * 86400)
-    {
-        job->expires_in = (time_t) n;
-    }
+    job->access_token = t.access_token;
+    job->refresh_token = t.refresh_token;
+    job->id_token = t.id_token;
+    job->expires_in = t.expires_in;
 
     if (job->access_token.len == 0) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -559,10 +542,7 @@ ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
         return NGX_HTTP_OAUTH2_SHM_FAILED;
     }
 
-    if (type.len && (type.len != 6
-                     || ngx_strncasecmp(type.data, (u_char *) "bearer", 6)
-                        != 0))
-    {
+    if (!ngx_http_oauth2_bearer(&t.token_type)) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "oauth2 provider \"%V\": unsupported token type in "
                       "the refresh response", &p->name);

@@ -98,6 +98,13 @@ const NEGATIVE = [
   { name: 'token-badjson', statuses: PROVIDER_FAULT, reason: 'token response is not a JSON object' },
   { name: 'token-huge', statuses: PROVIDER_FAULT, reason: /token request to "[^"]+" failed: response too large/ },
   { name: 'token-error', reason: 'token request refused: "invalid_grant"' },
+  // neither logged nor shown as sent
+  {
+    name: 'token-error-markup',
+    reason: 'token request refused: "invalid"',
+    body: /<code>invalid<\/code>/,
+  },
+  { name: 'token-type-mac', statuses: PROVIDER_FAULT, reason: 'unsupported token type' },
   {
     name: 'token-slow',
     scenario: 'token-slow-3000',

@@ -47,6 +47,8 @@ const SCENARIOS = {
   'token-badjson': [null, 'token response is truncated JSON'],
   'token-huge': [null, 'token response is valid JSON of 10 MB'],
   'token-error': [null, 'token endpoint answers 400 {"error":"invalid_grant"}'],
+  'token-error-markup': [null, 'token endpoint answers 400 with an error code holding markup'],
+  'token-type-mac': [null, 'token response with token_type "mac"'],
 
   'idt-alg-none': [null, 'ID token with alg "none" and an empty signature'],
   'idt-hs256': [null, 'ID token HS256-signed with the client secret'],
@@ -626,6 +628,7 @@ async function handleToken(ctx) {
   if (mods.has('token-slow')) await sleep(mods.get('token-slow') ?? DEFAULT_DELAY_MS);
   if (mods.has('token-500')) return oauthError(res, 500, 'server_error', 'token endpoint is broken (scenario)');
   if (mods.has('token-error')) return oauthError(res, 400, 'invalid_grant', 'scenario token-error');
+  if (mods.has('token-error-markup')) return oauthError(res, 400, '<b>x</b>', 'scenario token-error-markup');
 
   const auth = authenticateClient(req, form, o, mods);
   if (auth.error) return sendAuthFailure(res, auth);
@@ -674,6 +677,7 @@ async function handleToken(ctx) {
     return oauthError(res, 400, 'unsupported_grant_type', `grant_type ${grantType} not supported`);
   }
 
+  if (mods.has('token-type-mac')) body.token_type = 'mac';
   if (mods.has('token-badjson')) {
     return send(res, 200, JSON.stringify(body).slice(0, 80), { 'content-type': 'application/json' });
   }
