@@ -43,6 +43,8 @@
 static void t_check(int ok, const char *what, int line);
 static ngx_str_t t_str(const char *s);
 static ngx_array_t *t_keys(ngx_pool_t *pool, char **secrets, int n);
+static void t_key_sets(ngx_pool_t *pool, ngx_array_t **keys,
+    ngx_array_t **keys2, ngx_array_t **rotated);
 static ngx_http_request_t *t_request(ngx_pool_t *pool);
 static void t_add_cookie(ngx_http_request_t *r, const char *value);
 static ngx_uint_t t_set_cookies(ngx_http_request_t *r, ngx_str_t *out,
@@ -107,6 +109,26 @@ t_str(const char *s)
     str.len = strlen(s);
 
     return str;
+}
+
+
+/* keys of T_SECRET, of T_SECRET2, and both with T_SECRET2 first (a
+ * rotation: the new secret seals, the old one still opens) */
+
+static void
+t_key_sets(ngx_pool_t *pool, ngx_array_t **keys, ngx_array_t **keys2,
+    ngx_array_t **rotated)
+{
+    char  *secrets[2];
+
+    secrets[0] = T_SECRET;
+    secrets[1] = T_SECRET2;
+    *keys = t_keys(pool, secrets, 1);
+    *keys2 = t_keys(pool, secrets + 1, 1);
+
+    secrets[0] = T_SECRET2;
+    secrets[1] = T_SECRET;
+    *rotated = t_keys(pool, secrets, 2);
 }
 
 
@@ -514,21 +536,11 @@ static void
 test_seal(ngx_pool_t *pool)
 {
     u_char        *p;
-    char          *secrets[2];
     ngx_str_t      aad, aad2, plain, sealed, sealed2, out, bad;
     ngx_uint_t     index, i, declined, bit;
     ngx_array_t   *keys, *keys2, *rotated;
 
-    secrets[0] = T_SECRET;
-    secrets[1] = T_SECRET2;
-
-    keys = t_keys(pool, secrets, 1);
-    keys2 = t_keys(pool, secrets + 1, 1);
-
-    /* the new secret first, the old one still opens */
-    secrets[0] = T_SECRET2;
-    secrets[1] = T_SECRET;
-    rotated = t_keys(pool, secrets, 2);
+    t_key_sets(pool, &keys, &keys2, &rotated);
 
     aad = t_str("oauth2_session");
     aad2 = t_str("oauth2_sessiom");
@@ -725,22 +737,15 @@ test_seal(ngx_pool_t *pool)
 static void
 test_open_cache(ngx_pool_t *pool)
 {
-    u_char        *p;
-    char          *secrets[2];
-    size_t         size;
-    ngx_str_t      aad, aad2, plain, sealed, sealed2, out, bad;
-    ngx_uint_t     i, index, errors;
-    ngx_array_t   *keys, *keys2, *rotated;
+    u_char                          *p;
+    size_t                           size;
+    ngx_str_t                        aad, aad2, plain, sealed, sealed2;
+    ngx_str_t                        out, bad;
+    ngx_uint_t                       i, index, errors;
+    ngx_array_t                     *keys, *keys2, *rotated;
+    ngx_http_oauth2_ocache_stats_t   st0, st;
 
-    ngx_http_oauth2_ocache_stats_t  st0, st;
-
-    secrets[0] = T_SECRET;
-    secrets[1] = T_SECRET2;
-    keys = t_keys(pool, secrets, 1);
-    keys2 = t_keys(pool, secrets + 1, 1);
-    secrets[0] = T_SECRET2;
-    secrets[1] = T_SECRET;
-    rotated = t_keys(pool, secrets, 2);
+    t_key_sets(pool, &keys, &keys2, &rotated);
 
     aad = t_str("oauth2_session");
     aad2 = t_str("oauth2_sessioN");
