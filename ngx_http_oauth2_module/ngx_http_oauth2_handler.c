@@ -562,7 +562,8 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p)
 {
     time_t                        now, seen;
-    ngx_str_t                     value, plain;
+    ngx_int_t                     rc;
+    ngx_str_t                     value;
     ngx_uint_t                    index;
     ngx_http_oauth2_main_conf_t  *omcf;
 
@@ -572,23 +573,21 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
-    if (ngx_http_oauth2_open_cached(r->pool, omcf->session_cache,
-                                    olcf->keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
-                                    &p->cookie_name, &value, &plain, &index)
-        != NGX_OK)
-    {
+    rc = ngx_http_oauth2_session_open_cached(r->pool, omcf->session_cache,
+                                             olcf->keys, &p->cookie_name,
+                                             &value, &ctx->session, &index);
+
+    if (rc == NGX_ABORT) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oauth2: session cookie \"%V\" does not open "
-                      "(tampered, truncated or sealed with another secret)",
+                      "oauth2: session cookie \"%V\" is malformed",
                       &p->cookie_name);
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oauth2_session_decode(r->pool, &plain, &ctx->session)
-        != NGX_OK)
-    {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oauth2: session cookie \"%V\" is malformed",
+                      "oauth2: session cookie \"%V\" does not open "
+                      "(tampered, truncated or sealed with another secret)",
                       &p->cookie_name);
         return NGX_DECLINED;
     }

@@ -66,7 +66,9 @@
 /*
  * An opened cookie: the sealed value, its additional data and purpose, the
  * key that opened it, and the plaintext, which follow the structure in
- * the same allocation
+ * the same allocation; for a session also the session decoded from that
+ * plaintext, its strings pointing into the entry's copy of the plaintext
+ * and its claims after it
  */
 
 typedef struct {
@@ -78,6 +80,8 @@ typedef struct {
     size_t                     aad_len;
     size_t                     sealed_len;
     size_t                     plain_len;
+    ngx_uint_t                 decoded;   /* session is set */
+    ngx_http_oauth2_session_t  session;
 } ngx_http_oauth2_ocache_entry_t;
 
 
@@ -133,6 +137,14 @@ static void ngx_http_oauth2_gcm_fail(ngx_log_t *log,
     ngx_http_oauth2_gcm_slot_t *slot, const char *what);
 static ngx_int_t ngx_http_oauth2_base64url_decode(ngx_str_t *dst,
     ngx_str_t *src);
+static ngx_int_t ngx_http_oauth2_ocache_open(ngx_pool_t *pool,
+    size_t cache_size, ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad,
+    ngx_str_t *sealed, ngx_str_t *plain, ngx_uint_t *index,
+    ngx_http_oauth2_session_t *session);
+static ngx_int_t ngx_http_oauth2_session_copy(ngx_pool_t *pool,
+    ngx_http_oauth2_session_t *dst, ngx_http_oauth2_session_t *src,
+    u_char *from, u_char *to, ngx_http_oauth2_claim_t *claims);
+static void ngx_http_oauth2_rebase(ngx_str_t *s, u_char *from, u_char *to);
 static ngx_int_t ngx_http_oauth2_ocache_resize(size_t size, ngx_log_t *log);
 static void ngx_http_oauth2_ocache_flush(void);
 static void ngx_http_oauth2_ocache_drop(ngx_uint_t b);
@@ -534,8 +546,37 @@ ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
     ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
     ngx_str_t *plain, ngx_uint_t *index)
 {
-    u_char                          *p, *key;
-    size_t                           size;
+    return ngx_http_oauth2_ocache_open(pool, cache_size, keys, purpose, aad,
+                                       sealed, plain, index, NULL);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_session_open_cached(ngx_pool_t *pool, size_t cache_size,
+    ngx_array_t *keys, ngx_str_t *name, ngx_str_t *sealed,
+    ngx_http_oauth2_session_t *session, ngx_uint_t *index)
+{
+    ngx_str_t  plain;
+
+    return ngx_http_oauth2_ocache_open(pool, cache_size, keys,
+                                       NGX_HTTP_OAUTH2_SEAL_SESSION, name,
+                                       sealed, &plain, index, session);
+}
+
+
+/*
+ * Both of the above.  With session set, the plaintext is decoded into it:
+ * NGX_ABORT if it does not decode (and nothing is cached); a hit copies
+ * the decoded session the entry keeps instead of decoding again.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
+    ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
+    ngx_str_t *plain, ngx_uint_t *index, ngx_http_oauth2_session_t *session)
+{
+    u_char                          *p, *key, *entry_plain;
+    size_t                           size, claims_at;
     uint64_t                         tag;
     ngx_int_t                        rc;
     ngx_uint_t                       i, b, n, mask;
@@ -546,17 +587,21 @@ ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
         || keys == NULL
         || sealed->len < NGX_HTTP_OAUTH2_SEALED_MIN
         || sealed->len > NGX_HTTP_OAUTH2_OCACHE_VALUE_MAX
-        || sealed->len > cache_size / 16)
+        || sealed->len > cache_size / 16
+        || (cache_size != ngx_http_oauth2_ocache_size
+            && ngx_http_oauth2_ocache_resize(cache_size, pool->log)
+               != NGX_OK))
     {
-        return ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain,
-                                    index);
-    }
+        rc = ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain,
+                                  index);
 
-    if (cache_size != ngx_http_oauth2_ocache_size
-        && ngx_http_oauth2_ocache_resize(cache_size, pool->log) != NGX_OK)
-    {
-        return ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain,
-                                    index);
+        if (rc != NGX_OK || session == NULL) {
+            return rc;
+        }
+
+        rc = ngx_http_oauth2_session_decode(pool, plain, session);
+
+        return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
     }
 
     /* characters 2..9 are nonce bits only (1 and 2 carry the version) */
@@ -584,14 +629,15 @@ ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
              & ngx_http_oauth2_equal(p + aad->len, sealed->data, sealed->len)
              & ngx_http_oauth2_equal(e->key, key, NGX_HTTP_OAUTH2_KEY_LEN)))
         {
+            entry_plain = p + aad->len + sealed->len;
+
             plain->len = e->plain_len;
             plain->data = ngx_pnalloc(pool, e->plain_len + 1);
             if (plain->data == NULL) {
                 return NGX_ERROR;
             }
 
-            ngx_memcpy(plain->data, p + aad->len + sealed->len,
-                       e->plain_len);
+            ngx_memcpy(plain->data, entry_plain, e->plain_len);
 
             if (index != NULL) {
                 *index = e->index;
@@ -599,7 +645,19 @@ ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
 
             ngx_http_oauth2_ocache_stats.hits++;
 
-            return NGX_OK;
+            if (session == NULL) {
+                return NGX_OK;
+            }
+
+            if (e->decoded) {
+                return ngx_http_oauth2_session_copy(pool, session,
+                                                    &e->session, entry_plain,
+                                                    plain->data, NULL);
+            }
+
+            rc = ngx_http_oauth2_session_decode(pool, plain, session);
+
+            return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
         }
     }
 
@@ -615,8 +673,24 @@ ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
         *index = i;
     }
 
+    if (session != NULL) {
+        rc = ngx_http_oauth2_session_decode(pool, plain, session);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
+        }
+    }
+
     size = sizeof(ngx_http_oauth2_ocache_entry_t)
            + aad->len + sealed->len + plain->len;
+
+    claims_at = 0;
+
+    if (session != NULL) {
+        claims_at = ngx_align(size, sizeof(void *));
+        size = claims_at
+               + session->claims.nelts * sizeof(ngx_http_oauth2_claim_t);
+    }
 
     /* a failed allocation costs the cache, not the request */
 
@@ -665,10 +739,87 @@ ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
     p = ngx_cpymem(p, sealed->data, sealed->len);
     ngx_memcpy(p, plain->data, plain->len);
 
+    e->decoded = 0;
+
+    if (session != NULL) {
+        /* no allocation with claims given: this cannot fail */
+        (void) ngx_http_oauth2_session_copy(NULL, &e->session, session,
+                                            plain->data, p,
+                                            (ngx_http_oauth2_claim_t *)
+                                                ((u_char *) e + claims_at));
+        e->decoded = 1;
+    }
+
     ngx_http_oauth2_ocache[b] = e;
     ngx_http_oauth2_ocache_used += size;
 
     return NGX_OK;
+}
+
+
+/*
+ * dst = src with its strings moved from the plaintext at "from" to the
+ * same plaintext at "to"; the claims go to the given room, or to a new
+ * array in pool
+ */
+
+static ngx_int_t
+ngx_http_oauth2_session_copy(ngx_pool_t *pool, ngx_http_oauth2_session_t *dst,
+    ngx_http_oauth2_session_t *src, u_char *from, u_char *to,
+    ngx_http_oauth2_claim_t *claims)
+{
+    ngx_uint_t                i, n;
+    ngx_http_oauth2_claim_t  *c;
+
+    *dst = *src;
+
+    ngx_http_oauth2_rebase(&dst->sub, from, to);
+    ngx_http_oauth2_rebase(&dst->access_token, from, to);
+    ngx_http_oauth2_rebase(&dst->refresh_token, from, to);
+    ngx_http_oauth2_rebase(&dst->id_token, from, to);
+
+    n = src->claims.nelts;
+
+    if (claims == NULL) {
+        if (ngx_array_init(&dst->claims, pool, n ? n : 1,
+                           sizeof(ngx_http_oauth2_claim_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else {
+        dst->claims.elts = claims;
+        dst->claims.nalloc = n;
+        dst->claims.pool = NULL;
+    }
+
+    dst->claims.nelts = n;
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    c = dst->claims.elts;
+    ngx_memcpy(c, src->claims.elts, n * sizeof(ngx_http_oauth2_claim_t));
+
+    for (i = 0; i < n; i++) {
+        ngx_http_oauth2_rebase(&c[i].name, from, to);
+        ngx_http_oauth2_rebase(&c[i].value, from, to);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the strings of a decoded session point into its plaintext */
+
+static void
+ngx_http_oauth2_rebase(ngx_str_t *s, u_char *from, u_char *to)
+{
+    if (s->data != NULL) {
+        s->data = to + (s->data - from);
+    }
 }
 
 

@@ -81,6 +81,13 @@ ngx_int_t ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
     ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
     ngx_str_t *plain, ngx_uint_t *index);
 
+/* a session cookie through the same cache, decoded into session:
+ * NGX_DECLINED if it does not open, NGX_ABORT if it opens but does not
+ * decode; a hit copies the decoded session the cache keeps */
+ngx_int_t ngx_http_oauth2_session_open_cached(ngx_pool_t *pool,
+    size_t cache_size, ngx_array_t *keys, ngx_str_t *name, ngx_str_t *sealed,
+    ngx_http_oauth2_session_t *session, ngx_uint_t *index);
+
 typedef struct {
     size_t                     size;            /* configured */
     size_t                     used;            /* by the entries */

@@ -235,7 +235,21 @@ const NGINX_KINDS = {
       hdr: 'add_header X-Email alice@example.com;',
       prot: 'oauth2 op;',
       claim: 'oauth2 op;\n        add_header X-Email $oauth2_claim_email;',
+      // the issue's own wording: through a proxy to a backend (this same
+      // server, over kept-alive upstream connections), unprotected and with
+      // proxy_set_header X-Email $oauth2_claim_email; the backend echoes
+      // the header it got, so the run checks it arrived
+      pplain: 'proxy_pass http://hot_self/back/;',
+      pclaim: 'oauth2 op;\n        proxy_set_header X-Email $oauth2_claim_email;\n        proxy_pass http://hot_self/back/;',
+      back: 'add_header X-Got-Email $http_x_email;',
     },
+    http: (port) => `upstream hot_self {
+    server 127.0.0.1:${port};
+    keepalive 16;
+}
+proxy_http_version 1.1;
+proxy_set_header Connection "";
+`,
   },
   token: {
     what: '$oauth2_access_token used',
@@ -270,7 +284,7 @@ async function startThroughputNginx(env, op, kind, so) {
     ...(so ? { loadModule: false } : {}),
     main: `${so ? `load_module ${so};\n` : ''}${mainConf()}`,
     http: `${providerBlock(op)}
-
+${k.http ? k.http(port) : ''}
 server {
     listen 127.0.0.1:${port} backlog=4096;
     root ${root};
@@ -528,6 +542,15 @@ async function throughput(results) {
         id: 'claim', name: '`oauth2` + `add_header X-Email $oauth2_claim_email`',
         url: ngxUrl('default', 'claim'), headers: withCookie(sess.default.header), pids: () => [ngx.default.worker],
         target: TARGETS.rpsVar, expectHeader: ['x-email', 'alice@example.com'],
+      },
+      {
+        id: 'pplain', name: 'nginx, unprotected, through `proxy_pass` to a backend location of the same nginx, the same Cookie header',
+        url: ngxUrl('default', 'pplain'), headers: withCookie(sess.default.header), pids: () => [ngx.default.worker],
+      },
+      {
+        id: 'pclaim', name: '`oauth2` + `proxy_set_header X-Email $oauth2_claim_email`, through the same `proxy_pass`',
+        url: ngxUrl('default', 'pclaim'), headers: withCookie(sess.default.header), pids: () => [ngx.default.worker],
+        target: TARGETS.rpsVar, expectHeader: ['x-got-email', 'alice@example.com'],
       },
       {
         // the nginx of the next scenario (another process): its own unprotected baseline
@@ -838,7 +861,7 @@ server {
 
 const CG_FUNCS = [
   'ngx_http_oauth2_access_handler', 'ngx_http_oauth2_get_session', 'ngx_http_oauth2_cookie_get',
-  'ngx_http_oauth2_open_cached', 'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
+  'ngx_http_oauth2_session_open_cached', 'ngx_http_oauth2_ocache_open', 'ngx_http_oauth2_open_cached', 'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
   'ngx_http_oauth2_session_decode',
   'ngx_http_oauth2_cookie_strip', 'ngx_http_oauth2_cookie_next_pair', 'ngx_http_oauth2_claim_variable',
   'ngx_http_oauth2_variable',
@@ -1003,7 +1026,9 @@ function throughputSection(t) {
     + ` ${fmt(cpuRatio('oauth2'))}); p99 ratio, paired: **${fmt(p1)}** (target <= ${TARGETS.p99}): ${mark(p1 <= TARGETS.p99)}`
     + ` (ratio of the medians ${fmt(med('oauth2', 'p99') / plain.p99)}).`);
   // each against the same nginx (process) unprotected
-  for (const [id, base] of [['claim', 'plain'], ['token', t.runs['plain-token'] ? 'plain-token' : 'plain']]) {
+  const pairs = [['claim', 'plain'], ['token', t.runs['plain-token'] ? 'plain-token' : 'plain']];
+  if (t.runs.pclaim) pairs.push(['pclaim', 'pplain']);
+  for (const [id, base] of pairs) {
     const r = paired(id, 'rps', base);
     checks.push(`- ${t.scenarios.find((s) => s.id === id).name}, vs ${base}, paired: **${fmt(r)}** (target >= ${TARGETS.rpsVar}):`
       + ` ${mark(r >= TARGETS.rpsVar)} (ratio of the medians ${fmt(ratio(id, base))},`
@@ -1171,7 +1196,8 @@ function callgrindSection(c) {
   const breakdown = [
     ['ngx_http_oauth2_access_handler (all of the access phase)', 'ngx_http_oauth2_access_handler'],
     ['. get_session: cookie_get (find the cookie)', 'ngx_http_oauth2_cookie_get'],
-    ['. get_session: open_cached (the cache, and on a miss the open below)', 'ngx_http_oauth2_open_cached'],
+    ['. get_session: the cache of opened sessions (and on a miss the open and decode below)',
+      ['ngx_http_oauth2_session_open_cached', 'ngx_http_oauth2_ocache_open', 'ngx_http_oauth2_open_cached']],
     ['. get_session: open (base64url, AES-256-GCM)', 'ngx_http_oauth2_open'],
     ['. . base64url decoding', ['ngx_http_oauth2_base64url_decode', 'ngx_decode_base64url']],
     ['. . AES-256-GCM (OpenSSL EVP)', 'ngx_http_oauth2_gcm'],

@@ -68,6 +68,9 @@ static void test_keys(ngx_pool_t *pool);
 static void test_seal(ngx_pool_t *pool);
 static void test_seal_cache(ngx_pool_t *pool);
 static void test_open_cache(ngx_pool_t *pool);
+static void test_session_cache(ngx_pool_t *pool);
+static ngx_uint_t t_session_eq(ngx_http_oauth2_session_t *a,
+    ngx_http_oauth2_session_t *b);
 static void test_session(ngx_pool_t *pool);
 static void test_state(ngx_pool_t *pool);
 static void test_cookie_get(ngx_pool_t *pool);
@@ -927,6 +930,158 @@ test_open_cache(ngx_pool_t *pool)
 }
 
 
+/* the same session, field by field */
+
+static ngx_uint_t
+t_session_eq(ngx_http_oauth2_session_t *a, ngx_http_oauth2_session_t *b)
+{
+    ngx_uint_t                i;
+    ngx_http_oauth2_claim_t  *ca, *cb;
+
+#define t_str_eq(x, y)                                                       \
+    ((x).len == (y).len                                                      \
+     && ((x).len == 0 || memcmp((x).data, (y).data, (x).len) == 0))
+
+    if (a->expires != b->expires || a->created != b->created
+        || a->access_expires != b->access_expires || a->seen != b->seen
+        || !t_str_eq(a->sub, b->sub)
+        || !t_str_eq(a->access_token, b->access_token)
+        || !t_str_eq(a->refresh_token, b->refresh_token)
+        || !t_str_eq(a->id_token, b->id_token)
+        || a->claims.nelts != b->claims.nelts)
+    {
+        return 0;
+    }
+
+    ca = a->claims.elts;
+    cb = b->claims.elts;
+
+    for (i = 0; i < a->claims.nelts; i++) {
+        if (!t_str_eq(ca[i].name, cb[i].name)
+            || !t_str_eq(ca[i].value, cb[i].value))
+        {
+            return 0;
+        }
+    }
+
+#undef t_str_eq
+
+    return 1;
+}
+
+
+/*
+ * ngx_http_oauth2_session_open_cached(): a hit gives the session a decode
+ * gives, in memory of its own
+ */
+
+static void
+test_session_cache(ngx_pool_t *pool)
+{
+    ngx_str_t                        name, plain, sealed, junk;
+    ngx_uint_t                       i, index, n;
+    ngx_array_t                     *keys, *keys2, *rotated;
+    ngx_http_oauth2_claim_t         *claim;
+    ngx_http_oauth2_session_t        s, d, o;
+    ngx_http_oauth2_ocache_stats_t   st0, st;
+
+    t_key_sets(pool, &keys, &keys2, &rotated);
+    name = t_str("oauth2_op");
+
+    for (n = 0; n < 3; n++) {
+        ngx_memzero(&s, sizeof(s));
+        s.expires = 1800000000 + n;
+        s.created = 1700000000;
+        s.seen = n ? 1700000060 : 0;
+        s.sub = t_str("alice");
+        s.refresh_token = t_str("rt-0123456789");
+
+        T(ngx_array_init(&s.claims, pool, 2,
+                         sizeof(ngx_http_oauth2_claim_t)) == NGX_OK);
+
+        /* 0, 1 and 2 claims */
+        for (i = 0; i < n; i++) {
+            claim = ngx_array_push(&s.claims);
+            claim->name = t_str(i ? "groups" : "email");
+            claim->value = t_str(i ? "a,b" : "alice@example.com");
+        }
+
+        T(ngx_http_oauth2_session_encode(pool, &s, &plain) == NGX_OK);
+        T(ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
+                               &name, &plain, &sealed) == NGX_OK);
+
+        ngx_http_oauth2_open_cache_stats(&st0);
+
+        for (i = 0; i < 3; i++) {
+            index = 7;
+            T(ngx_http_oauth2_session_open_cached(pool, 64 * 1024, keys,
+                                                  &name, &sealed, &d, &index)
+              == NGX_OK);
+            T(index == 0 && t_session_eq(&d, &s));
+
+            /* what a request does to its copy stays in the request */
+            if (d.claims.nelts) {
+                claim = d.claims.elts;
+                claim[0].value.data[0] = 'X';
+                claim[0].value.len = 1;
+            }
+
+            d.sub.data[0] = 'X';
+        }
+
+        ngx_http_oauth2_open_cache_stats(&st);
+        T(st.misses == st0.misses + 1 && st.hits == st0.hits + 2);
+
+        /* the claims array of a copy is the request's own */
+        T(ngx_array_push(&d.claims) != NULL);
+        T(ngx_http_oauth2_session_open_cached(pool, 64 * 1024, keys, &name,
+                                              &sealed, &o, NULL) == NGX_OK);
+        T(t_session_eq(&o, &s));
+
+        /* no cache: the same */
+        T(ngx_http_oauth2_session_open_cached(pool, 0, keys, &name, &sealed,
+                                              &o, NULL) == NGX_OK);
+        T(t_session_eq(&o, &s));
+
+        /* another key: not a hit */
+        T(ngx_http_oauth2_session_open_cached(pool, 64 * 1024, keys2, &name,
+                                              &sealed, &o, NULL)
+          == NGX_DECLINED);
+    }
+
+    /* a value cached by ngx_http_oauth2_open_cached() decodes on a hit */
+    T(ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &name,
+                           &plain, &sealed) == NGX_OK);
+    T(ngx_http_oauth2_open_cached(pool, 64 * 1024, keys,
+                                  NGX_HTTP_OAUTH2_SEAL_SESSION, &name,
+                                  &sealed, &junk, NULL) == NGX_OK);
+    ngx_http_oauth2_open_cache_stats(&st0);
+    T(ngx_http_oauth2_session_open_cached(pool, 64 * 1024, keys, &name,
+                                          &sealed, &o, NULL) == NGX_OK);
+    ngx_http_oauth2_open_cache_stats(&st);
+    T(st.hits == st0.hits + 1 && t_session_eq(&o, &s));
+
+    /* a plaintext that is no session: NGX_ABORT, never cached */
+    junk = t_str("\x01not a session");
+    T(ngx_http_oauth2_seal(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &name,
+                           &junk, &sealed) == NGX_OK);
+    ngx_http_oauth2_open_cache_stats(&st0);
+
+    for (i = 0; i < 2; i++) {
+        T(ngx_http_oauth2_session_open_cached(pool, 64 * 1024, keys, &name,
+                                              &sealed, &o, NULL)
+          == NGX_ABORT);
+    }
+
+    ngx_http_oauth2_open_cache_stats(&st);
+    T(st.misses == st0.misses + 2 && st.hits == st0.hits);
+    T(ngx_http_oauth2_session_open_cached(pool, 0, keys, &name, &sealed,
+                                          &o, NULL) == NGX_ABORT);
+
+    ngx_http_oauth2_session_exit();
+}
+
+
 /* more keys than cached contexts, and failures between successes */
 
 static void
@@ -1577,6 +1732,7 @@ run_tests(void)
     test_seal(pool);
     test_seal_cache(pool);
     test_open_cache(pool);
+    test_session_cache(pool);
     test_session(pool);
     test_state(pool);
     test_cookie_get(pool);
