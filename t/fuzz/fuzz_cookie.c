@@ -23,7 +23,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_session.h"
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 
 /* the same secrets as t/fuzz/make-corpus.js */
@@ -52,14 +52,14 @@ fuzz_check_session(ngx_pool_t *pool, ngx_str_t *plain)
     ngx_http_oauth2_session_t   s;
 
     if (ngx_http_oauth2_session_decode(pool, plain, &s) != NGX_OK) {
-        if (fuzz_verbose) {
+        if (ngx_shim_verbose) {
             fprintf(stderr, "fuzz_cookie: session opens, does not decode\n");
         }
 
         return;
     }
 
-    if (fuzz_verbose) {
+    if (ngx_shim_verbose) {
         fprintf(stderr, "fuzz_cookie: session of \"%.*s\", %u claims\n",
                 (int) s.sub.len, s.sub.data, (unsigned) s.claims.nelts);
     }
@@ -96,7 +96,7 @@ fuzz_check_state(ngx_pool_t *pool, ngx_str_t *plain)
         return;
     }
 
-    if (fuzz_verbose) {
+    if (ngx_shim_verbose) {
         fprintf(stderr, "fuzz_cookie: state \"%.*s\"\n",
                 (int) st.state.len, st.state.data);
     }
@@ -146,10 +146,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     ngx_str_t                secret;
     ngx_http_oauth2_keys_t  *k;
 
-    fuzz_shim_init();
+    ngx_shim_init(NGX_LOG_DEBUG_ALL, "FUZZ_VERBOSE");
 
     /* lives for the whole run */
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
     fuzz_init_pool = pool;
 
     fuzz_keys = ngx_array_create(pool, 2, sizeof(ngx_http_oauth2_keys_t));
@@ -184,8 +184,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_states_t        st;
     ngx_http_request_t  *r;
 
-    pool = fuzz_pool();
-    r = fuzz_request(pool);
+    pool = ngx_shim_pool();
+    r = ngx_shim_request(pool);
 
     p = (u_char *) data;
     last = p + size;
@@ -197,7 +197,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nl = last;
         }
 
-        if (fuzz_request_add_cookie(r, p, nl - p) != NGX_OK) {
+        if (ngx_shim_request_add_cookie(r, p, nl - p) != NGX_OK) {
             abort();
         }
 
@@ -212,7 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = ngx_http_oauth2_cookie_get(r, &name, &value);
 
-    if (fuzz_verbose) {
+    if (ngx_shim_verbose) {
         fprintf(stderr, "fuzz_cookie: cookie_get: %d, %zu bytes\n", (int) rc,
                 rc == NGX_OK ? value.len : 0);
     }

@@ -21,7 +21,7 @@
 #include <ngx_core.h>
 
 #include "ngx_http_oauth2_json.h"
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 
 static const char  *fuzz_strings[] = {
@@ -98,7 +98,7 @@ fuzz_object(ngx_pool_t *pool, yajl_val v)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    fuzz_shim_init();
+    ngx_shim_init(NGX_LOG_DEBUG_ALL, "FUZZ_VERBOSE");
 
     return 0;
 }
@@ -114,7 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_pool_t  *pool;
     const char  *err;
 
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
 
     doc = ngx_pnalloc(pool, size);
     if (doc == NULL) {

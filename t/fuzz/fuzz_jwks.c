@@ -23,7 +23,7 @@
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 
 #define FUZZ_MAX_TOKENS  16
@@ -48,12 +48,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     ngx_pool_t  *pool;
     const char  *err;
 
-    fuzz_shim_init();
+    ngx_shim_init(NGX_LOG_DEBUG_ALL, "FUZZ_VERBOSE");
 
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
     fuzz_init_pool = pool;
 
-    doc = fuzz_read_file(FUZZ_KEYS_DIR "/tokens.txt", &len);
+    doc = ngx_shim_read_file(FUZZ_KEYS_DIR "/tokens.txt", &len);
 
     p = doc;
     last = doc + len;
@@ -106,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_array_t            *keys;
     ngx_http_oauth2_jwk_t  *jwk;
 
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
 
     doc = ngx_pnalloc(pool, size);
     if (doc == NULL) {
@@ -120,7 +120,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     keys = NULL;
     err = NULL;
 
-    if (ngx_http_oauth2_jwks_parse(pool, &fuzz_log, doc, size, &keys, &err)
+    if (ngx_http_oauth2_jwks_parse(pool, &ngx_shim_log, doc, size, &keys, &err)
         != NGX_OK)
     {
         if (err == NULL) {

@@ -25,7 +25,7 @@
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 
 /* as in t/fuzz/make-corpus.js */
@@ -53,15 +53,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     ngx_pool_t  *pool;
     const char  *err;
 
-    fuzz_shim_init();
+    ngx_shim_init(NGX_LOG_DEBUG_ALL, "FUZZ_VERBOSE");
 
     /* the keys live for the whole run */
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
     fuzz_init_pool = pool;
 
-    doc = fuzz_read_file(FUZZ_KEYS_DIR "/jwks.json", &len);
+    doc = ngx_shim_read_file(FUZZ_KEYS_DIR "/jwks.json", &len);
 
-    if (ngx_http_oauth2_jwks_parse(pool, &fuzz_log, doc, len, &fuzz_keys,
+    if (ngx_http_oauth2_jwks_parse(pool, &ngx_shim_log, doc, len, &fuzz_keys,
                                    &err)
         != NGX_OK
         || fuzz_keys->nelts < 5)
@@ -88,7 +88,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_oauth2_jwt_t          jwt;
     ngx_http_oauth2_jwt_expect_t   expect;
 
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
 
     token.len = size;
     token.data = ngx_pnalloc(pool, size);
@@ -122,7 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    if (fuzz_verbose) {
+    if (ngx_shim_verbose) {
         fprintf(stderr, "fuzz_jwt: %.*s: verify %d (%s)\n",
                 (int) jwt.alg.len, jwt.alg.data, (int) rc,
                 rc == NGX_OK ? "ok" : err);
@@ -151,7 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = ngx_http_oauth2_jwt_check_id_token(&jwt, &expect, &err);
 
-    if (fuzz_verbose) {
+    if (ngx_shim_verbose) {
         fprintf(stderr, "fuzz_jwt: claims %d (%s)\n", (int) rc,
                 rc == NGX_OK ? "ok" : err);
     }

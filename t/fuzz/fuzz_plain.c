@@ -21,7 +21,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_session.h"
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 
 #define FUZZ_SECRET      "fuzz-cookie-secret-0123456789abcdef-0123456789"
@@ -41,9 +41,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     ngx_str_t                secret;
     ngx_http_oauth2_keys_t  *k;
 
-    fuzz_shim_init();
+    ngx_shim_init(NGX_LOG_DEBUG_ALL, "FUZZ_VERBOSE");
 
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
     fuzz_init_pool = pool;
 
     fuzz_keys = ngx_array_create(pool, 1, sizeof(ngx_http_oauth2_keys_t));
@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_http_oauth2_session_t      s;
     ngx_http_oauth2_login_state_t  st;
 
-    pool = fuzz_pool();
+    pool = ngx_shim_pool();
 
     /* an allocation of exactly the input's size */
 

@@ -15,7 +15,7 @@
  * compile without the rest of nginx: t/fuzz/run.sh extracts their current
  * text (and NGX_HTTP_OAUTH2_MAX_PARAM) from it into
  * fuzz_handler_params.c, included here.  ngx_http_arg() and
- * ngx_unescape_uri() are the stand-ins of fuzz_shim.c (nginx's own are not
+ * ngx_unescape_uri() are the stand-ins of t/shim/ngx_shim.c (nginx's own are not
  * in Debian's nginx-dev).
  *
  * Seeds: callback URLs' queries the fake provider redirects to (success,
@@ -27,7 +27,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 #include "fuzz_handler_params.c"
 
@@ -45,7 +45,7 @@ static const char  *fuzz_form[] = {
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    fuzz_shim_init();
+    ngx_shim_init(NGX_LOG_DEBUG_ALL, "FUZZ_VERBOSE");
 
     return 0;
 }
@@ -60,10 +60,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char         **name;
     ngx_http_request_t  *r;
 
-    pool = fuzz_pool();
-    r = fuzz_request(pool);
+    pool = ngx_shim_pool();
+    r = ngx_shim_request(pool);
 
-    if (fuzz_request_set_args(r, (u_char *) data, size) != NGX_OK) {
+    if (ngx_shim_request_set_args(r, (u_char *) data, size) != NGX_OK) {
         abort();
     }
 

@@ -8,7 +8,7 @@
 #   harnesses: cookie plain jwt jwks json query (default: all)
 #
 # Each harness is compiled with clang -fsanitize=fuzzer,address,undefined
-# together with the module files it exercises and t/fuzz/fuzz_shim.c (the
+# together with the module files it exercises and t/shim/ngx_shim.c (the
 # nginx core functions they call), against the headers of the configured
 # nginx tree, as t/unit/ does.  Then, per harness:
 #
@@ -91,7 +91,7 @@ for d in src/core src/event src/event/modules src/os/unix objs \
 do
     INCS="$INCS -I $NGX_TREE/$d"
 done
-INCS="$INCS -I $SRC -I $FUZZ -I $OUT"
+INCS="$INCS -I $SRC -I $FUZZ -I $ROOT/t/shim -I $OUT"
 
 
 # ngx_http_oauth2_get_param() and _form_param() are static in the handler:
@@ -154,7 +154,7 @@ build() {
 
     # shellcheck disable=SC2086
     $CC $CFLAGS $INCS -o "$OUT/fuzz_$h" "$FUZZ/fuzz_$h.c" \
-        "$FUZZ/fuzz_shim.c" $src -lcrypto -lyajl \
+        "$ROOT/t/shim/ngx_shim.c" $src -lcrypto -lyajl \
         > "$OUT/fuzz_$h.build.log" 2>&1 \
     || { cat "$OUT/fuzz_$h.build.log" >&2; say "$h: build failed"; return 1; }
 

@@ -5,8 +5,8 @@
 #
 #   t/unit/run.sh
 #
-# The module sources are compiled together with test_jwt.c and a small
-# shim of the nginx core functions they call (ngx_unit_shim.c), against
+# The module sources are compiled together with test_jwt.c and the shim
+# of the nginx core functions they call (t/shim/ngx_shim.c), against
 # the headers of the configured nginx tree.  The last line of the output
 # is "N passed, M failed"; the exit status is non-zero on any failure.
 #
@@ -68,8 +68,8 @@ do
 done
 
 # shellcheck disable=SC2086
-$CC $CFLAGS $INCS -I "$SRC" -I "$UNIT" -o "$OUT/test_jwt" \
-    "$UNIT/test_jwt.c" "$UNIT/ngx_unit_shim.c" \
+$CC $CFLAGS $INCS -I "$SRC" -I "$ROOT/t/shim" -o "$OUT/test_jwt" \
+    "$UNIT/test_jwt.c" "$ROOT/t/shim/ngx_shim.c" \
     "$SRC/ngx_http_oauth2_json.c" "$SRC/ngx_http_oauth2_jwt.c" \
     $LDFLAGS -lcrypto -lyajl
 

@@ -6,8 +6,8 @@
 #
 #   t/unit/session.sh
 #
-# session_test.c and session_shim.c (stand-ins for the nginx core functions
-# used) are compiled with the module file against the headers of the
+# session_test.c and t/shim/ngx_shim.c (stand-ins for the nginx core
+# functions used) are compiled with the module file against the headers of the
 # configured nginx tree.  The last line of the output is "N passed, M
 # failed"; the exit status is non-zero on any failure.
 #
@@ -70,8 +70,8 @@ done
 BIN=$OUT/session_test
 
 # shellcheck disable=SC2086
-$CC $CFLAGS $INCS -I "$SRC" -I "$UNIT" -o "$BIN" \
-    "$UNIT/session_test.c" "$UNIT/session_shim.c" \
+$CC $CFLAGS $INCS -I "$SRC" -I "$ROOT/t/shim" -o "$BIN" \
+    "$UNIT/session_test.c" "$ROOT/t/shim/ngx_shim.c" \
     "$SRC/ngx_http_oauth2_session.c" \
     $LDFLAGS -lcrypto
 

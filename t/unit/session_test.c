@@ -5,7 +5,7 @@
 
 
 /*
- * Unit tests of ngx_http_oauth2_session.c, linked with session_shim.c.
+ * Unit tests of ngx_http_oauth2_session.c, linked with t/shim/ngx_shim.c.
  *
  *   session_test                 run the tests, print "N passed, N failed"
  *   session_test bench [N]       time N opens of a session cookie
@@ -33,7 +33,7 @@
 #include <sys/time.h>
 
 #include "ngx_http_oauth2_session.h"
-#include "session_shim.h"
+#include "ngx_shim.h"
 
 
 #define T_SECRET  "unit-test-secret-0123456789abcdef0123456789"
@@ -165,40 +165,7 @@ t_keys(ngx_pool_t *pool, char **secrets, int n)
 static ngx_http_request_t *
 t_request(ngx_pool_t *pool)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
-
-    r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
-    c = ngx_pcalloc(pool, sizeof(ngx_connection_t));
-
-    if (r == NULL || c == NULL) {
-        abort();
-    }
-
-    c->log = &session_shim_log;
-    r->connection = c;
-    r->pool = pool;
-
-    if (ngx_list_init(&r->headers_in.headers, pool, 2,
-                      sizeof(ngx_table_elt_t))
-        != NGX_OK
-        || ngx_list_init(&r->headers_out.headers, pool, 2,
-                         sizeof(ngx_table_elt_t))
-           != NGX_OK)
-    {
-        abort();
-    }
-
-#if (nginx_version < 1023000)
-    if (ngx_array_init(&r->headers_in.cookies, pool, 2,
-                       sizeof(ngx_table_elt_t *))
-        != NGX_OK)
-    {
-        abort();
-    }
-#endif
-
-    return r;
+    return ngx_shim_request(pool);
 }
 
 
@@ -207,44 +174,11 @@ t_request(ngx_pool_t *pool)
 static void
 t_add_cookie(ngx_http_request_t *r, const char *value)
 {
-    size_t            len;
-    ngx_table_elt_t  *h;
-#if (nginx_version >= 1023000)
-    ngx_table_elt_t  **ph;
-#else
-    ngx_table_elt_t  **cookie;
-#endif
-
-    h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
+    if (ngx_shim_request_add_cookie(r, (u_char *) value, strlen(value))
+        != NGX_OK)
+    {
         abort();
     }
-
-    len = strlen(value);
-
-    h->hash = 1;
-    h->key = t_str("Cookie");
-    h->lowcase_key = (u_char *) "cookie";
-    h->value.data = ngx_pnalloc(r->pool, len + 1);
-    h->value.len = len;
-    memcpy(h->value.data, value, len + 1);
-
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-
-    for (ph = &r->headers_in.cookie; *ph; ph = &(*ph)->next) {
-        /* void */
-    }
-
-    *ph = h;
-#else
-    cookie = ngx_array_push(&r->headers_in.cookies);
-    if (cookie == NULL) {
-        abort();
-    }
-
-    *cookie = h;
-#endif
 }
 
 
@@ -1725,7 +1659,7 @@ run_tests(void)
 {
     ngx_pool_t  *pool;
 
-    pool = ngx_create_pool(4096, &session_shim_log);
+    pool = ngx_create_pool(4096, &ngx_shim_log);
 
     test_vectors(pool);
     test_keys(pool);
@@ -1741,9 +1675,9 @@ run_tests(void)
     test_cookie_strip(pool);
 
     /* client garbage is never logged */
-    session_shim_log_reset();
+    ngx_shim_log_reset();
     test_garbage(pool);
-    T(session_shim_logged_len == 0);
+    T(ngx_shim_logged_len == 0);
 
     ngx_destroy_pool(pool);
 
@@ -1771,7 +1705,7 @@ run_bench(int argc, char **argv)
 
     n = argc > 2 ? (ngx_uint_t) atol(argv[2]) : 200000;
 
-    pool = ngx_create_pool(4096, &session_shim_log);
+    pool = ngx_create_pool(4096, &ngx_shim_log);
 
     secrets[0] = T_SECRET;
     keys = t_keys(pool, secrets, 1);
@@ -1797,7 +1731,7 @@ run_bench(int argc, char **argv)
     gettimeofday(&t0, NULL);
 
     for (i = 0; i < n; i++) {
-        rpool = ngx_create_pool(4096, &session_shim_log);
+        rpool = ngx_create_pool(4096, &ngx_shim_log);
 
         if (ngx_http_oauth2_open(rpool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION,
                                  &aad, &sealed, &out, &index) != NGX_OK
@@ -2004,7 +1938,7 @@ main(int argc, char **argv)
     int          rc;
     ngx_pool_t  *pool;
 
-    session_shim_init(NGX_LOG_INFO);
+    ngx_shim_init(NGX_LOG_INFO, "SESSION_TEST_VERBOSE");
 
     if (argc == 1) {
         return run_tests();
@@ -2014,7 +1948,7 @@ main(int argc, char **argv)
         return run_bench(argc, argv);
     }
 
-    pool = ngx_create_pool(4096, &session_shim_log);
+    pool = ngx_create_pool(4096, &ngx_shim_log);
     if (pool == NULL) {
         return 2;
     }

@@ -26,7 +26,7 @@
 
 #include <stdarg.h>
 
-#include "ngx_unit_shim.h"
+#include "ngx_shim.h"
 
 
 #define T_NOW          1700000000
@@ -829,7 +829,7 @@ test_jwks(void)
 
     /* skipped keys: the document is still a JWKS */
 
-    logs = ngx_unit_log_count;
+    logs = ngx_shim_log_count;
 
     doc = t_fmt("{\"keys\":[%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
                 "%s,%s,%s,%s,%s,%s,%s,%s],\"other\":1}",
@@ -867,7 +867,7 @@ test_jwks(void)
     CHECK("jwks: bad keys skipped",
           keys != NULL && keys->nelts == 1
           && ((ngx_http_oauth2_jwk_t *) keys->elts)->kid.len == 6);
-    CHECK("jwks: skipped keys logged", ngx_unit_log_count - logs == 22);
+    CHECK("jwks: skipped keys logged", ngx_shim_log_count - logs == 22);
 
     /* "n" and "e" encodings */
 
@@ -1780,18 +1780,18 @@ test_alloc_failures(void)
         pool = ngx_create_pool(1024, &t_log);
         keys = NULL;
 
-        ngx_unit_alloc_fail = n;
+        ngx_shim_alloc_fail = n;
         rc = ngx_http_oauth2_jwks_parse(pool, &t_log, (u_char *) doc,
                                         strlen(doc), &keys, &err);
 
-        if (ngx_unit_alloc_fail == 0 && rc == NGX_OK) {
+        if (ngx_shim_alloc_fail == 0 && rc == NGX_OK) {
             /* an allocation for a key failed: it may only be skipped */
             ok &= (keys != NULL && keys->nelts <= 3);
         }
 
-        if (ngx_unit_alloc_fail != 0) {
+        if (ngx_shim_alloc_fail != 0) {
             ok &= (rc == NGX_OK && keys != NULL && keys->nelts == 3);
-            ngx_unit_alloc_fail = 0;
+            ngx_shim_alloc_fail = 0;
             ngx_destroy_pool(pool);
             break;
         }
@@ -1811,15 +1811,15 @@ test_alloc_failures(void)
     for (n = 1; n < 100; n++) {
         pool = ngx_create_pool(1024, &t_log);
 
-        ngx_unit_alloc_fail = n;
+        ngx_shim_alloc_fail = n;
         rc = ngx_http_oauth2_jwt_parse(pool, &s, &jwt, &err);
 
-        if (ngx_unit_alloc_fail == 0) {
+        if (ngx_shim_alloc_fail == 0) {
             ok &= (rc == NGX_ERROR);
 
         } else {
             ok &= (rc == NGX_OK);
-            ngx_unit_alloc_fail = 0;
+            ngx_shim_alloc_fail = 0;
             ngx_destroy_pool(pool);
             break;
         }
@@ -1834,12 +1834,10 @@ test_alloc_failures(void)
 int
 main(int argc, char **argv)
 {
+    ngx_shim_init(NGX_LOG_INFO, "UNIT_VERBOSE");
+
     ngx_memzero(&t_log, sizeof(ngx_log_t));
     t_log.log_level = NGX_LOG_INFO;
-
-    if (getenv("UNIT_VERBOSE") != NULL) {
-        ngx_unit_log_verbose = 1;
-    }
 
     t_pool = ngx_create_pool(4096, &t_log);
 

@@ -8,42 +8,54 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "fuzz_shim.h"
+#include "ngx_shim.h"
 
 
-#define FUZZ_LOG_LINE  2048
+#define NGX_SHIM_LOG_LINE  2048
 
 
-static void *fuzz_alloc(ngx_pool_t *pool, size_t size);
-static u_char *fuzz_number(u_char *buf, u_char *last, uint64_t v,
+static void *ngx_shim_palloc(ngx_pool_t *pool, size_t size);
+static u_char *ngx_shim_number(u_char *buf, u_char *last, uint64_t v,
     ngx_uint_t negative, ngx_uint_t hex, ngx_uint_t width, u_char pad);
-static u_char *fuzz_vformat(u_char *buf, u_char *last, const char *fmt,
+static u_char *ngx_shim_vformat(u_char *buf, u_char *last, const char *fmt,
     va_list args);
 
 
-ngx_log_t              fuzz_log;
+ngx_log_t              ngx_shim_log;
 
-static ngx_cycle_t     fuzz_cycle;
-volatile ngx_cycle_t  *ngx_cycle = &fuzz_cycle;
+static ngx_cycle_t     ngx_shim_cycle;
+volatile ngx_cycle_t  *ngx_cycle = &ngx_shim_cycle;
 
-ngx_uint_t             fuzz_verbose;
+ngx_uint_t             ngx_shim_verbose;
+ngx_uint_t             ngx_shim_log_count;
+ngx_uint_t             ngx_shim_alloc_fail;
+u_char                 ngx_shim_logged[16384];
+size_t                 ngx_shim_logged_len;
 
-static const u_char    fuzz_b64url[] =
+static const u_char    ngx_shim_b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 
 void
-fuzz_shim_init(void)
+ngx_shim_init(ngx_uint_t log_level, const char *verbose_env)
 {
-    /* debug level: every ngx_log_error() and ngx_log_debug() formats */
-    fuzz_log.log_level = NGX_LOG_DEBUG_ALL;
-    fuzz_cycle.log = &fuzz_log;
-    fuzz_verbose = getenv("FUZZ_VERBOSE") != NULL;
+    ngx_shim_verbose = (verbose_env != NULL && getenv(verbose_env) != NULL);
+    ngx_shim_log.log_level = log_level;
+    ngx_shim_cycle.log = &ngx_shim_log;
+    ngx_shim_log_reset();
+}
+
+
+void
+ngx_shim_log_reset(void)
+{
+    ngx_shim_logged_len = 0;
+    ngx_shim_log_count = 0;
 }
 
 
 u_char *
-fuzz_read_file(const char *path, size_t *len)
+ngx_shim_read_file(const char *path, size_t *len)
 {
     FILE    *f;
     long     n;
@@ -51,20 +63,20 @@ fuzz_read_file(const char *path, size_t *len)
 
     f = fopen(path, "rb");
     if (f == NULL) {
-        fprintf(stderr, "fuzz: cannot open %s\n", path);
+        fprintf(stderr, "ngx_shim: cannot open %s\n", path);
         exit(2);
     }
 
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0
         || fseek(f, 0, SEEK_SET) != 0)
     {
-        fprintf(stderr, "fuzz: cannot size %s\n", path);
+        fprintf(stderr, "ngx_shim: cannot size %s\n", path);
         exit(2);
     }
 
     p = malloc(n + 1);
     if (p == NULL || fread(p, 1, n, f) != (size_t) n) {
-        fprintf(stderr, "fuzz: cannot read %s\n", path);
+        fprintf(stderr, "ngx_shim: cannot read %s\n", path);
         exit(2);
     }
 
@@ -98,11 +110,11 @@ ngx_create_pool(size_t size, ngx_log_t *log)
 
 
 ngx_pool_t *
-fuzz_pool(void)
+ngx_shim_pool(void)
 {
     ngx_pool_t  *p;
 
-    p = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &fuzz_log);
+    p = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, &ngx_shim_log);
     if (p == NULL) {
         abort();
     }
@@ -139,9 +151,13 @@ ngx_destroy_pool(ngx_pool_t *pool)
 
 
 static void *
-fuzz_alloc(ngx_pool_t *pool, size_t size)
+ngx_shim_palloc(ngx_pool_t *pool, size_t size)
 {
     ngx_pool_large_t  *l;
+
+    if (ngx_shim_alloc_fail > 0 && --ngx_shim_alloc_fail == 0) {
+        return NULL;
+    }
 
     l = malloc(sizeof(ngx_pool_large_t));
     if (l == NULL) {
@@ -180,14 +196,14 @@ ngx_calloc(size_t size, ngx_log_t *log)
 void *
 ngx_palloc(ngx_pool_t *pool, size_t size)
 {
-    return fuzz_alloc(pool, size);
+    return ngx_shim_palloc(pool, size);
 }
 
 
 void *
 ngx_pnalloc(ngx_pool_t *pool, size_t size)
 {
-    return fuzz_alloc(pool, size);
+    return ngx_shim_palloc(pool, size);
 }
 
 
@@ -196,7 +212,7 @@ ngx_pcalloc(ngx_pool_t *pool, size_t size)
 {
     void  *p;
 
-    p = fuzz_alloc(pool, size);
+    p = ngx_shim_palloc(pool, size);
     if (p) {
         ngx_memzero(p, size);
     }
@@ -343,20 +359,20 @@ ngx_encode_base64url(ngx_str_t *dst, ngx_str_t *src)
     s = src->data;
 
     for (n = src->len; n >= 3; n -= 3, s += 3) {
-        *d++ = fuzz_b64url[s[0] >> 2];
-        *d++ = fuzz_b64url[((s[0] & 0x03) << 4) | (s[1] >> 4)];
-        *d++ = fuzz_b64url[((s[1] & 0x0f) << 2) | (s[2] >> 6)];
-        *d++ = fuzz_b64url[s[2] & 0x3f];
+        *d++ = ngx_shim_b64url[s[0] >> 2];
+        *d++ = ngx_shim_b64url[((s[0] & 0x03) << 4) | (s[1] >> 4)];
+        *d++ = ngx_shim_b64url[((s[1] & 0x0f) << 2) | (s[2] >> 6)];
+        *d++ = ngx_shim_b64url[s[2] & 0x3f];
     }
 
     if (n == 1) {
-        *d++ = fuzz_b64url[s[0] >> 2];
-        *d++ = fuzz_b64url[(s[0] & 0x03) << 4];
+        *d++ = ngx_shim_b64url[s[0] >> 2];
+        *d++ = ngx_shim_b64url[(s[0] & 0x03) << 4];
 
     } else if (n == 2) {
-        *d++ = fuzz_b64url[s[0] >> 2];
-        *d++ = fuzz_b64url[((s[0] & 0x03) << 4) | (s[1] >> 4)];
-        *d++ = fuzz_b64url[(s[1] & 0x0f) << 2];
+        *d++ = ngx_shim_b64url[s[0] >> 2];
+        *d++ = ngx_shim_b64url[((s[0] & 0x03) << 4) | (s[1] >> 4)];
+        *d++ = ngx_shim_b64url[(s[1] & 0x0f) << 2];
     }
 
     dst->len = d - dst->data;
@@ -443,7 +459,7 @@ ngx_unescape_uri(u_char **dst, u_char **src, size_t size, ngx_uint_t type)
     ngx_int_t hi, lo;
 
     if (type != 0) {
-        fprintf(stderr, "fuzz_shim: ngx_unescape_uri() type %u\n",
+        fprintf(stderr, "ngx_shim: ngx_unescape_uri() type %u\n",
                 (unsigned) type);
         abort();
     }
@@ -635,7 +651,7 @@ ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
 /* requests */
 
 ngx_http_request_t *
-fuzz_request(ngx_pool_t *pool)
+ngx_shim_request(ngx_pool_t *pool)
 {
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
@@ -647,7 +663,7 @@ fuzz_request(ngx_pool_t *pool)
         abort();
     }
 
-    c->log = &fuzz_log;
+    c->log = &ngx_shim_log;
     c->pool = pool;
 
     r->connection = c;
@@ -677,7 +693,7 @@ fuzz_request(ngx_pool_t *pool)
 
 
 ngx_int_t
-fuzz_request_add_cookie(ngx_http_request_t *r, u_char *data, size_t len)
+ngx_shim_request_add_cookie(ngx_http_request_t *r, u_char *data, size_t len)
 {
     ngx_table_elt_t   *h;
 #if (nginx_version < 1023000)
@@ -728,7 +744,7 @@ fuzz_request_add_cookie(ngx_http_request_t *r, u_char *data, size_t len)
 
 
 ngx_int_t
-fuzz_request_set_args(ngx_http_request_t *r, u_char *data, size_t len)
+ngx_shim_request_set_args(ngx_http_request_t *r, u_char *data, size_t len)
 {
     r->args.len = len;
     r->args.data = ngx_pnalloc(r->pool, len);
@@ -747,7 +763,7 @@ fuzz_request_set_args(ngx_http_request_t *r, u_char *data, size_t len)
 /* formatting: the conversions of ngx_vslprintf() */
 
 static u_char *
-fuzz_number(u_char *buf, u_char *last, uint64_t v, ngx_uint_t negative,
+ngx_shim_number(u_char *buf, u_char *last, uint64_t v, ngx_uint_t negative,
     ngx_uint_t hex, ngx_uint_t width, u_char pad)
 {
     u_char             tmp[NGX_INT64_LEN + 2], *p;
@@ -787,7 +803,7 @@ fuzz_number(u_char *buf, u_char *last, uint64_t v, ngx_uint_t negative,
 
 
 static u_char *
-fuzz_vformat(u_char *buf, u_char *last, const char *fmt, va_list args)
+ngx_shim_vformat(u_char *buf, u_char *last, const char *fmt, va_list args)
 {
     u_char                *s;
     size_t                 slen, n;
@@ -1008,15 +1024,15 @@ fuzz_vformat(u_char *buf, u_char *last, const char *fmt, va_list args)
             continue;
 
         default:
-            fprintf(stderr, "fuzz_shim: unsupported format \"%%%s\"\n", fmt);
+            fprintf(stderr, "ngx_shim: unsupported format \"%%%s\"\n", fmt);
             abort();
         }
 
         if (sign && i64 < 0) {
-            buf = fuzz_number(buf, last, 0 - (uint64_t) i64, 1, hex, width,
+            buf = ngx_shim_number(buf, last, 0 - (uint64_t) i64, 1, hex, width,
                               pad);
         } else {
-            buf = fuzz_number(buf, last, (uint64_t) i64, 0, hex, width, pad);
+            buf = ngx_shim_number(buf, last, (uint64_t) i64, 0, hex, width, pad);
         }
 
         fmt++;
@@ -1033,7 +1049,7 @@ ngx_sprintf(u_char *buf, const char *fmt, ...)
     va_list   args;
 
     va_start(args, fmt);
-    p = fuzz_vformat(buf, (u_char *) -1, fmt, args);
+    p = ngx_shim_vformat(buf, (u_char *) -1, fmt, args);
     va_end(args);
 
     return p;
@@ -1047,7 +1063,7 @@ ngx_snprintf(u_char *buf, size_t max, const char *fmt, ...)
     va_list   args;
 
     va_start(args, fmt);
-    p = fuzz_vformat(buf, buf + max, fmt, args);
+    p = ngx_shim_vformat(buf, buf + max, fmt, args);
     va_end(args);
 
     return p;
@@ -1061,7 +1077,7 @@ ngx_slprintf(u_char *buf, u_char *last, const char *fmt, ...)
     va_list   args;
 
     va_start(args, fmt);
-    p = fuzz_vformat(buf, last, fmt, args);
+    p = ngx_shim_vformat(buf, last, fmt, args);
     va_end(args);
 
     return p;
@@ -1072,14 +1088,27 @@ void ngx_cdecl
 ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
     const char *fmt, ...)
 {
-    u_char   line[FUZZ_LOG_LINE], *p;
+    u_char   line[NGX_SHIM_LOG_LINE], *p;
+    size_t   n;
     va_list  args;
 
     va_start(args, fmt);
-    p = fuzz_vformat(line, line + sizeof(line), fmt, args);
+    p = ngx_shim_vformat(line, line + sizeof(line), fmt, args);
     va_end(args);
 
-    if (fuzz_verbose) {
+    ngx_shim_log_count++;
+
+    n = ngx_min((size_t) (p - line),
+                sizeof(ngx_shim_logged) - 1 - ngx_shim_logged_len);
+
+    ngx_memcpy(ngx_shim_logged + ngx_shim_logged_len, line, n);
+    ngx_shim_logged_len += n;
+
+    if (ngx_shim_logged_len < sizeof(ngx_shim_logged) - 1) {
+        ngx_shim_logged[ngx_shim_logged_len++] = '\n';
+    }
+
+    if (ngx_shim_verbose) {
         fprintf(stderr, "log[%u]: %.*s\n", (unsigned) level,
                 (int) (p - line), line);
     }
