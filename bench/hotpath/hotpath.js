@@ -240,7 +240,10 @@ const NGINX_KINDS = {
       // proxy_set_header X-Email $oauth2_claim_email; the backend echoes
       // the header it got, so the run checks it arrived
       pplain: 'proxy_pass http://hot_self/back/;',
-      pclaim: 'oauth2 op;\n        proxy_set_header X-Email $oauth2_claim_email;\n        proxy_pass http://hot_self/back/;',
+      // (a location's own proxy_set_header drops the inherited ones:
+      // Connection "" again, or every request opens a new connection)
+      pclaim: 'oauth2 op;\n        proxy_set_header X-Email $oauth2_claim_email;\n'
+        + '        proxy_set_header Connection "";\n        proxy_pass http://hot_self/back/;',
       back: 'add_header X-Got-Email $http_x_email;',
     },
     http: (port) => `upstream hot_self {
