@@ -1930,7 +1930,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
 
 
 void
-ngx_http_oauth2_token_fields(void *doc, ngx_http_oauth2_token_fields_t *t)
+ngx_http_oauth2_token_fields(yajl_val doc, ngx_http_oauth2_token_fields_t *t)
 {
     int64_t  n;
 

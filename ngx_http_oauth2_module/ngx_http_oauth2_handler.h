@@ -14,6 +14,7 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_session.h"
 
@@ -147,7 +148,7 @@ typedef struct {
 
 /* the fields of a JSON token response (doc: an object); the strings point
  * into doc */
-void ngx_http_oauth2_token_fields(void *doc,
+void ngx_http_oauth2_token_fields(yajl_val doc,
     ngx_http_oauth2_token_fields_t *t);
 
 /* token_type absent or "Bearer", in any case (RFC 6749, 7.1) */

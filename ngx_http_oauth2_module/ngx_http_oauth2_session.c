@@ -64,23 +64,20 @@
 
 
 /*
- * An opened cookie: the sealed value, its additional data and purpose, the
- * key that opened it, and the plaintext, which follow the structure in
- * the same allocation; for a session also the session decoded from that
- * plaintext, its strings pointing into the entry's copy of the plaintext
- * and its claims after it
+ * An opened session cookie: the key that opened it and the session decoded
+ * from it; the cookie name, the sealed value and the plaintext follow the
+ * structure in the same allocation, the session's strings point into that
+ * plaintext, and its claims come last
  */
 
 typedef struct {
     uint64_t                   tag;       /* 8 characters of the nonce */
     size_t                     size;      /* of the whole allocation */
-    ngx_uint_t                 purpose;
     ngx_uint_t                 index;     /* of the key in the key list */
     u_char                     key[NGX_HTTP_OAUTH2_KEY_LEN];
-    size_t                     aad_len;
+    size_t                     name_len;
     size_t                     sealed_len;
     size_t                     plain_len;
-    ngx_uint_t                 decoded;   /* session is set */
     ngx_http_oauth2_session_t  session;
 } ngx_http_oauth2_ocache_entry_t;
 
@@ -137,10 +134,6 @@ static void ngx_http_oauth2_gcm_fail(ngx_log_t *log,
     ngx_http_oauth2_gcm_slot_t *slot, const char *what);
 static ngx_int_t ngx_http_oauth2_base64url_decode(ngx_str_t *dst,
     ngx_str_t *src);
-static ngx_int_t ngx_http_oauth2_ocache_open(ngx_pool_t *pool,
-    size_t cache_size, ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad,
-    ngx_str_t *sealed, ngx_str_t *plain, ngx_uint_t *index,
-    ngx_http_oauth2_session_t *session);
 static ngx_int_t ngx_http_oauth2_session_copy(ngx_pool_t *pool,
     ngx_http_oauth2_session_t *dst, ngx_http_oauth2_session_t *src,
     u_char *from, u_char *to, ngx_http_oauth2_claim_t *claims);
@@ -531,57 +524,35 @@ ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys, ngx_uint_t purpose,
 
 
 /*
- * ngx_http_oauth2_open() through the cache of opened values.  Opening a
+ * ngx_http_oauth2_open() and ngx_http_oauth2_session_decode() of a session
+ * cookie, through the cache of opened sessions.  Opening and decoding a
  * default session cookie is most of what a logged-in request costs the
  * module, and a browser sends the same value with every request until the
- * session changes.  A hit needs the same sealed value, additional data
- * and purpose, and the key that opened it still in the key list at the
- * same place (another configuration may have other secrets); sealed
- * values and keys are compared in constant time.  The plaintext is
- * copied into pool: an entry may be replaced while the request lives.
+ * session changes.  A hit needs the same sealed value and cookie name,
+ * and the key that opened it still in the key list at the same place
+ * (another configuration may have other secrets); values and keys are
+ * compared in constant time.  A hit copies the plaintext and the decoded
+ * session into pool: an entry may be replaced while the request lives.
+ * NGX_ABORT: the value opened but is no session (and is not cached).
  */
-
-ngx_int_t
-ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
-    ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
-    ngx_str_t *plain, ngx_uint_t *index)
-{
-    return ngx_http_oauth2_ocache_open(pool, cache_size, keys, purpose, aad,
-                                       sealed, plain, index, NULL);
-}
-
 
 ngx_int_t
 ngx_http_oauth2_session_open_cached(ngx_pool_t *pool, size_t cache_size,
     ngx_array_t *keys, ngx_str_t *name, ngx_str_t *sealed,
     ngx_http_oauth2_session_t *session, ngx_uint_t *index)
 {
-    ngx_str_t  plain;
-
-    return ngx_http_oauth2_ocache_open(pool, cache_size, keys,
-                                       NGX_HTTP_OAUTH2_SEAL_SESSION, name,
-                                       sealed, &plain, index, session);
-}
-
-
-/*
- * Both of the above.  With session set, the plaintext is decoded into it:
- * NGX_ABORT if it does not decode (and nothing is cached); a hit copies
- * the decoded session the entry keeps instead of decoding again.
- */
-
-static ngx_int_t
-ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
-    ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
-    ngx_str_t *plain, ngx_uint_t *index, ngx_http_oauth2_session_t *session)
-{
-    u_char                          *p, *key, *entry_plain;
+    u_char                          *p, *entry_plain;
     size_t                           size, claims_at;
     uint64_t                         tag;
     ngx_int_t                        rc;
+    ngx_str_t                        plain;
     ngx_uint_t                       i, b, n, mask;
     ngx_http_oauth2_keys_t          *k;
     ngx_http_oauth2_ocache_entry_t  *e;
+
+    e = NULL;
+    b = 0;
+    tag = 0;
 
     if (cache_size == 0
         || keys == NULL
@@ -592,16 +563,8 @@ ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
             && ngx_http_oauth2_ocache_resize(cache_size, pool->log)
                != NGX_OK))
     {
-        rc = ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain,
-                                  index);
-
-        if (rc != NGX_OK || session == NULL) {
-            return rc;
-        }
-
-        rc = ngx_http_oauth2_session_decode(pool, plain, session);
-
-        return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
+        cache_size = 0;
+        goto open;
     }
 
     /* characters 2..9 are nonce bits only (1 and 2 carry the version) */
@@ -616,28 +579,26 @@ ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
 
     if (e != NULL
         && e->tag == tag
-        && e->purpose == purpose
         && e->sealed_len == sealed->len
-        && e->aad_len == aad->len
+        && e->name_len == name->len
         && e->index < keys->nelts)
     {
-        key = (purpose == NGX_HTTP_OAUTH2_SEAL_STATE) ? k[e->index].state
-                                                      : k[e->index].session;
         p = (u_char *) (e + 1);
 
-        if ((ngx_http_oauth2_equal(p, aad->data, aad->len)
-             & ngx_http_oauth2_equal(p + aad->len, sealed->data, sealed->len)
-             & ngx_http_oauth2_equal(e->key, key, NGX_HTTP_OAUTH2_KEY_LEN)))
+        if ((ngx_http_oauth2_equal(p, name->data, name->len)
+             & ngx_http_oauth2_equal(p + name->len, sealed->data,
+                                     sealed->len)
+             & ngx_http_oauth2_equal(e->key, k[e->index].session,
+                                     NGX_HTTP_OAUTH2_KEY_LEN)))
         {
-            entry_plain = p + aad->len + sealed->len;
+            entry_plain = p + name->len + sealed->len;
 
-            plain->len = e->plain_len;
-            plain->data = ngx_pnalloc(pool, e->plain_len + 1);
-            if (plain->data == NULL) {
+            p = ngx_pnalloc(pool, e->plain_len);
+            if (p == NULL) {
                 return NGX_ERROR;
             }
 
-            ngx_memcpy(plain->data, entry_plain, e->plain_len);
+            ngx_memcpy(p, entry_plain, e->plain_len);
 
             if (index != NULL) {
                 *index = e->index;
@@ -645,25 +606,20 @@ ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
 
             ngx_http_oauth2_ocache_stats.hits++;
 
-            if (session == NULL) {
-                return NGX_OK;
-            }
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, pool->log, 0,
+                           "oauth2: session from the cache");
 
-            if (e->decoded) {
-                return ngx_http_oauth2_session_copy(pool, session,
-                                                    &e->session, entry_plain,
-                                                    plain->data, NULL);
-            }
-
-            rc = ngx_http_oauth2_session_decode(pool, plain, session);
-
-            return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
+            return ngx_http_oauth2_session_copy(pool, session, &e->session,
+                                                entry_plain, p, NULL);
         }
     }
 
     ngx_http_oauth2_ocache_stats.misses++;
 
-    rc = ngx_http_oauth2_open(pool, keys, purpose, aad, sealed, plain, &i);
+open:
+
+    rc = ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, name,
+                              sealed, &plain, &i);
 
     if (rc != NGX_OK) {
         return rc;
@@ -673,24 +629,21 @@ ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
         *index = i;
     }
 
-    if (session != NULL) {
-        rc = ngx_http_oauth2_session_decode(pool, plain, session);
+    rc = ngx_http_oauth2_session_decode(pool, &plain, session);
 
-        if (rc != NGX_OK) {
-            return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
-        }
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_ABORT : rc;
     }
 
-    size = sizeof(ngx_http_oauth2_ocache_entry_t)
-           + aad->len + sealed->len + plain->len;
-
-    claims_at = 0;
-
-    if (session != NULL) {
-        claims_at = ngx_align(size, sizeof(void *));
-        size = claims_at
-               + session->claims.nelts * sizeof(ngx_http_oauth2_claim_t);
+    if (cache_size == 0) {
+        return NGX_OK;
     }
+
+    claims_at = ngx_align(sizeof(ngx_http_oauth2_ocache_entry_t)
+                          + name->len + sealed->len + plain.len,
+                          sizeof(void *));
+    size = claims_at
+           + session->claims.nelts * sizeof(ngx_http_oauth2_claim_t);
 
     /* a failed allocation costs the cache, not the request */
 
@@ -722,33 +675,27 @@ ngx_http_oauth2_ocache_open(ngx_pool_t *pool, size_t cache_size,
     }
 
     e = (ngx_http_oauth2_ocache_entry_t *) p;
-    key = (purpose == NGX_HTTP_OAUTH2_SEAL_STATE) ? k[i].state
-                                                  : k[i].session;
+    k = keys->elts;
 
     e->tag = tag;
     e->size = size;
-    e->purpose = purpose;
     e->index = i;
-    ngx_memcpy(e->key, key, NGX_HTTP_OAUTH2_KEY_LEN);
-    e->aad_len = aad->len;
+    ngx_memcpy(e->key, k[i].session, NGX_HTTP_OAUTH2_KEY_LEN);
+    e->name_len = name->len;
     e->sealed_len = sealed->len;
-    e->plain_len = plain->len;
+    e->plain_len = plain.len;
 
     p = (u_char *) (e + 1);
-    p = ngx_cpymem(p, aad->data, aad->len);
+    p = ngx_cpymem(p, name->data, name->len);
     p = ngx_cpymem(p, sealed->data, sealed->len);
-    ngx_memcpy(p, plain->data, plain->len);
+    ngx_memcpy(p, plain.data, plain.len);
 
-    e->decoded = 0;
+    /* no allocation with room for the claims given: this cannot fail */
 
-    if (session != NULL) {
-        /* no allocation with claims given: this cannot fail */
-        (void) ngx_http_oauth2_session_copy(NULL, &e->session, session,
-                                            plain->data, p,
-                                            (ngx_http_oauth2_claim_t *)
-                                                ((u_char *) e + claims_at));
-        e->decoded = 1;
-    }
+    (void) ngx_http_oauth2_session_copy(NULL, &e->session, session,
+                                        plain.data, p,
+                                        (ngx_http_oauth2_claim_t *)
+                                            ((u_char *) e + claims_at));
 
     ngx_http_oauth2_ocache[b] = e;
     ngx_http_oauth2_ocache_used += size;

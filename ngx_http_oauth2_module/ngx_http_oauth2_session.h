@@ -75,15 +75,14 @@ ngx_int_t ngx_http_oauth2_open(ngx_pool_t *pool, ngx_array_t *keys,
     ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed, ngx_str_t *plain,
     ngx_uint_t *index);
 
-/* the same through a per-process cache of cookies opened before, which
- * takes up to cache_size bytes (0: no cache); the plaintext is in pool */
-ngx_int_t ngx_http_oauth2_open_cached(ngx_pool_t *pool, size_t cache_size,
-    ngx_array_t *keys, ngx_uint_t purpose, ngx_str_t *aad, ngx_str_t *sealed,
-    ngx_str_t *plain, ngx_uint_t *index);
-
-/* a session cookie through the same cache, decoded into session:
- * NGX_DECLINED if it does not open, NGX_ABORT if it opens but does not
- * decode; a hit copies the decoded session the cache keeps */
+/*
+ * A session cookie opened and decoded into session, through a per-process
+ * cache of the sessions opened before, which takes up to cache_size bytes
+ * (0: no cache): NGX_OK (*index as ngx_http_oauth2_open() sets it),
+ * NGX_DECLINED if it does not open, NGX_ABORT if it opens but is no
+ * session, NGX_ERROR for memory or OpenSSL failures.  The session is in
+ * pool, whether it came from the cache or not.
+ */
 ngx_int_t ngx_http_oauth2_session_open_cached(ngx_pool_t *pool,
     size_t cache_size, ngx_array_t *keys, ngx_str_t *name, ngx_str_t *sealed,
     ngx_http_oauth2_session_t *session, ngx_uint_t *index);

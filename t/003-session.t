@@ -24,17 +24,44 @@ sub flip {
 
 $ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
 
-add_block_preprocessor(sub {
-    my $block = shift;
-
-    if (!defined $block->http_config) {
-        $block->set_value("http_config", <<"_EOC_");
+# provider blocks for the http_config of the tests; $Default when a test
+# has none
+our $Fake = <<"_EOC_";
     oauth2_provider fake {
         issuer         http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
         client_id      fake-client;
     }
-    oauth2_cookie_secret $Secret;
 _EOC_
+
+our $Other = <<"_EOC_";
+    oauth2_provider other {
+        issuer         http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id      fake-client;
+        redirect_uri   /oauth2/other;
+    }
+_EOC_
+
+our $Default = "$Fake    oauth2_cookie_secret $Secret;\n";
+
+# a request that opens its session, then passes the cookie on to a
+# protected location of the same nginx, which opens it again
+our $Reopen = <<'_EOC_';
+    location / {
+        oauth2 fake;
+        oauth2_strip_cookies off;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/p/;
+    }
+    location /p/ {
+        oauth2 fake;
+        add_header X-Sub $oauth2_sub;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config", $Default);
     }
 
     if (!defined $block->user_files) {
@@ -129,17 +156,8 @@ GET /index.html
 
 
 === TEST 5: a session value moved to another cookie name does not open
---- http_config
-    oauth2_provider fake {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-    }
-    oauth2_provider other {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-        redirect_uri   /oauth2/other;
-    }
-    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- http_config eval
+"$::Fake$::Other    oauth2_cookie_secret $::Secret;\n"
 --- config
     location / {
         oauth2 other;
@@ -423,13 +441,9 @@ cookie=[a=1;b=2; c=3; d=4; e=5; f=6; g=7; h=8]
 
 
 === TEST 21: a session sealed with an older oauth2_cookie_secret opens and is resealed with the first
---- http_config
-    oauth2_provider fake {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-    }
-    oauth2_cookie_secret new-secret-new-secret-new-secret-0123;
-    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- http_config eval
+"$::Fake    oauth2_cookie_secret new-secret-new-secret-new-secret-0123;
+    oauth2_cookie_secret $::Secret;\n"
 --- config
     location / {
         oauth2 fake;
@@ -448,12 +462,8 @@ Set-Cookie: ^oauth2_fake=[A-Za-z0-9_-]+;.*
 
 
 === TEST 22: a session sealed with a secret no longer listed is no session
---- http_config
-    oauth2_provider fake {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-    }
-    oauth2_cookie_secret new-secret-new-secret-new-secret-0123;
+--- http_config eval
+"$::Fake    oauth2_cookie_secret new-secret-new-secret-new-secret-0123;\n"
 --- config
     location / {
         oauth2 fake;
@@ -485,17 +495,8 @@ X-Sub: alice
 
 
 === TEST 24: an internal redirect to another provider's location does not carry the session over
---- http_config
-    oauth2_provider fake {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-    }
-    oauth2_provider other {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-        redirect_uri   /oauth2/other;
-    }
-    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- http_config eval
+"$::Fake$::Other    oauth2_cookie_secret $::Secret;\n"
 --- config
     location / {
         oauth2 fake;
@@ -515,13 +516,8 @@ GET /page
 === TEST 25: the cache of opened sessions keeps to each server's secret
 A value opened (and cached) in this server's worker is still refused by a
 server with another secret, then still accepted here.
---- http_config
-    oauth2_provider fake {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-    }
-    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
-
+--- http_config eval
+$::Default . <<'_EOC_'
     server {
         listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
         oauth2_cookie_secret another-secret-of-at-least-32-bytes-0123;
@@ -530,6 +526,7 @@ server with another secret, then still accepted here.
             root html;
         }
     }
+_EOC_
 --- config
     location / {
         oauth2 fake;
@@ -547,24 +544,38 @@ server with another secret, then still accepted here.
 
 
 
-=== TEST 26: oauth2_session_cache off: every request opens its cookie
---- http_config
-    oauth2_provider fake {
-        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
-        client_id      fake-client;
-    }
-    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
-    oauth2_session_cache off;
---- config
-    location / {
-        oauth2 fake;
-        add_header X-Sub $oauth2_sub;
-    }
+=== TEST 26: a session opened again in the same worker comes from its cache
+--- config eval
+$::Reopen
+--- user_files
+>>> p/index.html
+secret page
 --- more_headers eval
 "Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
---- request eval
-["GET /index.html", "GET /index.html"]
---- error_code eval
-[200, 200]
---- response_headers eval
-["X-Sub: alice", "X-Sub: alice"]
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+X-Sub: alice
+--- error_log
+oauth2: session from the cache
+
+
+
+=== TEST 27: oauth2_session_cache off: a session opened again is opened, not taken from a cache
+--- http_config eval
+"$::Default    oauth2_session_cache off;\n"
+--- config eval
+$::Reopen
+--- user_files
+>>> p/index.html
+secret page
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "\nAccept: application/json"
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+X-Sub: alice
+--- no_error_log
+oauth2: session from the cache

@@ -864,7 +864,7 @@ server {
 
 const CG_FUNCS = [
   'ngx_http_oauth2_access_handler', 'ngx_http_oauth2_get_session', 'ngx_http_oauth2_cookie_get',
-  'ngx_http_oauth2_session_open_cached', 'ngx_http_oauth2_ocache_open', 'ngx_http_oauth2_open_cached', 'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
+  'ngx_http_oauth2_session_open_cached', 'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
   'ngx_http_oauth2_session_decode',
   'ngx_http_oauth2_cookie_strip', 'ngx_http_oauth2_cookie_next_pair', 'ngx_http_oauth2_claim_variable',
   'ngx_http_oauth2_variable',
@@ -1200,7 +1200,7 @@ function callgrindSection(c) {
     ['ngx_http_oauth2_access_handler (all of the access phase)', 'ngx_http_oauth2_access_handler'],
     ['. get_session: cookie_get (find the cookie)', 'ngx_http_oauth2_cookie_get'],
     ['. get_session: the cache of opened sessions (and on a miss the open and decode below)',
-      ['ngx_http_oauth2_session_open_cached', 'ngx_http_oauth2_ocache_open', 'ngx_http_oauth2_open_cached']],
+      'ngx_http_oauth2_session_open_cached'],
     ['. get_session: open (base64url, AES-256-GCM)', 'ngx_http_oauth2_open'],
     ['. . base64url decoding', ['ngx_http_oauth2_base64url_decode', 'ngx_decode_base64url']],
     ['. . AES-256-GCM (OpenSSL EVP)', 'ngx_http_oauth2_gcm'],
