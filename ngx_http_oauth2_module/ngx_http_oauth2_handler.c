@@ -241,7 +241,9 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
         }
 
         if (olcf->strip_cookies
-            && ngx_http_oauth2_cookie_strip(r, &p->cookie_name) != NGX_OK)
+            && ngx_http_oauth2_cookie_strip(r, &p->cookie_name,
+                                            &ctx->cookie_scan)
+               != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -409,7 +411,7 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
                        pp[i]->state_cookie_name.len);
         ngx_memcpy(s, state.data, 8);
 
-        if (ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK) {
+        if (ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK) {
             return pp[i];
         }
     }
@@ -567,7 +569,10 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
     ngx_uint_t                    index;
     ngx_http_oauth2_main_conf_t  *omcf;
 
-    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value) != NGX_OK) {
+    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value,
+                                   &ctx->cookie_scan)
+        != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 
@@ -1419,7 +1424,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK
+    if (ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK
         && ngx_http_oauth2_open(r->pool, olcf->keys,
                                 NGX_HTTP_OAUTH2_SEAL_STATE, &name, &value,
                                 &plain, &index)

@@ -42,6 +42,7 @@ typedef struct {
     unsigned                        session_valid:1;
     unsigned                        session_expired:1;  /* opened, expired */
     unsigned                        session_reseal:1;   /* old secret */
+    ngx_http_oauth2_cookie_scan_t   cookie_scan;        /* for the strip */
 
     /* the callback's exchange */
     void                           *parked;

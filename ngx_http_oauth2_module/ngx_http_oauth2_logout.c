@@ -96,7 +96,8 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
     have_session = 0;
     ngx_memzero(&session, sizeof(ngx_http_oauth2_session_t));
 
-    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value) == NGX_OK
+    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value, NULL)
+           == NGX_OK
         && ngx_http_oauth2_open(r->pool, olcf->keys,
                                 NGX_HTTP_OAUTH2_SEAL_SESSION,
                                 &p->cookie_name, &value, &plain, &index)

@@ -160,12 +160,13 @@ static ngx_int_t ngx_http_oauth2_cookie_next_pair(u_char **pos, u_char *last,
     ngx_str_t *pair, ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_cookie_walk(ngx_http_request_t *r,
     ngx_http_oauth2_pair_pt handler, void *data);
-static ngx_int_t ngx_http_oauth2_cookie_find_pair(ngx_str_t *name,
-    ngx_str_t *value, void *data);
+static void ngx_http_oauth2_cookie_find_pair(
+    ngx_http_oauth2_cookie_find_t *find, ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_cookie_each_pair(ngx_str_t *name,
     ngx_str_t *value, void *data);
-static ngx_int_t ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
-    ngx_http_oauth2_cookie_find_t *find);
+static void ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
+    ngx_http_oauth2_cookie_find_t *find,
+    ngx_http_oauth2_cookie_scan_t *scan);
 static ngx_uint_t ngx_http_oauth2_chunk_number(u_char *p, size_t len);
 static ngx_uint_t ngx_http_oauth2_has_prefix(ngx_str_t *s,
     ngx_str_t *prefix);
@@ -1662,22 +1663,16 @@ ngx_http_oauth2_chunk_number(u_char *p, size_t len)
 }
 
 
-static ngx_int_t
-ngx_http_oauth2_cookie_find_pair(ngx_str_t *name, ngx_str_t *value,
-    void *data)
-{
-    ngx_http_oauth2_cookie_find_t  *find = data;
+/* a pair of ours (ngx_http_oauth2_own_cookie()): NAME or one of its chunks */
 
+static void
+ngx_http_oauth2_cookie_find_pair(ngx_http_oauth2_cookie_find_t *find,
+    ngx_str_t *name, ngx_str_t *value)
+{
     ngx_uint_t   k;
     ngx_str_t   *base;
 
     base = find->name;
-
-    if (name->len < base->len
-        || ngx_memcmp(name->data, base->data, base->len) != 0)
-    {
-        return NGX_OK;
-    }
 
     if (name->len == base->len) {
         if (!find->found) {
@@ -1685,11 +1680,7 @@ ngx_http_oauth2_cookie_find_pair(ngx_str_t *name, ngx_str_t *value,
             find->value = *value;
         }
 
-        return NGX_OK;
-    }
-
-    if (name->data[base->len] != '_') {
-        return NGX_OK;
+        return;
     }
 
     k = ngx_http_oauth2_chunk_number(name->data + base->len + 1,
@@ -1699,29 +1690,92 @@ ngx_http_oauth2_cookie_find_pair(ngx_str_t *name, ngx_str_t *value,
         find->seen |= 1u << k;
         find->chunks[k] = *value;
     }
-
-    return NGX_OK;
 }
 
 
-/* one pass over the request's cookies for NAME and NAME_1..NAME_16 */
+/*
+ * One pass over the request's cookies for NAME and NAME_1..NAME_16; with
+ * scan, it also notes for cookie_strip where the pairs not ours are.
+ */
 
-static ngx_int_t
+static void
 ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
-    ngx_http_oauth2_cookie_find_t *find)
+    ngx_http_oauth2_cookie_find_t *find, ngx_http_oauth2_cookie_scan_t *scan)
 {
+    u_char                         *p, *last, *start, *end;
+    ngx_str_t                       pair, name, value;
+    ngx_uint_t                      headers, own, gap, split;
+    ngx_table_elt_t                *h, *first;
+    ngx_http_oauth2_cookie_iter_t   it;
+
     find->found = 0;
     find->seen = 0;
     ngx_str_null(&find->value);
 
-    return ngx_http_oauth2_cookie_walk(r, ngx_http_oauth2_cookie_find_pair,
-                                       find);
+    it.i = 0;
+    it.h = NULL;
+
+    first = NULL;
+    headers = 0;
+    start = NULL;
+    end = NULL;
+    own = 0;
+    gap = 0;
+    split = 0;
+
+    while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
+
+        if (headers++ == 0) {
+            first = h;
+        }
+
+        p = h->value.data;
+        last = p + h->value.len;
+
+        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
+                                                &value)
+               == NGX_OK)
+        {
+            if (name.len && ngx_http_oauth2_own_cookie(&name, find->name)) {
+                ngx_http_oauth2_cookie_find_pair(find, &name, &value);
+
+                /* one of ours after one not ours: a gap, if more follow */
+                own = 1;
+                gap = (start != NULL);
+                continue;
+            }
+
+            split |= gap;
+
+            if (start == NULL) {
+                start = pair.data;
+            }
+
+            end = pair.data + pair.len;
+        }
+    }
+
+    if (scan == NULL) {
+        return;
+    }
+
+    scan->name = find->name;
+    scan->header = (headers == 1) ? first : NULL;
+
+    if (scan->header != NULL) {
+        scan->data = first->value.data;
+        scan->len = first->value.len;
+        scan->start = start;
+        scan->end = end;
+        scan->own = own;
+        scan->split = split;
+    }
 }
 
 
 ngx_int_t
 ngx_http_oauth2_cookie_get(ngx_http_request_t *r, ngx_str_t *name,
-    ngx_str_t *value)
+    ngx_str_t *value, ngx_http_oauth2_cookie_scan_t *scan)
 {
     u_char                         *p;
     size_t                          len;
@@ -1730,9 +1784,7 @@ ngx_http_oauth2_cookie_get(ngx_http_request_t *r, ngx_str_t *name,
 
     find.name = name;
 
-    if (ngx_http_oauth2_cookie_find(r, &find) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_http_oauth2_cookie_find(r, &find, scan);
 
     if (!find.found) {
         return NGX_DECLINED;
@@ -1834,7 +1886,8 @@ ngx_http_oauth2_cookie_each(ngx_http_request_t *r, ngx_str_t *prefix,
 
 
 ngx_int_t
-ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
+ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix,
+    ngx_http_oauth2_cookie_scan_t *scan)
 {
     u_char                         *p, *last, *dst, *start, *first, *kept;
     ngx_str_t                       pair, name, value;
@@ -1844,6 +1897,45 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix)
 
     it.i = 0;
     it.h = NULL;
+
+    if (scan != NULL && scan->header != NULL) {
+        h = scan->header;
+
+        /* a scan serves once: the strip changes what it saw */
+        scan->header = NULL;
+
+        /*
+         * What cookie_get saw, if the request still has that one header
+         * with that value: what is left of it, if anything, is one piece
+         * of the old value
+         */
+
+        if (!scan->split
+            && scan->name->len == prefix->len
+            && ngx_memcmp(scan->name->data, prefix->data, prefix->len) == 0
+            && ngx_http_oauth2_cookie_next_header(r, &it) == h
+            && h->value.data == scan->data && h->value.len == scan->len
+            && ngx_http_oauth2_cookie_next_header(r, &it) == NULL)
+        {
+            if (!scan->own) {
+                return NGX_OK;
+            }
+
+            if (scan->start != NULL) {
+                h->value.data = scan->start;
+                h->value.len = scan->end - scan->start;
+
+            } else {
+                h->value.len = 0;
+                h->hash = 0;
+            }
+
+            return NGX_OK;
+        }
+
+        it.i = 0;
+        it.h = NULL;
+    }
 
     while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
 
@@ -2107,9 +2199,7 @@ ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
 
     find.name = name;
 
-    if (ngx_http_oauth2_cookie_find(r, &find) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ngx_http_oauth2_cookie_find(r, &find, NULL);
 
     if (max_age == 0) {
         if (ngx_http_oauth2_cookie_header(r, name, 0, NULL, 0, &a)

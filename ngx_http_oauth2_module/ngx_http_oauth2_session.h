@@ -113,15 +113,32 @@ ngx_int_t ngx_http_oauth2_state_decode(ngx_pool_t *pool, ngx_str_t *plain,
     ngx_http_oauth2_login_state_t *st);
 
 /*
+ * What cookie_get saw of a request with one Cookie header, so that
+ * cookie_strip need not walk it again: the pairs that are not the named
+ * cookie's (nor its chunks' or state cookies') are start..end, unless one
+ * of ours sits between two of them (split).
+ */
+typedef struct {
+    ngx_str_t                 *name;
+    ngx_table_elt_t           *header;    /* NULL: nothing to reuse */
+    u_char                    *data;      /* the header's value as seen */
+    size_t                     len;
+    u_char                    *start;     /* NULL: no pair but ours */
+    u_char                    *end;
+    unsigned                   own:1;     /* at least one pair is ours */
+    unsigned                   split:1;
+} ngx_http_oauth2_cookie_scan_t;
+
+/*
  * Request cookies.  cookie_get finds a cookie by name, reassembling a
  * value split over numbered chunks; NGX_DECLINED if absent or if its
  * chunks are inconsistent.  The first of several same-named cookies wins.
  * The value points into the request headers (or, reassembled, r->pool).
- * Works with nginx before and after 1.23's change of
- * r->headers_in.cookies.
+ * scan, if not NULL, is filled for cookie_strip.  Works with nginx before
+ * and after 1.23's change of r->headers_in.cookies.
  */
 ngx_int_t ngx_http_oauth2_cookie_get(ngx_http_request_t *r, ngx_str_t *name,
-    ngx_str_t *value);
+    ngx_str_t *value, ngx_http_oauth2_cookie_scan_t *scan);
 
 /* calls handler for every request cookie whose name starts with prefix;
  * a handler result other than NGX_OK stops the walk and is returned */
@@ -141,11 +158,14 @@ ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
 ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, time_t max_age, ngx_uint_t secure, ngx_str_t *domain);
 
-/* removes the cookie named prefix and those named prefix followed by "_"
+/*
+ * Removes the cookie named prefix and those named prefix followed by "_"
  * (its chunks and state cookies) from the request headers passed
- * upstream */
+ * upstream.  scan (may be NULL) is what cookie_get saw for the same
+ * prefix: if the header is still the one it saw, the walk is spared.
+ */
 ngx_int_t ngx_http_oauth2_cookie_strip(ngx_http_request_t *r,
-    ngx_str_t *prefix);
+    ngx_str_t *prefix, ngx_http_oauth2_cookie_scan_t *scan);
 
 
 #endif /* _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_ */

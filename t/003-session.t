@@ -579,3 +579,43 @@ GET /index.html
 X-Sub: alice
 --- no_error_log
 oauth2: session from the cache
+
+
+
+=== TEST 28: a Cookie header with the session only is not passed upstream
+--- config
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "cookie=[$http_cookie]\n";
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}')
+--- request
+GET /app
+--- error_code: 200
+--- response_body
+cookie=[]
+
+
+
+=== TEST 29: the session before the other cookies: the rest of the header goes upstream as the browser sent it
+--- config
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "cookie=[$http_cookie]\n";
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice"}') . "; oauth2_fake_st_abc=1;a=1;b=2"
+--- request
+GET /app
+--- error_code: 200
+--- response_body
+cookie=[a=1;b=2]

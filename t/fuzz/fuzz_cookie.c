@@ -11,7 +11,9 @@
  * with two keys (rotation) and decoded; every state cookie is opened and
  * decoded as the login-state scan does; the session cookie is set again
  * (the chunks of the previous value are deleted) and stripped from the
- * headers passed upstream.
+ * headers passed upstream, both with what the lookup saw (as the access
+ * phase does) and by a walk of its own on a copy of the request: the two
+ * must leave the same cookies.
  *
  * Seeds: cookies sealed by t/tools/seal.js with FUZZ_SECRET (they open, so
  * the decoders are reached), chunked ones, and broken variants.
@@ -135,6 +137,78 @@ fuzz_state_cookie(ngx_http_request_t *r, ngx_str_t *name, ngx_str_t *value,
 }
 
 
+/* the cookies a request's headers hold, one a line, as a proxy sends them */
+
+static ngx_str_t
+fuzz_cookie_list(ngx_pool_t *pool, ngx_http_request_t *r, size_t size)
+{
+    u_char            *p, *last, *s, *e, *dst;
+    ngx_str_t          list;
+    ngx_uint_t         i;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+
+    /* a pair and its "\n" never outgrow the pair and its separator */
+
+    list.data = ngx_pnalloc(pool, size);
+    if (list.data == NULL) {
+        abort();
+    }
+
+    dst = list.data;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+            e = ngx_strlchr(p, last, ';');
+            if (e == NULL) {
+                e = last;
+            }
+
+            s = p;
+            p = e + 1;
+
+            while (s < e && (*s == ' ' || *s == '\t')) {
+                s++;
+            }
+
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t')) {
+                e--;
+            }
+
+            if (e > s) {
+                dst = ngx_cpymem(dst, s, e - s);
+                *dst++ = '\n';
+            }
+        }
+    }
+
+    list.len = dst - list.data;
+
+    return list;
+}
+
+
 /* what LLVMFuzzerInitialize() keeps for the whole run */
 static ngx_pool_t  *fuzz_init_pool;
 
@@ -176,16 +250,19 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    u_char              *p, *last, *nl;
-    ngx_int_t            rc;
-    ngx_str_t            name, prefix, value, plain, domain, copy;
-    ngx_uint_t           index, lines;
-    ngx_pool_t          *pool;
-    fuzz_states_t        st;
-    ngx_http_request_t  *r;
+    u_char                         *p, *last, *nl;
+    ngx_int_t                       rc;
+    ngx_str_t                       name, prefix, value, plain, domain, copy;
+    ngx_str_t                       left, walked;
+    ngx_uint_t                      index, lines;
+    ngx_pool_t                     *pool;
+    fuzz_states_t                   st;
+    ngx_http_request_t             *r, *r2;
+    ngx_http_oauth2_cookie_scan_t   scan;
 
     pool = ngx_shim_pool();
     r = ngx_shim_request(pool);
+    r2 = ngx_shim_request(pool);
 
     p = (u_char *) data;
     last = p + size;
@@ -197,7 +274,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nl = last;
         }
 
-        if (ngx_shim_request_add_cookie(r, p, nl - p) != NGX_OK) {
+        if (ngx_shim_request_add_cookie(r, p, nl - p) != NGX_OK
+            || ngx_shim_request_add_cookie(r2, p, nl - p) != NGX_OK)
+        {
             abort();
         }
 
@@ -210,7 +289,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the session, as ngx_http_oauth2_open_session() does */
 
-    rc = ngx_http_oauth2_cookie_get(r, &name, &value);
+    rc = ngx_http_oauth2_cookie_get(r, &name, &value, &scan);
 
     if (ngx_shim_verbose) {
         fprintf(stderr, "fuzz_cookie: cookie_get: %d, %zu bytes\n", (int) rc,
@@ -270,12 +349,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* strip_cookies: nothing of the provider may remain */
 
-    if (ngx_http_oauth2_cookie_strip(r, &name) != NGX_OK) {
+    if (ngx_http_oauth2_cookie_strip(r, &name, &scan) != NGX_OK
+        || ngx_http_oauth2_cookie_strip(r2, &name, NULL) != NGX_OK)
+    {
         abort();
     }
 
-    if (ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK) {
+    if (ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK) {
         fprintf(stderr, "fuzz_cookie: the session survived cookie_strip\n");
+        abort();
+    }
+
+    left = fuzz_cookie_list(pool, r, 2 * size + 16);
+    walked = fuzz_cookie_list(pool, r2, 2 * size + 16);
+
+    if (left.len != walked.len
+        || ngx_memcmp(left.data, walked.data, left.len) != 0)
+    {
+        fprintf(stderr, "fuzz_cookie: the strip with the scan left\n%.*s"
+                "and the walk\n%.*s", (int) left.len, left.data,
+                (int) walked.len, walked.data);
         abort();
     }
 

@@ -784,6 +784,9 @@ test_session_cache(ngx_pool_t *pool)
     ngx_http_oauth2_session_t        s, d, o;
     ngx_http_oauth2_ocache_stats_t   st0, st;
 
+    static const char  b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "abcdefghijklmnopqrstuvwxyz0123456789-_";
+
     t_key_sets(pool, &keys, &keys2, &rotated);
 
     name = t_str("oauth2_op");
@@ -860,7 +863,9 @@ test_session_cache(ngx_pool_t *pool)
         bad.len = sealed.len;
 
         if (i < sealed.len) {
-            p[i] = (p[i] == 'B') ? 'C' : 'B';
+            /* the character's highest bit: the last character's unused
+             * low bits would decode to the same bytes */
+            p[i] = b64[(strchr(b64, p[i]) - b64) ^ 0x20];
 
         } else {
             bad.len = (i == sealed.len) ? sealed.len - 1 : sealed.len + 4;
@@ -1199,75 +1204,75 @@ test_cookie_get(ngx_pool_t *pool)
     name = t_str("sess");
 
     r = t_request(pool);
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     t_add_cookie(r, "a=1; sessx=2;sess_id=3 ;  sess = v1 ; sess=v2");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK);
     T(value.len == 2 && memcmp(value.data, "v1", 2) == 0);
 
     /* several headers (HTTP/2), quotes, tabs, items without "=" */
     r = t_request(pool);
     t_add_cookie(r, "a=1;;; noequals ; =x");
     t_add_cookie(r, "\tsess=\"quoted\"\t; b=2");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK);
     T(value.len == 6 && memcmp(value.data, "quoted", 6) == 0);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK
       && value.len == 0);
 
     /* chunks, in any order, over several headers */
     r = t_request(pool);
     t_add_cookie(r, "sess_2=def; x=y");
     t_add_cookie(r, "sess=chunks.3; sess_1=abc; sess_3=gh; sess_4=stale");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK);
     T(value.len == 8 && memcmp(value.data, "abcdefgh", 8) == 0);
 
     /* inconsistent sets */
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.3; sess_1=abc; sess_3=gh");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.2; sess_1=abc; sess_2=");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.0; sess_1=abc");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.02; sess_1=abc; sess_2=d");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.17; sess_1=abc");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.; sess_1=abc");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.2x; sess_1=abc; sess_2=d");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     /* chunk names are canonical: sess_01 is not chunk 1 */
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.1; sess_01=abc");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     /* the first of duplicated chunks wins */
     r = t_request(pool);
     t_add_cookie(r, "sess=chunks.1; sess_1=abc; sess_1=zzz");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK
       && value.len == 3 && memcmp(value.data, "abc", 3) == 0);
 
     /* chunks without their marker are not a cookie */
     r = t_request(pool);
     t_add_cookie(r, "sess_1=abc");
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 }
 
 
@@ -1378,7 +1383,7 @@ test_cookie_set(ngx_pool_t *pool)
 
         r2 = t_replay(pool, set, n);
 
-        if (!ok || ngx_http_oauth2_cookie_get(r2, &name, &got) != NGX_OK
+        if (!ok || ngx_http_oauth2_cookie_get(r2, &name, &got, NULL) != NGX_OK
             || got.len != value.len
             || memcmp(got.data, value.data, got.len) != 0)
         {
@@ -1464,21 +1469,33 @@ test_cookie_each(ngx_pool_t *pool)
 static void
 test_cookie_strip(ngx_pool_t *pool)
 {
-    ngx_str_t            prefix, name, value, expect;
-    ngx_uint_t           i;
-    ngx_table_elt_t     *h;
-    ngx_http_request_t  *r;
+    ngx_str_t                       prefix, name, value, expect, got, other;
+    ngx_uint_t                      i, inplace;
+    const char                    **c;
+    ngx_table_elt_t                *h;
+    ngx_http_request_t             *r;
+    ngx_http_oauth2_cookie_scan_t   sc, *scan;
 
-    /* header, what is left, whether it is left in place */
-    static const char   *cases[][3] = {
-        { "sess=x", "", "" },
-        { "sess=x; sess_1=y", "", "" },
-        { "a=1;b=2; sess=x", "a=1;b=2", "" },
-        { " a=1 ;b=2 ; sess=x ; sess_2=y", "a=1 ;b=2", "" },
-        { "sess=x;a=1;b=2", "a=1; b=2", NULL },
-        { "a;b;c;sess=1;d;e;f;g;h", "a;b;c; d; e; f; g; h", NULL },
-        { "sess=1;d;e;f;g;h;i;j", "d; e; f; g; h; i; j", NULL },
-        { "a=1; sessx=2; sess_st_abc=3; b=4", "a=1; sessx=2; b=4", NULL },
+    /*
+     * header, what is left, whether it is left in place; and what is left
+     * when cookie_get's scan is used (NULL: the same, as a walk leaves
+     * it; else always in place)
+     */
+    static const char   *cases[][4] = {
+        { "sess=x", "", "", "" },
+        { "sess=x; sess_1=y", "", "", "" },
+        { "a=1;b=2; sess=x", "a=1;b=2", "", "a=1;b=2" },
+        { " a=1 ;b=2 ; sess=x ; sess_2=y", "a=1 ;b=2", "", "a=1 ;b=2" },
+        { "sess=x;a=1;b=2", "a=1; b=2", NULL, "a=1;b=2" },
+        { "a;b;c;sess=1;d;e;f;g;h", "a;b;c; d; e; f; g; h", NULL, NULL },
+        { "sess=1;d;e;f;g;h;i;j", "d; e; f; g; h; i; j", NULL,
+          "d;e;f;g;h;i;j" },
+        { "a=1; sessx=2; sess_st_abc=3; b=4", "a=1; sessx=2; b=4", NULL,
+          NULL },
+        { "sess=1; a=2 ;sess_1=3", "a=2", NULL, "a=2" },
+        { "sess_st_x=1;  b=2 ;c ;", "b=2; c", NULL, "b=2 ;c" },
+        { "a=1;;  b", "a=1;;  b", "", "a=1;;  b" },
+        { "", "", "", "" },
     };
 
     prefix = t_str("sess");
@@ -1490,9 +1507,9 @@ test_cookie_strip(ngx_pool_t *pool)
     t_add_cookie(r, "d=4");
 
     /* a value got before stays valid */
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_OK);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK);
 
-    T(ngx_http_oauth2_cookie_strip(r, &prefix) == NGX_OK);
+    T(ngx_http_oauth2_cookie_strip(r, &prefix, NULL) == NGX_OK);
 
     h = t_cookie_header(r, 0);
     expect = t_str("a=1; b=\"2\"; c");
@@ -1509,39 +1526,85 @@ test_cookie_strip(ngx_pool_t *pool)
     T(value.len == 2 && memcmp(value.data, "xy", 2) == 0);
 
     /* the cookie is gone for later lookups too */
-    T(ngx_http_oauth2_cookie_get(r, &name, &value) == NGX_DECLINED);
+    T(ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_DECLINED);
 
     /*
      * the pairs before the first stripped one stay as they were (and in
      * place), the pairs after it are joined with "; "
      */
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    for (i = 0; i < 2 * sizeof(cases) / sizeof(cases[0]); i++) {
+        c = cases[i / 2];
+        scan = (i % 2) ? &sc : NULL;
+
         r = t_request(pool);
-        t_add_cookie(r, cases[i][0]);
+        t_add_cookie(r, c[0]);
         h = t_cookie_header(r, 0);
         value = h->value;
-        expect = t_str(cases[i][1]);
+        expect = t_str((scan && c[3]) ? c[3] : c[1]);
+        inplace = (scan && c[3]) || c[2] != NULL;
 
-        T(ngx_http_oauth2_cookie_strip(r, &prefix) == NGX_OK);
+        (void) ngx_http_oauth2_cookie_get(r, &name, &got, scan);
+
+        T(ngx_http_oauth2_cookie_strip(r, &prefix, scan) == NGX_OK);
+
         T(h->value.len == expect.len
           && memcmp(h->value.data, expect.data, expect.len) == 0);
-        T((h->hash == 0) == (expect.len == 0));
+        T((h->hash == 0) == (expect.len == 0 && c[0][0] != '\0'));
 
         /* the old value is never written to */
-        T(memcmp(value.data, cases[i][0], value.len) == 0);
+        T(memcmp(value.data, c[0], value.len) == 0);
 
-        if (cases[i][2] != NULL) {
+        if (inplace) {
             T(h->value.data >= value.data
               && h->value.data + h->value.len <= value.data + value.len);
+
+        } else {
+            T(h->value.data + h->value.len <= value.data
+              || h->value.data >= value.data + value.len);
+        }
+
+        /* a scan serves once: after an internal redirect it walks again */
+        if (scan) {
+            T(sc.header == NULL);
         }
     }
+
+    /* the scan is not used if the header changed since, ... */
+    r = t_request(pool);
+    t_add_cookie(r, "a=1; sess=x");
+    T(ngx_http_oauth2_cookie_get(r, &name, &got, &sc) == NGX_OK);
+    h = t_cookie_header(r, 0);
+    expect = t_str("sess=x; b=2");
+    h->value = expect;
+    T(ngx_http_oauth2_cookie_strip(r, &prefix, &sc) == NGX_OK);
+    T(h->value.len == 3 && memcmp(h->value.data, "b=2", 3) == 0);
+
+    /* ... if it was for another name, ... */
+    r = t_request(pool);
+    t_add_cookie(r, "a=1; sess=x; other=2");
+    other = t_str("other");
+    T(ngx_http_oauth2_cookie_get(r, &other, &got, &sc) == NGX_OK);
+    T(ngx_http_oauth2_cookie_strip(r, &prefix, &sc) == NGX_OK);
+    h = t_cookie_header(r, 0);
+    T(h->value.len == 12 && memcmp(h->value.data, "a=1; other=2", 12) == 0);
+
+    /* ... or if there are several Cookie headers */
+    r = t_request(pool);
+    t_add_cookie(r, "sess=x");
+    t_add_cookie(r, "a=1; sess_1=y");
+    T(ngx_http_oauth2_cookie_get(r, &name, &got, &sc) == NGX_OK);
+    T(sc.header == NULL);
+    T(ngx_http_oauth2_cookie_strip(r, &prefix, &sc) == NGX_OK);
+    T(t_cookie_header(r, 0)->hash == 0);
+    h = t_cookie_header(r, 1);
+    T(h->value.len == 3 && memcmp(h->value.data, "a=1", 3) == 0);
 
     /* nothing to strip: the header is left alone */
     r = t_request(pool);
     t_add_cookie(r, "a=1;b=2");
     h = t_cookie_header(r, 0);
     value = h->value;
-    T(ngx_http_oauth2_cookie_strip(r, &prefix) == NGX_OK);
+    T(ngx_http_oauth2_cookie_strip(r, &prefix, NULL) == NGX_OK);
     T(h->value.data == value.data && h->value.len == value.len);
 }
 
@@ -1866,7 +1929,7 @@ run_command(ngx_pool_t *pool, int argc, char **argv)
             t_add_cookie(r, argv[i]);
         }
 
-        if (ngx_http_oauth2_cookie_get(r, &name, &value) != NGX_OK) {
+        if (ngx_http_oauth2_cookie_get(r, &name, &value, NULL) != NGX_OK) {
             return 1;
         }
 
