@@ -142,11 +142,10 @@ fuzz_state_cookie(ngx_http_request_t *r, ngx_str_t *name, ngx_str_t *value,
 static ngx_str_t
 fuzz_cookie_list(ngx_pool_t *pool, ngx_http_request_t *r, size_t size)
 {
-    u_char            *p, *last, *s, *e, *dst;
-    ngx_str_t          list;
-    ngx_uint_t         i;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
+    u_char           *p, *last, *s, *e, *dst;
+    ngx_str_t         list;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
 
     /* a pair and its "\n" never outgrow the pair and its separator */
 
@@ -157,27 +156,14 @@ fuzz_cookie_list(ngx_pool_t *pool, ngx_http_request_t *r, size_t size)
 
     dst = list.data;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    for (i = 0; (h = ngx_shim_request_cookie(r, i)) != NULL; i++) {
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
+        if (h->hash == 0) {
             continue;
         }
 
-        p = h[i].value.data;
-        last = p + h[i].value.len;
+        p = h->value.data;
+        last = p + h->value.len;
 
         while (p < last) {
             e = ngx_strlchr(p, last, ';');

@@ -743,6 +743,27 @@ ngx_shim_request_add_cookie(ngx_http_request_t *r, u_char *data, size_t len)
 }
 
 
+ngx_table_elt_t *
+ngx_shim_request_cookie(ngx_http_request_t *r, ngx_uint_t n)
+{
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t  *h;
+
+    for (h = r->headers_in.cookie; h && n; h = h->next, n--) {
+        /* void */
+    }
+
+    return h;
+#else
+    ngx_table_elt_t  **h;
+
+    h = r->headers_in.cookies.elts;
+
+    return n < r->headers_in.cookies.nelts ? h[n] : NULL;
+#endif
+}
+
+
 ngx_int_t
 ngx_shim_request_set_args(ngx_http_request_t *r, u_char *data, size_t len)
 {

@@ -60,6 +60,9 @@ ngx_pool_t *ngx_shim_pool(void);
 ngx_http_request_t *ngx_shim_request(ngx_pool_t *pool);
 ngx_int_t ngx_shim_request_add_cookie(ngx_http_request_t *r, u_char *data,
     size_t len);
+/* the request's n-th Cookie header (from 0), emptied ones too; or NULL */
+ngx_table_elt_t *ngx_shim_request_cookie(ngx_http_request_t *r,
+    ngx_uint_t n);
 ngx_int_t ngx_shim_request_set_args(ngx_http_request_t *r, u_char *data,
     size_t len);
 

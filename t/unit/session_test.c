@@ -51,8 +51,6 @@ static ngx_uint_t t_set_cookies(ngx_http_request_t *r, ngx_str_t *out,
     ngx_uint_t max);
 static ngx_http_request_t *t_replay(ngx_pool_t *pool, ngx_str_t *set,
     ngx_uint_t n);
-static ngx_table_elt_t *t_cookie_header(ngx_http_request_t *r,
-    ngx_uint_t n);
 static void t_json_str(ngx_str_t *s);
 static void t_print_session(ngx_http_oauth2_session_t *s, ngx_uint_t index);
 static void t_print_state(ngx_http_oauth2_login_state_t *st,
@@ -181,27 +179,6 @@ t_add_cookie(ngx_http_request_t *r, const char *value)
     {
         abort();
     }
-}
-
-
-static ngx_table_elt_t *
-t_cookie_header(ngx_http_request_t *r, ngx_uint_t n)
-{
-#if (nginx_version >= 1023000)
-    ngx_table_elt_t  *h;
-
-    for (h = r->headers_in.cookie; h && n; h = h->next, n--) {
-        /* void */
-    }
-
-    return h;
-#else
-    ngx_table_elt_t  **h;
-
-    h = r->headers_in.cookies.elts;
-
-    return n < r->headers_in.cookies.nelts ? h[n] : NULL;
-#endif
 }
 
 
@@ -1511,16 +1488,16 @@ test_cookie_strip(ngx_pool_t *pool)
 
     T(ngx_http_oauth2_cookie_strip(r, &prefix, NULL) == NGX_OK);
 
-    h = t_cookie_header(r, 0);
+    h = ngx_shim_request_cookie(r, 0);
     expect = t_str("a=1; b=\"2\"; c");
     T(h->value.len == expect.len
       && memcmp(h->value.data, expect.data, expect.len) == 0);
     T(h->hash != 0);
 
-    h = t_cookie_header(r, 1);
+    h = ngx_shim_request_cookie(r, 1);
     T(h->value.len == 0 && h->hash == 0);
 
-    h = t_cookie_header(r, 2);
+    h = ngx_shim_request_cookie(r, 2);
     T(h->value.len == 3 && memcmp(h->value.data, "d=4", 3) == 0);
 
     T(value.len == 2 && memcmp(value.data, "xy", 2) == 0);
@@ -1538,7 +1515,7 @@ test_cookie_strip(ngx_pool_t *pool)
 
         r = t_request(pool);
         t_add_cookie(r, c[0]);
-        h = t_cookie_header(r, 0);
+        h = ngx_shim_request_cookie(r, 0);
         value = h->value;
         expect = t_str((scan && c[3]) ? c[3] : c[1]);
         inplace = (scan && c[3]) || c[2] != NULL;
@@ -1573,7 +1550,7 @@ test_cookie_strip(ngx_pool_t *pool)
     r = t_request(pool);
     t_add_cookie(r, "a=1; sess=x");
     T(ngx_http_oauth2_cookie_get(r, &name, &got, &sc) == NGX_OK);
-    h = t_cookie_header(r, 0);
+    h = ngx_shim_request_cookie(r, 0);
     expect = t_str("sess=x; b=2");
     h->value = expect;
     T(ngx_http_oauth2_cookie_strip(r, &prefix, &sc) == NGX_OK);
@@ -1585,7 +1562,7 @@ test_cookie_strip(ngx_pool_t *pool)
     other = t_str("other");
     T(ngx_http_oauth2_cookie_get(r, &other, &got, &sc) == NGX_OK);
     T(ngx_http_oauth2_cookie_strip(r, &prefix, &sc) == NGX_OK);
-    h = t_cookie_header(r, 0);
+    h = ngx_shim_request_cookie(r, 0);
     T(h->value.len == 12 && memcmp(h->value.data, "a=1; other=2", 12) == 0);
 
     /* ... or if there are several Cookie headers */
@@ -1595,14 +1572,14 @@ test_cookie_strip(ngx_pool_t *pool)
     T(ngx_http_oauth2_cookie_get(r, &name, &got, &sc) == NGX_OK);
     T(sc.header == NULL);
     T(ngx_http_oauth2_cookie_strip(r, &prefix, &sc) == NGX_OK);
-    T(t_cookie_header(r, 0)->hash == 0);
-    h = t_cookie_header(r, 1);
+    T(ngx_shim_request_cookie(r, 0)->hash == 0);
+    h = ngx_shim_request_cookie(r, 1);
     T(h->value.len == 3 && memcmp(h->value.data, "a=1", 3) == 0);
 
     /* nothing to strip: the header is left alone */
     r = t_request(pool);
     t_add_cookie(r, "a=1;b=2");
-    h = t_cookie_header(r, 0);
+    h = ngx_shim_request_cookie(r, 0);
     value = h->value;
     T(ngx_http_oauth2_cookie_strip(r, &prefix, NULL) == NGX_OK);
     T(h->value.data == value.data && h->value.len == value.len);
