@@ -15,8 +15,8 @@
  * compile without the rest of nginx: t/fuzz/run.sh extracts their current
  * text (and NGX_HTTP_OAUTH2_MAX_PARAM) from it into
  * fuzz_handler_params.c, included here.  ngx_http_arg() and
- * ngx_unescape_uri() are the stand-ins of t/shim/ngx_shim.c (nginx's own are not
- * in Debian's nginx-dev).
+ * ngx_unescape_uri() are the stand-ins of t/shim/ngx_shim.c (nginx's own
+ * are not in Debian's nginx-dev).
  *
  * Seeds: callback URLs' queries the fake provider redirects to (success,
  * errors, wrong iss) and GitHub form responses.

@@ -1050,10 +1050,11 @@ ngx_shim_vformat(u_char *buf, u_char *last, const char *fmt, va_list args)
         }
 
         if (sign && i64 < 0) {
-            buf = ngx_shim_number(buf, last, 0 - (uint64_t) i64, 1, hex, width,
-                              pad);
+            buf = ngx_shim_number(buf, last, 0 - (uint64_t) i64, 1, hex,
+                                  width, pad);
         } else {
-            buf = ngx_shim_number(buf, last, (uint64_t) i64, 0, hex, width, pad);
+            buf = ngx_shim_number(buf, last, (uint64_t) i64, 0, hex, width,
+                                  pad);
         }
 
         fmt++;
