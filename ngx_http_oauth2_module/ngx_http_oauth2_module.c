@@ -625,7 +625,11 @@ invalid:
 static char *
 ngx_http_oauth2_provider_finish(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
 {
-    u_char  *s;
+    u_char                        *s;
+    ngx_uint_t                     i;
+    ngx_str_t                     *a, *b;
+    ngx_http_oauth2_provider_t   **pp;
+    ngx_http_oauth2_main_conf_t   *omcf;
 
     ngx_conf_init_uint_value(p->preset, NGX_HTTP_OAUTH2_PRESET_NONE);
 
@@ -783,6 +787,42 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     s = ngx_cpymem(p->state_cookie_name.data, p->cookie_name.data,
                    p->cookie_name.len);
     ngx_memcpy(s, "_st_", sizeof("_st_") - 1);
+
+    /*
+     * A provider's cookies are NAME, its chunks NAME_1.. and its state
+     * cookies NAME_st_...: another provider's NAME may be neither NAME
+     * nor begin with "NAME_" ("op" and "op_1" would read, delete and
+     * strip each other's cookies)
+     */
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth2_module);
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i] == p) {
+            continue;
+        }
+
+        a = &p->cookie_name;
+        b = &pp[i]->cookie_name;
+
+        if (a->len > b->len) {
+            a = &pp[i]->cookie_name;
+            b = &p->cookie_name;
+        }
+
+        if (ngx_strncmp(a->data, b->data, a->len) == 0
+            && (a->len == b->len || b->data[a->len] == '_'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the cookies of oauth2 providers \"%V\" "
+                               "and \"%V\" would clash: \"%V\" and "
+                               "\"%V\"; set \"cookie_name\" in one of them",
+                               &pp[i]->name, &p->name, &pp[i]->cookie_name,
+                               &p->cookie_name);
+            return NGX_CONF_ERROR;
+        }
+    }
 
     /* the path part of redirect_uri is what the callback is matched by */
 

@@ -413,3 +413,47 @@ the oauth2 session cookie may reach
 --- must_die
 --- error_log
 invalid size "lots" in "oauth2_session_cache": a size such as "512k" or "off"
+
+
+
+=== TEST 24: providers whose cookies would clash are refused ("op_1" is also the name of op's first chunk)
+--- http_config
+    oauth2_provider op {
+        issuer     https://op.example.com;
+        client_id  a;
+    }
+    oauth2_provider op_1 {
+        issuer     https://op.example.com;
+        client_id  b;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+the cookies of oauth2 providers "op" and "op_1" would clash: "oauth2_op" and "oauth2_op_1"; set "cookie_name" in one of them
+
+
+
+=== TEST 25: a cookie_name of its own resolves the clash
+--- http_config
+    oauth2_provider op {
+        issuer     https://op.example.com;
+        client_id  a;
+    }
+    oauth2_provider op_1 {
+        issuer       https://op.example.com;
+        client_id    b;
+        cookie_name  oauth2_second;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 op_1;
+    }
+--- request
+GET /
+--- more_headers
+Accept: application/json
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="op_1"
