@@ -164,9 +164,14 @@ static void ngx_http_oauth2_cookie_find_pair(
     ngx_http_oauth2_cookie_find_t *find, ngx_str_t *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_cookie_each_pair(ngx_str_t *name,
     ngx_str_t *value, void *data);
+static void ngx_http_oauth2_cookie_scan(ngx_table_elt_t *h, ngx_str_t *base,
+    ngx_http_oauth2_cookie_find_t *find,
+    ngx_http_oauth2_cookie_scan_t *scan);
 static void ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
     ngx_http_oauth2_cookie_find_t *find,
     ngx_http_oauth2_cookie_scan_t *scan);
+static ngx_int_t ngx_http_oauth2_cookie_rejoin(ngx_http_request_t *r,
+    ngx_table_elt_t *h, ngx_str_t *prefix);
 static ngx_uint_t ngx_http_oauth2_chunk_number(u_char *p, size_t len);
 static ngx_uint_t ngx_http_oauth2_has_prefix(ngx_str_t *s,
     ngx_str_t *prefix);
@@ -1694,81 +1699,96 @@ ngx_http_oauth2_cookie_find_pair(ngx_http_oauth2_cookie_find_t *find,
 
 
 /*
- * One pass over the request's cookies for NAME and NAME_1..NAME_16; with
- * scan, it also notes for cookie_strip where the pairs not ours are.
+ * One Cookie header: where its pairs that are not base's lie (base, its
+ * chunks and its state cookies are ours), for cookie_strip; with find,
+ * the pairs of ours go to ngx_http_oauth2_cookie_find_pair().
+ */
+
+static void
+ngx_http_oauth2_cookie_scan(ngx_table_elt_t *h, ngx_str_t *base,
+    ngx_http_oauth2_cookie_find_t *find, ngx_http_oauth2_cookie_scan_t *scan)
+{
+    u_char      *p, *last;
+    ngx_str_t    pair, name, value;
+    ngx_uint_t   gap;
+
+    scan->name = base;
+    scan->header = h;
+    scan->data = h->value.data;
+    scan->len = h->value.len;
+    scan->start = NULL;
+    scan->end = NULL;
+    scan->own = 0;
+    scan->split = 0;
+
+    gap = 0;
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name, &value)
+           == NGX_OK)
+    {
+        if (name.len && ngx_http_oauth2_own_cookie(&name, base)) {
+            if (find != NULL) {
+                ngx_http_oauth2_cookie_find_pair(find, &name, &value);
+            }
+
+            /* one of ours after one not ours: a gap, if more follow */
+            scan->own = 1;
+            gap = (scan->start != NULL);
+            continue;
+        }
+
+        if (gap) {
+            scan->split = 1;
+        }
+
+        if (scan->start == NULL) {
+            scan->start = pair.data;
+        }
+
+        scan->end = pair.data + pair.len;
+    }
+}
+
+
+/*
+ * One pass over the request's cookies for NAME and NAME_1..NAME_16; scan
+ * (if not NULL) keeps what the pass saw of a request's only Cookie header.
  */
 
 static void
 ngx_http_oauth2_cookie_find(ngx_http_request_t *r,
     ngx_http_oauth2_cookie_find_t *find, ngx_http_oauth2_cookie_scan_t *scan)
 {
-    u_char                         *p, *last, *start, *end;
-    ngx_str_t                       pair, name, value;
-    ngx_uint_t                      headers, own, gap, split;
-    ngx_table_elt_t                *h, *first;
+    ngx_uint_t                      headers;
+    ngx_table_elt_t                *h;
+    ngx_http_oauth2_cookie_scan_t   local;
     ngx_http_oauth2_cookie_iter_t   it;
 
     find->found = 0;
     find->seen = 0;
     ngx_str_null(&find->value);
 
+    if (scan == NULL) {
+        scan = &local;
+    }
+
+    scan->header = NULL;
+
     it.i = 0;
     it.h = NULL;
 
-    first = NULL;
-    headers = 0;
-    start = NULL;
-    end = NULL;
-    own = 0;
-    gap = 0;
-    split = 0;
-
-    while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
-
-        if (headers++ == 0) {
-            first = h;
-        }
-
-        p = h->value.data;
-        last = p + h->value.len;
-
-        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
-                                                &value)
-               == NGX_OK)
-        {
-            if (name.len && ngx_http_oauth2_own_cookie(&name, find->name)) {
-                ngx_http_oauth2_cookie_find_pair(find, &name, &value);
-
-                /* one of ours after one not ours: a gap, if more follow */
-                own = 1;
-                gap = (start != NULL);
-                continue;
-            }
-
-            split |= gap;
-
-            if (start == NULL) {
-                start = pair.data;
-            }
-
-            end = pair.data + pair.len;
-        }
+    for (headers = 0;
+         (h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL;
+         headers++)
+    {
+        ngx_http_oauth2_cookie_scan(h, find->name, find, scan);
     }
 
-    if (scan == NULL) {
-        return;
-    }
-
-    scan->name = find->name;
-    scan->header = (headers == 1) ? first : NULL;
-
-    if (scan->header != NULL) {
-        scan->data = first->value.data;
-        scan->len = first->value.len;
-        scan->start = start;
-        scan->end = end;
-        scan->own = own;
-        scan->split = split;
+    if (headers != 1) {
+        scan->header = NULL;
     }
 }
 
@@ -1889,137 +1909,126 @@ ngx_int_t
 ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix,
     ngx_http_oauth2_cookie_scan_t *scan)
 {
-    u_char                         *p, *last, *dst, *start, *first, *kept;
-    ngx_str_t                       pair, name, value;
-    ngx_uint_t                      found;
     ngx_table_elt_t                *h;
+    ngx_http_oauth2_cookie_scan_t   local, *sc;
     ngx_http_oauth2_cookie_iter_t   it;
 
     it.i = 0;
     it.h = NULL;
 
-    if (scan != NULL && scan->header != NULL) {
-        h = scan->header;
-
-        /* a scan serves once: the strip changes what it saw */
-        scan->header = NULL;
-
-        /*
-         * What cookie_get saw, if the request still has that one header
-         * with that value: what is left of it, if anything, is one piece
-         * of the old value
-         */
-
-        if (!scan->split
-            && scan->name->len == prefix->len
-            && ngx_memcmp(scan->name->data, prefix->data, prefix->len) == 0
-            && ngx_http_oauth2_cookie_next_header(r, &it) == h
-            && h->value.data == scan->data && h->value.len == scan->len
-            && ngx_http_oauth2_cookie_next_header(r, &it) == NULL)
-        {
-            if (!scan->own) {
-                return NGX_OK;
-            }
-
-            if (scan->start != NULL) {
-                h->value.data = scan->start;
-                h->value.len = scan->end - scan->start;
-
-            } else {
-                h->value.len = 0;
-                h->hash = 0;
-            }
-
-            return NGX_OK;
-        }
-
-        it.i = 0;
-        it.h = NULL;
-    }
-
     while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
 
-        p = h->value.data;
-        last = p + h->value.len;
+        /* what cookie_get saw, if this header still has that value */
 
-        /*
-         * One pass.  The pairs before the first stripped one stay as they
-         * are: first..kept.  Only pairs kept after a stripped one need a
-         * new value; they are joined with "; ", which may be longer than
-         * their old separators ("a;b;c"), but never longer than twice the
-         * old value.  The old value itself is never written to: it may be
-         * referred to, e.g. by a value ngx_http_oauth2_cookie_get()
-         * returned.
-         */
-
-        first = NULL;
-        kept = NULL;
-        start = NULL;
-        dst = NULL;
-        found = 0;
-
-        while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name,
-                                                &value)
-               == NGX_OK)
+        if (scan != NULL
+            && scan->header == h
+            && scan->data == h->value.data && scan->len == h->value.len
+            && scan->name->len == prefix->len
+            && ngx_memcmp(scan->name->data, prefix->data, prefix->len) == 0)
         {
-            if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
-                found = 1;
-                continue;
-            }
+            sc = scan;
 
-            if (!found) {
-                if (first == NULL) {
-                    first = pair.data;
-                }
-
-                kept = pair.data + pair.len;
-                continue;
-            }
-
-            if (start == NULL) {
-                start = ngx_pnalloc(r->pool, 2 * h->value.len);
-                if (start == NULL) {
-                    return NGX_ERROR;
-                }
-
-                dst = start;
-
-                if (first != NULL) {
-                    dst = ngx_cpymem(dst, first, kept - first);
-                }
-            }
-
-            if (dst != start) {
-                *dst++ = ';'; *dst++ = ' ';
-            }
-
-            dst = ngx_cpymem(dst, pair.data, pair.len);
+        } else {
+            sc = &local;
+            ngx_http_oauth2_cookie_scan(h, prefix, NULL, sc);
         }
 
-        if (!found) {
+        if (!sc->own) {
             continue;
         }
 
-        if (start != NULL) {
-            h->value.data = start;
-            h->value.len = dst - start;
+        /*
+         * The old value is never written to: it may be referred to, e.g.
+         * by a value ngx_http_oauth2_cookie_get() returned.  What is left
+         * is one piece of it, unless one of ours sat between two others.
+         */
 
-        } else if (first != NULL) {
-            h->value.data = first;
-            h->value.len = kept - first;
+        if (sc->split) {
+            if (ngx_http_oauth2_cookie_rejoin(r, h, prefix) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+        } else if (sc->start != NULL) {
+            h->value.data = sc->start;
+            h->value.len = sc->end - sc->start;
 
         } else {
-            h->value.len = 0;
-        }
-
-        if (h->value.len == 0) {
             /*
-             * nginx 1.23+ skips such headers; proxy_pass in 1.22 still
-             * sends an empty "Cookie:" line for it
+             * nginx 1.23+ skips empty headers; proxy_pass in 1.22 still
+             * sends an empty "Cookie:" line for one without a zero hash
              */
+            h->value.len = 0;
             h->hash = 0;
         }
     }
+
+    if (scan != NULL) {
+        /* a scan serves once: the strip changed what it saw */
+        scan->header = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A new value for a header in which pairs of prefix's sit between others:
+ * the pairs before the first of ours as they were, the others after it
+ * joined with "; ", which may be longer than their old separators
+ * ("a;b;c"), but never longer than twice the old value.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_cookie_rejoin(ngx_http_request_t *r, ngx_table_elt_t *h,
+    ngx_str_t *prefix)
+{
+    u_char     *p, *last, *dst, *start, *first, *kept;
+    ngx_str_t   pair, name, value;
+    ngx_uint_t  found;
+
+    start = ngx_pnalloc(r->pool, 2 * h->value.len);
+    if (start == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = start;
+    first = NULL;
+    kept = NULL;
+    found = 0;
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    while (ngx_http_oauth2_cookie_next_pair(&p, last, &pair, &name, &value)
+           == NGX_OK)
+    {
+        if (name.len && ngx_http_oauth2_own_cookie(&name, prefix)) {
+            if (!found && first != NULL) {
+                dst = ngx_cpymem(dst, first, kept - first);
+            }
+
+            found = 1;
+            continue;
+        }
+
+        if (!found) {
+            if (first == NULL) {
+                first = pair.data;
+            }
+
+            kept = pair.data + pair.len;
+            continue;
+        }
+
+        if (dst != start) {
+            *dst++ = ';'; *dst++ = ' ';
+        }
+
+        dst = ngx_cpymem(dst, pair.data, pair.len);
+    }
+
+    h->value.data = start;
+    h->value.len = dst - start;
 
     return NGX_OK;
 }

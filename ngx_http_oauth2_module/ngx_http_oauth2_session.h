@@ -113,10 +113,11 @@ ngx_int_t ngx_http_oauth2_state_decode(ngx_pool_t *pool, ngx_str_t *plain,
     ngx_http_oauth2_login_state_t *st);
 
 /*
- * What cookie_get saw of a request with one Cookie header, so that
- * cookie_strip need not walk it again: the pairs that are not the named
+ * What a walk saw of one Cookie header: the pairs that are not the named
  * cookie's (nor its chunks' or state cookies') are start..end, unless one
- * of ours sits between two of them (split).
+ * of ours sits between two of them (split).  cookie_get keeps it for a
+ * request's only Cookie header, so that cookie_strip need not walk the
+ * header again.
  */
 typedef struct {
     ngx_str_t                 *name;
@@ -161,8 +162,11 @@ ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
 /*
  * Removes the cookie named prefix and those named prefix followed by "_"
  * (its chunks and state cookies) from the request headers passed
- * upstream.  scan (may be NULL) is what cookie_get saw for the same
- * prefix: if the header is still the one it saw, the walk is spared.
+ * upstream: what is left of a header is the piece of it from the first
+ * other pair to the last, unless one of ours sat between two others (then
+ * those after it are joined with "; "); a header left empty is dropped.
+ * scan (may be NULL) is what cookie_get saw for the same prefix: if the
+ * header still has that value, the walk is spared.
  */
 ngx_int_t ngx_http_oauth2_cookie_strip(ngx_http_request_t *r,
     ngx_str_t *prefix, ngx_http_oauth2_cookie_scan_t *scan);

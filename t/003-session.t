@@ -57,6 +57,18 @@ our $Reopen = <<'_EOC_';
     }
 _EOC_
 
+# the Cookie header a protected location passes upstream, echoed back
+our $Echo = <<'_EOC_';
+    location / {
+        oauth2 fake;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "cookie=[$http_cookie]\n";
+    }
+_EOC_
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -189,15 +201,8 @@ GET /index.html
 
 
 === TEST 7: the module's cookies are not passed upstream, the others are
---- config
-    location / {
-        oauth2 fake;
-        proxy_pass http://127.0.0.1:$server_port/echo;
-    }
-    location = /echo {
-        oauth2 off;
-        return 200 "cookie=[$http_cookie]\n";
-    }
+--- config eval
+$::Echo
 --- more_headers eval
 "Cookie: a=1; " . main::seal('{"sub":"alice"}') . "; b=2"
 --- request
@@ -421,15 +426,8 @@ GET /index.html
 
 
 === TEST 20: stripping a Cookie header with one-byte separators (a fuzzer's find): those after the session are rejoined with "; "
---- config
-    location / {
-        oauth2 fake;
-        proxy_pass http://127.0.0.1:$server_port/echo;
-    }
-    location = /echo {
-        oauth2 off;
-        return 200 "cookie=[$http_cookie]\n";
-    }
+--- config eval
+$::Echo
 --- more_headers eval
 "Cookie: a=1;b=2;" . main::seal('{"sub":"alice"}') . ";c=3;d=4;e=5;f=6;g=7;h=8"
 --- request
@@ -583,15 +581,8 @@ oauth2: session from the cache
 
 
 === TEST 28: a Cookie header with the session only is not passed upstream
---- config
-    location / {
-        oauth2 fake;
-        proxy_pass http://127.0.0.1:$server_port/echo;
-    }
-    location = /echo {
-        oauth2 off;
-        return 200 "cookie=[$http_cookie]\n";
-    }
+--- config eval
+$::Echo
 --- more_headers eval
 "Cookie: " . main::seal('{"sub":"alice"}')
 --- request
@@ -603,15 +594,8 @@ cookie=[]
 
 
 === TEST 29: the session before the other cookies: the rest of the header goes upstream as the browser sent it
---- config
-    location / {
-        oauth2 fake;
-        proxy_pass http://127.0.0.1:$server_port/echo;
-    }
-    location = /echo {
-        oauth2 off;
-        return 200 "cookie=[$http_cookie]\n";
-    }
+--- config eval
+$::Echo
 --- more_headers eval
 "Cookie: " . main::seal('{"sub":"alice"}') . "; oauth2_fake_st_abc=1;a=1;b=2"
 --- request
