@@ -15,6 +15,7 @@
 #include "ngx_http_oauth2_handler.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_url.h"
 
 
 /*
@@ -50,6 +51,9 @@
 
 
 #define NGX_HTTP_OAUTH2_STATE_TTL        600
+/* what the session cookie leaves of large_client_header_buffers */
+#define NGX_HTTP_OAUTH2_COOKIE_RESERVE   1024
+
 #define NGX_HTTP_OAUTH2_MAX_STATES       5
 #define NGX_HTTP_OAUTH2_RANDOM_LEN       32
 #define NGX_HTTP_OAUTH2_MAX_PARAM        4096
@@ -81,10 +85,16 @@ static ngx_int_t ngx_http_oauth2_require_match(ngx_http_request_t *r,
     ngx_http_oauth2_require_t *rule, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_unprotected(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_main_conf_t *omcf);
+static ngx_int_t ngx_http_oauth2_strip_others(ngx_http_request_t *r,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p);
 static ngx_http_oauth2_provider_t *ngx_http_oauth2_chosen(
     ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf);
 static ngx_int_t ngx_http_oauth2_chooser(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_request_url(ngx_http_request_t *r,
+    ngx_str_t *url);
 static ngx_int_t ngx_http_oauth2_login(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 static ngx_int_t ngx_http_oauth2_limit_states(ngx_http_request_t *r,
@@ -93,6 +103,10 @@ static ngx_int_t ngx_http_oauth2_scan_state(ngx_http_request_t *r,
     ngx_str_t *name, ngx_str_t *value, void *data);
 static ngx_int_t ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *uri);
+static ngx_int_t ngx_http_oauth2_request_host(ngx_http_request_t *r,
+    ngx_str_t *host);
+static ngx_uint_t ngx_http_oauth2_server_name_match(ngx_str_t *pattern,
+    ngx_str_t *name);
 static ngx_int_t ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool,
     ngx_str_t *verifier, ngx_str_t *challenge);
 
@@ -100,6 +114,7 @@ static ngx_int_t ngx_http_oauth2_callback(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 static ngx_int_t ngx_http_oauth2_callback_start(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_redact_request_line(ngx_http_request_t *r);
 static ngx_int_t ngx_http_oauth2_get_param(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_token_request(ngx_http_request_t *r,
@@ -166,12 +181,11 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     ngx_http_oauth2_main_conf_t  *omcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
     if (olcf->keys == NULL) {
-        return NGX_DECLINED;
+        return ngx_http_oauth2_unprotected(r, olcf, omcf);
     }
-
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
     p = ngx_http_oauth2_callback_provider(r, omcf);
 
@@ -201,7 +215,16 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     p = olcf->provider;
 
     if (p == NULL) {
-        return NGX_DECLINED;
+        return ngx_http_oauth2_unprotected(r, olcf, omcf);
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    if (ctx != NULL && ctx->saved_cookies != NULL) {
+        /* an unprotected location stripped them before an internal
+         * redirect to this one */
+        ngx_http_oauth2_cookie_swap(ctx->saved_cookies);
+        ctx->saved_cookies = NULL;
     }
 
     ctx = ngx_http_oauth2_get_session(r);
@@ -227,8 +250,12 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
         if (ctx->session_reseal) {
             ctx->session_reseal = 0;
 
-            if (ngx_http_oauth2_session_save(r, olcf, ctx) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            /* the cookie in hand still serves if this fails */
+
+            if (ngx_http_oauth2_session_save(r, olcf, ctx) == NGX_ERROR) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "oauth2 provider \"%V\": the session could "
+                              "not be sealed again", &p->name);
             }
         }
 
@@ -241,9 +268,10 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
         }
 
         if (olcf->strip_cookies
-            && ngx_http_oauth2_cookie_strip(r, &p->cookie_name,
-                                            &ctx->cookie_scan)
-               != NGX_OK)
+            && (ngx_http_oauth2_cookie_strip(r, &p->cookie_name,
+                                             &ctx->cookie_scan)
+                != NGX_OK
+                || ngx_http_oauth2_strip_others(r, omcf, p) != NGX_OK))
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -264,6 +292,150 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     }
 
     return ngx_http_oauth2_login(r, olcf, p);
+}
+
+
+/*
+ * A location the module does not protect still keeps the module's cookies
+ * from its upstream (oauth2_strip_cookies): sealed sessions hold tokens.
+ * The headers as they were are kept in the context, for an internal
+ * redirect to a protected location.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_unprotected(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_main_conf_t *omcf)
+{
+    ngx_array_t            *saved;
+    ngx_http_oauth2_ctx_t  *ctx;
+
+    if (!olcf->strip_cookies) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oauth2_cookie_save(r, &saved) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (saved == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oauth2_strip_others(r, omcf, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ngx_http_oauth2_cookie_changed(saved)) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_oauth2_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->saved_cookies == NULL) {
+        ctx->saved_cookies = saved;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* strips the cookies of every provider but p (NULL: of every one) */
+
+static ngx_int_t
+ngx_http_oauth2_strip_others(ngx_http_request_t *r,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i] != p
+            && ngx_http_oauth2_cookie_strip(r, &pp[i]->cookie_name, NULL)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx runs no access-phase handler for subrequests (auth_request, SSI
+ * includes, add_before_body): a subrequest into a protected location is
+ * checked here, in the precontent phase, and answered 401 (403 when an
+ * oauth2_require rule fails) unless it carries a valid session.  It never
+ * logs in, refreshes or redirects; that is the main request's part.  Its
+ * headers are its parent's, so nothing is stripped here.
+ */
+
+ngx_int_t
+ngx_http_oauth2_subrequest_handler(ngx_http_request_t *r)
+{
+    ngx_http_oauth2_ctx_t       *ctx, *mctx;
+    ngx_http_oauth2_loc_conf_t  *olcf;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
+
+    if (olcf->provider == NULL || olcf->keys == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* its own context: a subrequest shares its parent's pool, where
+     * ngx_http_oauth2_get_ctx() would find the parent's */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oauth2_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+    }
+
+    /* the main request's location may have stripped the cookies */
+
+    mctx = ngx_http_oauth2_get_ctx(r->main, 0);
+
+    if (mctx != NULL && mctx->saved_cookies != NULL) {
+        ngx_http_oauth2_cookie_swap(mctx->saved_cookies);
+    }
+
+    ctx = ngx_http_oauth2_get_session(r);
+
+    if (mctx != NULL && mctx->saved_cookies != NULL) {
+        ngx_http_oauth2_cookie_swap(mctx->saved_cookies);
+    }
+
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ctx->session_valid) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oauth2: subrequest without a valid session");
+        return ngx_http_oauth2_unauthorized(r, ctx->provider);
+    }
+
+    if (olcf->require != NULL
+        && ngx_http_oauth2_require(r, olcf, ctx) != NGX_OK)
+    {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -309,7 +481,8 @@ ngx_http_oauth2_chooser(ngx_http_request_t *r,
     u_char                       *p;
     size_t                        len, uri;
     ngx_buf_t                    *b;
-    ngx_uint_t                    i;
+    ngx_str_t                     url;
+    ngx_uint_t                    i, query;
     ngx_http_oauth2_provider_t  **pp;
 
     static u_char  head[] =
@@ -319,8 +492,13 @@ ngx_http_oauth2_chooser(ngx_http_request_t *r,
 
     pp = olcf->choices->elts;
 
-    uri = r->unparsed_uri.len
-          + ngx_escape_html(NULL, r->unparsed_uri.data, r->unparsed_uri.len);
+    if (ngx_http_oauth2_request_url(r, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    query = (ngx_strlchr(url.data, url.data + url.len, '?') != NULL);
+
+    uri = url.len + ngx_escape_html(NULL, url.data, url.len);
 
     len = sizeof(head) - 1 + sizeof(tail) - 1;
 
@@ -338,10 +516,9 @@ ngx_http_oauth2_chooser(ngx_http_request_t *r,
 
     for (i = 0; i < olcf->choices->nelts; i++) {
         p = ngx_cpymem(p, "<li><a href=\"", sizeof("<li><a href=\"") - 1);
-        p = (u_char *) ngx_escape_html(p, r->unparsed_uri.data,
-                                       r->unparsed_uri.len);
+        p = (u_char *) ngx_escape_html(p, url.data, url.len);
 
-        if (r->args.len) {
+        if (query) {
             p = ngx_cpymem(p, "&amp;", sizeof("&amp;") - 1);
 
         } else {
@@ -357,6 +534,69 @@ ngx_http_oauth2_chooser(ngx_http_request_t *r,
     b->last = p;
 
     return ngx_http_oauth2_send_html(r, NGX_HTTP_OK, b);
+}
+
+
+/*
+ * This request's URL as a path on this host, to link or send the browser
+ * back to: the URL as the browser sent it when it passes
+ * ngx_http_oauth2_local_url(); else nginx's normalized path, escaped,
+ * with the arguments (GET //evil.example/..%2Fmulti/ is /multi/ to nginx,
+ * but a browser would read the raw form as another host); else "/".
+ */
+
+static ngx_int_t
+ngx_http_oauth2_request_url(ngx_http_request_t *r, ngx_str_t *url)
+{
+    u_char     *p, *s, *last;
+    ngx_int_t   rc;
+    ngx_str_t   raw;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    rc = ngx_http_oauth2_local_url(r->pool, &r->unparsed_uri, url);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    raw.data = ngx_pnalloc(r->pool, 3 * r->uri.len + 1 + r->args.len);
+    if (raw.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = raw.data;
+    last = r->uri.data + r->uri.len;
+
+    for (s = r->uri.data; s < last; s++) {
+        if (*s <= ' ' || *s >= 0x7f || *s == '\\' || *s == '%' || *s == '?'
+            || *s == '#' || *s == '"' || *s == '<' || *s == '>'
+            || *s == '\'')
+        {
+            *p++ = '%';
+            *p++ = hex[*s >> 4];
+            *p++ = hex[*s & 0xf];
+
+        } else {
+            *p++ = *s;
+        }
+    }
+
+    if (r->args.len) {
+        *p++ = '?';
+        p = ngx_cpymem(p, r->args.data, r->args.len);
+    }
+
+    raw.len = p - raw.data;
+
+    rc = ngx_http_oauth2_local_url(r->pool, &raw, url);
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(url, "/");
+        return NGX_OK;
+    }
+
+    return rc;
 }
 
 
@@ -900,6 +1140,12 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     md = ngx_http_oauth2_provider_metadata(p);
 
+    rc = ngx_http_oauth2_redirect_uri(r, p, &redirect_uri);
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_host_failed(r, rc);
+    }
+
     ngx_memzero(&st, sizeof(ngx_http_oauth2_login_state_t));
 
     st.created = ngx_time();
@@ -916,7 +1162,9 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     /* the page to come back to: this request's own path and arguments,
      * so always a path on this host */
 
-    st.return_url = r->unparsed_uri;
+    if (ngx_http_oauth2_request_url(r, &st.return_url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (olcf->choices != NULL) {
         /* without the chooser's "oauth2_provider=NAME" at the end */
@@ -930,10 +1178,6 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
         {
             st.return_url.len -= len;
         }
-    }
-
-    if (st.return_url.len > 2048) {
-        ngx_str_set(&st.return_url, "/");
     }
 
     if (ngx_http_oauth2_limit_states(r, olcf, p) != NGX_OK) {
@@ -965,10 +1209,6 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
                                    &olcf->cookie_domain)
         != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (ngx_http_oauth2_redirect_uri(r, p, &redirect_uri) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -1182,29 +1422,39 @@ ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
 }
 
 
-/* a path made absolute with the scheme and host this request came to */
+/* what an absolute_url() failure is answered with */
+
+ngx_int_t
+ngx_http_oauth2_host_failed(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc == NGX_DECLINED) {
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_REQUEST,
+                                    "The request names no valid host", NULL);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/*
+ * A path made absolute with the scheme and host this request came to:
+ * NGX_DECLINED when the request names no usable host (the caller answers
+ * 400).  The host is never taken unchecked from the request: see
+ * ngx_http_oauth2_request_host().
+ */
 
 ngx_int_t
 ngx_http_oauth2_absolute_url(ngx_http_request_t *r, ngx_str_t *path,
     ngx_str_t *uri)
 {
-    u_char     *s, *c;
+    u_char     *s;
+    ngx_int_t   rc;
     ngx_str_t   host;
 
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
+    rc = ngx_http_oauth2_request_host(r, &host);
 
-    } else {
-        host = r->headers_in.server;
-    }
-
-    for (c = host.data; c < host.data + host.len; c++) {
-        if (!(isalnum(*c) || *c == '.' || *c == '-' || *c == ':'
-              || *c == '[' || *c == ']'))
-        {
-            host = r->headers_in.server;
-            break;
-        }
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     uri->len = sizeof("https://") - 1 + host.len + path->len;
@@ -1229,6 +1479,158 @@ ngx_http_oauth2_absolute_url(ngx_http_request_t *r, ngx_str_t *path,
     uri->len = s - uri->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * The host (and port) to build this request's absolute URLs with.  The
+ * Host header must be a valid host name or address with an optional port
+ * (ngx_http_oauth2_host_valid), else NGX_DECLINED.  Where the server block
+ * names its server_name explicitly (anything but "" and "_"), the host
+ * must be one of those names (exact, wildcard or regular expression);
+ * another is replaced with the first exact name, and with none to take,
+ * NGX_DECLINED.  Without explicit names the valid Host header is used.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_request_host(ngx_http_request_t *r, ngx_str_t *host)
+{
+    u_char                      *s;
+    ngx_str_t                    raw, name, *exact;
+    ngx_uint_t                   i;
+    ngx_http_oauth2_name_t      *sn;
+    ngx_http_oauth2_srv_conf_t  *oscf;
+
+    ngx_str_null(&raw);
+    ngx_str_null(&name);
+
+    if (r->headers_in.host != NULL) {
+        raw = r->headers_in.host->value;
+
+        if (ngx_http_oauth2_host_valid(&raw, &name) != NGX_OK) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oauth2: the \"Host\" header is not a valid host "
+                          "name");
+            return NGX_DECLINED;
+        }
+    }
+
+    oscf = ngx_http_get_module_srv_conf(r, ngx_http_oauth2_module);
+
+    if (oscf->names == NULL) {
+        if (raw.len == 0) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oauth2: no \"Host\" header and no server_name "
+                          "to use instead");
+            return NGX_DECLINED;
+        }
+
+        *host = raw;
+        return NGX_OK;
+    }
+
+    sn = oscf->names->elts;
+    exact = NULL;
+
+    for (i = 0; i < oscf->names->nelts; i++) {
+
+#if (NGX_PCRE)
+        if (sn[i].regex != NULL) {
+            if (name.len && ngx_regex_exec(sn[i].regex, &name, NULL, 0) >= 0)
+            {
+                *host = raw;
+                return NGX_OK;
+            }
+
+            continue;
+        }
+#endif
+
+        if (name.len && ngx_http_oauth2_server_name_match(&sn[i].name, &name))
+        {
+            *host = raw;
+            return NGX_OK;
+        }
+
+        if (exact == NULL && sn[i].name.data[0] != '.'
+            && ngx_strlchr(sn[i].name.data, sn[i].name.data + sn[i].name.len,
+                           '*')
+               == NULL)
+        {
+            exact = &sn[i].name;
+        }
+    }
+
+    if (exact == NULL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oauth2: the \"Host\" header names none of the "
+                      "server's names and there is no exact server_name "
+                      "to use instead");
+        return NGX_DECLINED;
+    }
+
+    /* the first exact server_name, with the port the request named */
+
+    host->len = exact->len + (raw.len - name.len);
+    host->data = ngx_pnalloc(r->pool, host->len);
+    if (host->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_cpymem(host->data, exact->data, exact->len);
+    ngx_memcpy(s, raw.data + name.len, raw.len - name.len);
+
+    return NGX_OK;
+}
+
+
+/* a server_name, exact or wildcard ("*.a.b", ".a.b", "a.b.*"), and a
+ * host name, in any case, a trailing dot ignored */
+
+static ngx_uint_t
+ngx_http_oauth2_server_name_match(ngx_str_t *pattern, ngx_str_t *name)
+{
+    size_t   len, plen;
+    u_char  *pat;
+
+    len = name->len;
+
+    if (len && name->data[len - 1] == '.') {
+        len--;
+    }
+
+    pat = pattern->data;
+    plen = pattern->len;
+
+    if (plen > 2 && pat[0] == '*' && pat[1] == '.') {
+        /* "*.a.b": at least one label before ".a.b" */
+        pat++;
+        plen--;
+
+        return len > plen
+               && ngx_strncasecmp(name->data + len - plen, pat, plen) == 0;
+    }
+
+    if (plen > 1 && pat[0] == '.') {
+        /* ".a.b": "a.b" itself or any name under it */
+        if (len == plen - 1
+            && ngx_strncasecmp(name->data, pat + 1, len) == 0)
+        {
+            return 1;
+        }
+
+        return len > plen
+               && ngx_strncasecmp(name->data + len - plen, pat, plen) == 0;
+    }
+
+    if (plen > 2 && pat[plen - 1] == '*' && pat[plen - 2] == '.') {
+        /* "a.b.*": at least one label after "a.b." */
+        plen--;
+
+        return len > plen && ngx_strncasecmp(name->data, pat, plen) == 0;
+    }
+
+    return len == plen && ngx_strncasecmp(name->data, pat, len) == 0;
 }
 
 
@@ -1326,6 +1728,10 @@ ngx_http_oauth2_callback(ngx_http_request_t *r,
     if (ctx->provider != p) {
         ctx->provider = p;
         ctx->phase = ngx_http_oauth2_cb_start;
+
+        if (ngx_http_oauth2_redact_request_line(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     for ( ;; ) {
@@ -1380,7 +1786,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
     ngx_int_t                    rc;
     ngx_str_t                    state, code, error, iss, name, value;
     ngx_str_t                    plain, empty, redirect_uri, detail;
-    ngx_uint_t                   index, valid;
+    ngx_uint_t                   index, valid, have_iss;
     ngx_http_oauth2_provider_t  *p;
 
     p = ctx->provider;
@@ -1491,7 +1897,11 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
 
     /* RFC 9207: a response that names its issuer must name ours */
 
+    have_iss = 0;
+
     if (ngx_http_oauth2_get_param(r, "iss", &iss) == NGX_OK) {
+        have_iss = 1;
+
         if (p->issuer.len == 0
             || iss.len != p->issuer.len
             || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
@@ -1527,8 +1937,22 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
                                     NULL);
     }
 
-    if (ngx_http_oauth2_redirect_uri(r, p, &redirect_uri) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    /* a provider that says it names itself in every response must */
+
+    if (!have_iss && ngx_http_oauth2_provider_metadata(p)->iss_parameter) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the callback has no \"iss\" "
+                      "though the provider promises it (RFC 9207; "
+                      "mix-up?)", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
+                                    "The login response came from the "
+                                    "wrong provider", NULL);
+    }
+
+    rc = ngx_http_oauth2_redirect_uri(r, p, &redirect_uri);
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_host_failed(r, rc);
     }
 
     return ngx_http_oauth2_token_request(r, ctx, &code, &redirect_uri);
@@ -1543,6 +1967,74 @@ bad_state:
                                 "The login could not be completed: it was "
                                 "not started in this browser or has "
                                 "expired. Please try again", NULL);
+}
+
+
+/*
+ * The callback's query carries the authorization code and the state.
+ * nginx adds the request line to every error-log line written for the
+ * request (and $request is the request line in access logs): the line
+ * keeps the parameters' names, their values become "***".
+ */
+
+static ngx_int_t
+ngx_http_oauth2_redact_request_line(ngx_http_request_t *r)
+{
+    u_char  *p, *q, *end, *last, *d, *line;
+
+    p = r->request_line.data;
+    last = p + r->request_line.len;
+
+    if (p == NULL) {
+        return NGX_OK;
+    }
+
+    q = ngx_strlchr(p, last, '?');
+
+    if (q == NULL) {
+        return NGX_OK;
+    }
+
+    end = last;
+
+    if (r->http_protocol.data > q && r->http_protocol.data <= last) {
+        end = r->http_protocol.data - 1;
+    }
+
+    /* "a&" becomes "a=***&" at worst: less than four times as long */
+
+    line = ngx_pnalloc(r->pool, 4 * r->request_line.len);
+    if (line == NULL) {
+        return NGX_ERROR;
+    }
+
+    d = ngx_cpymem(line, p, q + 1 - p);
+
+    for (p = q + 1; p < end; /* void */) {
+
+        while (p < end && *p != '=' && *p != '&') {
+            *d++ = *p++;
+        }
+
+        if (p < end && *p == '=') {
+            d = ngx_cpymem(d, "=***", sizeof("=***") - 1);
+
+            while (p < end && *p != '&') {
+                p++;
+            }
+        }
+
+        if (p < end) {
+            *d++ = *p++;
+        }
+    }
+
+    d = ngx_cpymem(d, end, last - end);
+
+    r->request_line.data = line;
+    r->request_line.len = d - line;
+
+    return NGX_OK;
 }
 
 
@@ -2420,7 +2912,9 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         s->access_token = ctx->access_token;
     }
 
-    if (omcf->store_id_token) {
+    /* RP-initiated logout sends the ID token back as id_token_hint */
+
+    if (omcf->store_id_token || (p->logout_path.len && p->oidc)) {
         s->id_token = ctx->id_token;
     }
 
@@ -2440,12 +2934,19 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     rc = ngx_http_oauth2_session_save(r, olcf, ctx);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_oauth2_page(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                    "The session is too large", NULL);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login could not be completed: "
+                                    "the provider's answer is too large "
+                                    "for a session", NULL);
     }
 
     if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the session could not be "
+                      "sealed", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "The login could not be completed, "
+                                    "please try again", NULL);
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -2459,23 +2960,11 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     /* the return URL was sealed by us, but check it again: a path on
      * this host, never "//host" or "/\host" */
 
-    location->value = ctx->login.return_url;
-
-    if (location->value.len == 0
-        || location->value.data[0] != '/'
-        || (location->value.len > 1
-            && (location->value.data[1] == '/'
-                || location->value.data[1] == '\\')))
+    if (ngx_http_oauth2_local_url(r->pool, &ctx->login.return_url,
+                                  &location->value)
+        != NGX_OK)
     {
         ngx_str_set(&location->value, "/");
-    }
-
-    for (i = 0; i < location->value.len; i++) {
-        if (location->value.data[i] < ' ' || location->value.data[i] == 0x7f)
-        {
-            ngx_str_set(&location->value, "/");
-            break;
-        }
     }
 
     location->hash = 1;
@@ -2494,8 +2983,14 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
 
 /*
  * Seals ctx->session into the provider's cookie, valid until the
- * session expires.  Tokens too large for the cookies (16 chunks) are
- * dropped with a warning; NGX_DECLINED if even the identity does not fit.
+ * session expires.  The browser sends all of it back in one Cookie line,
+ * which must fit in one of the server's large_client_header_buffers, or
+ * nginx answers 400 to every request of the site until the cookie expires:
+ * the session gets at most that size less NGX_HTTP_OAUTH2_COOKIE_RESERVE
+ * (the site's other cookies, state cookies, "Cookie: ").  What does not
+ * fit is dropped, the least needed first: the ID token (logout then goes
+ * without id_token_hint), the access token, the refresh token, each with
+ * a warning.  NGX_DECLINED if even the identity does not fit.
  */
 
 ngx_int_t
@@ -2503,13 +2998,22 @@ ngx_http_oauth2_session_save(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx)
 {
     time_t                       exp;
+    size_t                       room;
     ngx_int_t                    rc;
-    ngx_str_t                    plain, sealed;
+    ngx_str_t                    plain, sealed, *drop;
+    const char                  *what;
     ngx_http_oauth2_session_t   *s;
     ngx_http_oauth2_provider_t  *p;
+    ngx_http_core_srv_conf_t    *cscf;
 
     p = ctx->provider;
     s = &ctx->session;
+
+    cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+
+    room = cscf->large_client_header_buffers.size;
+    room = (room > 2 * NGX_HTTP_OAUTH2_COOKIE_RESERVE)
+           ? room - NGX_HTTP_OAUTH2_COOKIE_RESERVE : room / 2;
 
     /* with a refresh token the cookie must outlive the tokens, for the
      * refresh to find it */
@@ -2537,32 +3041,44 @@ ngx_http_oauth2_session_save(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        rc = ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
-                                        ngx_http_oauth2_secure(r, olcf),
-                                        &olcf->cookie_domain);
+        if (ngx_http_oauth2_cookie_wire_len(&p->cookie_name, sealed.len)
+            <= room)
+        {
+            rc = ngx_http_oauth2_cookie_set(r, &p->cookie_name, &sealed, exp,
+                                            ngx_http_oauth2_secure(r, olcf),
+                                            &olcf->cookie_domain);
 
-        if (rc != NGX_DECLINED) {
-            return rc;
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
         }
 
-        if (s->access_token.len == 0 && s->id_token.len == 0
-            && s->refresh_token.len == 0)
-        {
+        if (s->id_token.len) {
+            drop = &s->id_token;
+            what = "ID token";
+
+        } else if (s->access_token.len) {
+            drop = &s->access_token;
+            what = "access token";
+
+        } else if (s->refresh_token.len) {
+            drop = &s->refresh_token;
+            what = "refresh token";
+
+        } else {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "oauth2 provider \"%V\": the session does not "
-                          "fit in cookies", &p->name);
+                          "fit in %uz bytes of cookies "
+                          "(large_client_header_buffers)", &p->name, room);
             return NGX_DECLINED;
         }
 
-        /* tokens too large for cookies: keep the identity without them */
-
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "oauth2 provider \"%V\": the tokens are too large "
-                      "for the session cookie and are not kept", &p->name);
+                      "oauth2 provider \"%V\": the session does not fit in "
+                      "%uz bytes of cookies (large_client_header_buffers) "
+                      "with the %s, which is not kept", &p->name, room, what);
 
-        ngx_str_null(&s->access_token);
-        ngx_str_null(&s->id_token);
-        ngx_str_null(&s->refresh_token);
+        ngx_str_null(drop);
     }
 }
 
@@ -2669,7 +3185,15 @@ ngx_http_oauth2_send_html(ngx_http_request_t *r, ngx_uint_t status,
 
     ngx_http_clear_location(r);
 
-    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+    /* no page of the module's may be framed by another site */
+
+    if (ngx_http_oauth2_no_store(r) != NGX_OK
+        || ngx_http_oauth2_add_header(r, "X-Frame-Options", "DENY")
+           != NGX_OK
+        || ngx_http_oauth2_add_header(r, "Content-Security-Policy",
+                                      "frame-ancestors 'none'")
+           != NGX_OK)
+    {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return NGX_DONE;
     }
@@ -2724,14 +3248,28 @@ ngx_http_oauth2_no_store(ngx_http_request_t *r)
         }
     }
 
+    return ngx_http_oauth2_add_header(r, "Cache-Control", "no-store");
+}
+
+
+/* a response header with a static name and value */
+
+ngx_int_t
+ngx_http_oauth2_add_header(ngx_http_request_t *r, const char *name,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
     h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
 
 #if (nginx_version >= 1023000)
     h->next = NULL;

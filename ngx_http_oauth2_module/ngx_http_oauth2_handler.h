@@ -43,6 +43,8 @@ typedef struct {
     unsigned                        session_expired:1;  /* opened, expired */
     unsigned                        session_reseal:1;   /* old secret */
     ngx_http_oauth2_cookie_scan_t   cookie_scan;        /* for the strip */
+    ngx_array_t                    *saved_cookies;      /* before a strip
+                                                           elsewhere */
 
     /* the callback's exchange */
     void                           *parked;
@@ -68,6 +70,9 @@ typedef struct {
 
 ngx_int_t ngx_http_oauth2_access_handler(ngx_http_request_t *r);
 
+/* subrequests into protected locations (precontent phase) */
+ngx_int_t ngx_http_oauth2_subrequest_handler(ngx_http_request_t *r);
+
 /* the request's context, found again after internal redirects; created
  * if asked */
 ngx_http_oauth2_ctx_t *ngx_http_oauth2_get_ctx(ngx_http_request_t *r,
@@ -85,11 +90,16 @@ ngx_int_t ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
 ngx_uint_t ngx_http_oauth2_secure(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf);
 ngx_int_t ngx_http_oauth2_no_store(ngx_http_request_t *r);
+ngx_int_t ngx_http_oauth2_add_header(ngx_http_request_t *r,
+    const char *name, const char *value);
 ngx_uint_t ngx_http_oauth2_is_navigation(ngx_http_request_t *r);
 ngx_int_t ngx_http_oauth2_send_html(ngx_http_request_t *r,
     ngx_uint_t status, ngx_buf_t *b);
+/* a path made absolute with this request's scheme and checked host;
+ * NGX_DECLINED: no valid host (answer with ngx_http_oauth2_host_failed) */
 ngx_int_t ngx_http_oauth2_absolute_url(ngx_http_request_t *r,
     ngx_str_t *path, ngx_str_t *uri);
+ngx_int_t ngx_http_oauth2_host_failed(ngx_http_request_t *r, ngx_int_t rc);
 
 /* 32 random bytes, base64url */
 ngx_int_t ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out);

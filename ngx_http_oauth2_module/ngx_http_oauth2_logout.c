@@ -153,10 +153,10 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
 
     /* RP-Initiated Logout 1.0 */
 
-    if (ngx_http_oauth2_absolute_url(r, &p->post_logout_uri, &post_logout)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_oauth2_absolute_url(r, &p->post_logout_uri, &post_logout);
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_host_failed(r, rc);
     }
 
     client_id = p->client_id;

@@ -63,6 +63,9 @@ static void ngx_http_oauth2_check_cookie_size(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf, ngx_http_oauth2_main_conf_t *omcf);
 static void *ngx_http_oauth2_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_oauth2_create_srv_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oauth2_server_names(ngx_conf_t *cf,
+    ngx_http_core_main_conf_t *cmcf);
 static void *ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -427,7 +430,7 @@ static ngx_http_module_t  ngx_http_oauth2_module_ctx = {
     ngx_http_oauth2_create_main_conf,      /* create main configuration */
     ngx_http_oauth2_init_main_conf,        /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_oauth2_create_srv_conf,       /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_oauth2_create_loc_conf,       /* create location configuration */
@@ -1659,6 +1662,77 @@ ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf)
 
 
 static void *
+ngx_http_oauth2_create_srv_conf(ngx_conf_t *cf)
+{
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_oauth2_srv_conf_t));
+}
+
+
+/*
+ * nginx keeps a server's server_name list only while it reads the
+ * configuration: each server's explicit names (all but "" and "_") are
+ * copied for building absolute URLs (ngx_http_oauth2_request_host).
+ */
+
+static ngx_int_t
+ngx_http_oauth2_server_names(ngx_conf_t *cf, ngx_http_core_main_conf_t *cmcf)
+{
+    ngx_uint_t                   i, j;
+    ngx_http_server_name_t      *sn;
+    ngx_http_oauth2_srv_conf_t  *oscf;
+    ngx_http_oauth2_name_t      *name;
+    ngx_http_core_srv_conf_t   **cscfp;
+
+    cscfp = cmcf->servers.elts;
+
+    for (i = 0; i < cmcf->servers.nelts; i++) {
+
+        oscf = cscfp[i]->ctx->srv_conf[ngx_http_oauth2_module.ctx_index];
+        sn = cscfp[i]->server_names.elts;
+
+        for (j = 0; j < cscfp[i]->server_names.nelts; j++) {
+
+#if (NGX_PCRE)
+            if (sn[j].regex == NULL)
+#endif
+            {
+                if (sn[j].name.len == 0
+                    || (sn[j].name.len == 1 && sn[j].name.data[0] == '_'))
+                {
+                    continue;
+                }
+            }
+
+            if (oscf->names == NULL) {
+                oscf->names = ngx_array_create(cf->pool, 2,
+                                               sizeof(ngx_http_oauth2_name_t));
+                if (oscf->names == NULL) {
+                    return NGX_ERROR;
+                }
+            }
+
+            name = ngx_array_push(oscf->names);
+            if (name == NULL) {
+                return NGX_ERROR;
+            }
+
+            name->name.len = sn[j].name.len;
+            name->name.data = ngx_pstrdup(cf->pool, &sn[j].name);
+            if (name->name.data == NULL) {
+                return NGX_ERROR;
+            }
+
+#if (NGX_PCRE)
+            name->regex = sn[j].regex ? sn[j].regex->regex : NULL;
+#endif
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
 ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_oauth2_loc_conf_t  *olcf;
@@ -1804,6 +1878,17 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
 
     *h = ngx_http_oauth2_access_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_oauth2_subrequest_handler;
+
+    if (ngx_http_oauth2_server_names(cf, cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_oauth2_shm_add(cf, omcf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -1854,10 +1939,6 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     pp = omcf->providers.elts;
 
     for (i = 0; i < omcf->providers.nelts; i++) {
-        if (pp[i]->logout_path.len && pp[i]->oidc) {
-            omcf->store_id_token = 1;
-        }
-
         /* several providers on one callback path are told apart by
          * their state cookies */
 
@@ -1892,16 +1973,23 @@ ngx_http_oauth2_check_cookie_size(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf, ngx_http_oauth2_main_conf_t *omcf)
 {
     size_t                       worst, plain;
-    ngx_uint_t                   i, refresh;
+    ngx_uint_t                   i, refresh, logout;
     ngx_http_oauth2_provider_t **pp;
     ngx_http_core_srv_conf_t   **cscfp;
 
     refresh = 0;
+    logout = 0;
     pp = omcf->providers.elts;
 
     for (i = 0; i < omcf->providers.nelts; i++) {
         if (pp[i]->refresh) {
             refresh = 1;
+        }
+
+        /* RP-initiated logout keeps the ID token for id_token_hint */
+
+        if (pp[i]->logout_path.len && pp[i]->oidc) {
+            logout = 1;
         }
     }
 
@@ -1909,7 +1997,7 @@ ngx_http_oauth2_check_cookie_size(ngx_conf_t *cf,
 
     plain = 256 + 256 * omcf->claims.nelts
             + (omcf->store_access_token ? 4096 : 0)
-            + (omcf->store_id_token ? 4096 : 0)
+            + ((omcf->store_id_token || logout) ? 4096 : 0)
             + (refresh ? 1024 : 0);
 
     worst = sizeof("Cookie: ") - 1 + 64

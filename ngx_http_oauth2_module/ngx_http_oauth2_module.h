@@ -125,6 +125,21 @@ typedef struct {
 } ngx_http_oauth2_main_conf_t;
 
 
+/* an explicit server_name of a server block: exact, wildcard or regex */
+typedef struct {
+    ngx_str_t                       name;
+#if (NGX_PCRE)
+    ngx_regex_t                    *regex;
+#endif
+} ngx_http_oauth2_name_t;
+
+
+typedef struct {
+    /* ngx_http_oauth2_name_t, NULL: the server names none */
+    ngx_array_t                    *names;
+} ngx_http_oauth2_srv_conf_t;
+
+
 /* one oauth2_require rule */
 typedef struct {
     ngx_str_t                       claim;

@@ -471,7 +471,7 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
 {
     ngx_int_t                       rc;
     ngx_str_t                       issuer;
-    yajl_val                        doc;
+    yajl_val                        doc, v;
     ngx_http_oauth2_metadata_t      md;
     ngx_http_oauth2_provider_t     *p;
 
@@ -544,6 +544,11 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
         *err = "the discovery document has no \"jwks_uri\"";
         return NGX_ERROR;
     }
+
+    v = ngx_http_oauth2_json_get(doc,
+                                 "authorization_response_iss_parameter_"
+                                 "supported");
+    md.iss_parameter = (v != NULL && YAJL_IS_TRUE(v));
 
     p->rt->md = md;
 

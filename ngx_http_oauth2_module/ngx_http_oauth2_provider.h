@@ -35,6 +35,9 @@ typedef struct {
     ngx_str_t                  jwks_uri;
     ngx_str_t                  end_session_endpoint;
     ngx_str_t                  revocation_endpoint;
+
+    /* RFC 9207: authorization_response_iss_parameter_supported */
+    unsigned                   iss_parameter:1;
 } ngx_http_oauth2_metadata_t;
 
 

@@ -1971,6 +1971,85 @@ ngx_http_oauth2_cookie_strip(ngx_http_request_t *r, ngx_str_t *prefix,
 }
 
 
+ngx_int_t
+ngx_http_oauth2_cookie_save(ngx_http_request_t *r, ngx_array_t **saved)
+{
+    ngx_table_elt_t                 *h;
+    ngx_http_oauth2_cookie_iter_t    it;
+    ngx_http_oauth2_cookie_saved_t  *sv;
+
+    *saved = NULL;
+
+    it.i = 0;
+    it.h = NULL;
+
+    while ((h = ngx_http_oauth2_cookie_next_header(r, &it)) != NULL) {
+
+        if (*saved == NULL) {
+            *saved = ngx_array_create(r->pool, 2,
+                                      sizeof(ngx_http_oauth2_cookie_saved_t));
+            if (*saved == NULL) {
+                return NGX_ERROR;
+            }
+        }
+
+        sv = ngx_array_push(*saved);
+        if (sv == NULL) {
+            return NGX_ERROR;
+        }
+
+        sv->header = h;
+        sv->value = h->value;
+        sv->hash = h->hash;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_oauth2_cookie_changed(ngx_array_t *saved)
+{
+    ngx_uint_t                       i;
+    ngx_http_oauth2_cookie_saved_t  *sv;
+
+    sv = saved->elts;
+
+    for (i = 0; i < saved->nelts; i++) {
+        if (sv[i].header->hash != sv[i].hash
+            || sv[i].header->value.data != sv[i].value.data
+            || sv[i].header->value.len != sv[i].value.len)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+void
+ngx_http_oauth2_cookie_swap(ngx_array_t *saved)
+{
+    ngx_str_t                        value;
+    ngx_uint_t                       i, hash;
+    ngx_http_oauth2_cookie_saved_t  *sv;
+
+    sv = saved->elts;
+
+    for (i = 0; i < saved->nelts; i++) {
+        value = sv[i].header->value;
+        hash = sv[i].header->hash;
+
+        sv[i].header->value = sv[i].value;
+        sv[i].header->hash = sv[i].hash;
+
+        sv[i].value = value;
+        sv[i].hash = hash;
+    }
+}
+
+
 /*
  * A new value for a header in which pairs of prefix's sit between others:
  * the pairs before the first of ours as they were, the others after it
@@ -2186,6 +2265,25 @@ ngx_http_oauth2_cookie_delete_chunks(ngx_http_request_t *r, ngx_str_t *name,
     }
 
     return NGX_OK;
+}
+
+
+size_t
+ngx_http_oauth2_cookie_wire_len(ngx_str_t *name, size_t len)
+{
+    size_t  n;
+
+    /* "NAME=value; " alone, or "NAME=chunks.N; " and N of "NAME_k=...; ",
+     * each chunk at least half a cookie's room */
+
+    if (name->len + 1 + len <= NGX_HTTP_OAUTH2_COOKIE_MAX_LEN / 2) {
+        return name->len + 1 + len + 2;
+    }
+
+    n = len / (NGX_HTTP_OAUTH2_COOKIE_MAX_LEN / 2) + 1;
+
+    return len + (n + 1) * (name->len + NGX_HTTP_OAUTH2_CHUNK_SUFFIX_MAX + 3)
+           + sizeof(NGX_HTTP_OAUTH2_CHUNK_MARKER) + NGX_INT_T_LEN;
 }
 
 

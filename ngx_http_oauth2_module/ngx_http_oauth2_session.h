@@ -156,6 +156,10 @@ ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
  * value left behind are deleted.  NGX_DECLINED: the value is too long
  * even for 16 chunks, nothing was set.
  */
+/* at most the bytes a value of len bytes set by cookie_set takes in a
+ * request's Cookie header, chunks included */
+size_t ngx_http_oauth2_cookie_wire_len(ngx_str_t *name, size_t len);
+
 ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, time_t max_age, ngx_uint_t secure, ngx_str_t *domain);
 
@@ -171,5 +175,23 @@ ngx_int_t ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
 ngx_int_t ngx_http_oauth2_cookie_strip(ngx_http_request_t *r,
     ngx_str_t *prefix, ngx_http_oauth2_cookie_scan_t *scan);
 
+
+/*
+ * The request's Cookie headers as they are now (*saved NULL: there are
+ * none), whether a strip changed them since, and swapping the headers'
+ * values with the saved ones (twice: as they were): a location that
+ * strips the module's cookies without using them may internally redirect
+ * to one that needs them, or make a subrequest into one.
+ */
+typedef struct {
+    ngx_table_elt_t           *header;
+    ngx_str_t                  value;
+    ngx_uint_t                 hash;
+} ngx_http_oauth2_cookie_saved_t;
+
+ngx_int_t ngx_http_oauth2_cookie_save(ngx_http_request_t *r,
+    ngx_array_t **saved);
+ngx_uint_t ngx_http_oauth2_cookie_changed(ngx_array_t *saved);
+void ngx_http_oauth2_cookie_swap(ngx_array_t *saved);
 
 #endif /* _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_ */

@@ -140,7 +140,7 @@ main::state_cookie(created => time - 3600)
 --- more_headers eval
 main::state_cookie()
 --- request eval
-"GET /oauth2/callback?code=abc&state=$main::State"
+"GET /oauth2/callback?code=abc&state=$main::State&iss=http%3A%2F%2F127.0.0.1%3A$ENV{TEST_NGINX_FAKE_OP_PORT}%2Ftoken-500"
 --- error_code: 502
 --- response_body_like: The login service failed
 --- error_log eval
@@ -152,7 +152,7 @@ qr{oauth2 provider "fake": token request to "http://127\.0\.0\.1:\d+/token-500/t
 --- more_headers eval
 main::state_cookie()
 --- request eval
-"GET /oauth2/callback?code=not-a-real-code&state=$main::State"
+"GET /oauth2/callback?code=not-a-real-code&state=$main::State&iss=http%3A%2F%2F127.0.0.1%3A$ENV{TEST_NGINX_FAKE_OP_PORT}%2Fok"
 --- error_code: 401
 --- response_body_like: invalid_grant
 --- error_log
@@ -208,7 +208,7 @@ code=abc
     sprintf('{"created":%d,"state":"%s","nonce":"n","verifier":"%s",'
             . '"return_url":"/"}', time, $main::State, 'v' x 43))
 --- request eval
-"GET /oauth2/callback?code=abc&state=$main::State"
+"GET /oauth2/callback?code=abc&state=$main::State&iss=http%3A%2F%2F127.0.0.1%3A$ENV{TEST_NGINX_FAKE_OP_PORT}%2Ftoken-500"
 --- error_code: 502
 --- error_log
 oauth2 provider "other": token request to
