@@ -76,6 +76,8 @@ const SCENARIOS = {
   'idt-huge': [null, 'ID token with a 100 KB claim "huge" (validly signed)'],
 
   'userinfo-sub-mismatch': [null, 'userinfo sub differs from the ID token sub'],
+  'userinfo-slow': ['ms', 'userinfo answers after <ms> (default 2000)'],
+  'revoke-slow': ['ms', 'revocation endpoint answers after <ms> (default 2000)'],
   'authorize-error': [null, 'authorize redirects back with error=access_denied'],
   'authorize-wrong-iss': [null, 'authorize redirects back with the iss of another issuer'],
   'kid-rotate': [null, 'like ok; meant for /_rotate tests: after /_rotate tokens carry a new kid '
@@ -700,8 +702,9 @@ function checkAccessToken(ctx) {
   return at;
 }
 
-function handleUserinfo(ctx) {
+async function handleUserinfo(ctx) {
   const { res, mods } = ctx;
+  if (mods.has('userinfo-slow')) await sleep(mods.get('userinfo-slow') ?? DEFAULT_DELAY_MS);
   const at = checkAccessToken(ctx);
   if (!at || at.scenario !== ctx.segment) {
     return sendJson(res, 401, { error: 'invalid_token', error_description: 'access token missing, invalid or expired' }, {
@@ -720,6 +723,7 @@ async function handleRevoke(ctx) {
   if (auth.error) return sendAuthFailure(res, auth);
   const token = form.get('token');
   if (!token) return oauthError(res, 400, 'invalid_request', 'token required');
+  if (ctx.mods.has('revoke-slow')) await sleep(ctx.mods.get('revoke-slow') ?? DEFAULT_DELAY_MS);
   revoked.add(token);
   return send(res, 200, '');
 }
