@@ -653,7 +653,8 @@ ngx_http_oauth2_refresh_session(ngx_http_oauth2_refresh_job_t *job)
     expires = cap;
 
     if (job->id_token.len && p->oidc) {
-        if (ngx_http_oauth2_json_int(job->jwt.claims, "exp", &n) == NGX_OK
+        if (ngx_http_oauth2_json_seconds(job->jwt.claims, "exp", 0, &n)
+               == NGX_OK
             && n < (int64_t) expires)
         {
             expires = (time_t) n;
