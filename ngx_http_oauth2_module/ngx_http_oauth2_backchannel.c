@@ -376,7 +376,10 @@ ngx_http_oauth2_backchannel_check(ngx_http_oauth2_provider_t *p,
 
     now = ngx_time();
 
-    if (ngx_http_oauth2_json_int(claims, "iat", &n) != NGX_OK) {
+    /* NumericDates: a fraction is rounded up for iat (the logout then
+     * covers the sessions created in that second), down for exp */
+
+    if (ngx_http_oauth2_json_seconds(claims, "iat", 1, &n) != NGX_OK) {
         return "it has no valid iat";
     }
 
@@ -386,7 +389,7 @@ ngx_http_oauth2_backchannel_check(ngx_http_oauth2_provider_t *p,
 
     *iat = (time_t) n;
 
-    rc = ngx_http_oauth2_json_int(claims, "exp", &n);
+    rc = ngx_http_oauth2_json_seconds(claims, "exp", 0, &n);
 
     if (rc == NGX_ERROR
         || (rc == NGX_OK && !((int64_t) (now - p->leeway) < n)))

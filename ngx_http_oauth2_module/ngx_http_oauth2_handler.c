@@ -2429,7 +2429,9 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
 void
 ngx_http_oauth2_token_fields(yajl_val doc, ngx_http_oauth2_token_fields_t *t)
 {
-    int64_t  n;
+    int64_t    n;
+    ngx_int_t  rc;
+    ngx_str_t  value;
 
     (void) ngx_http_oauth2_json_string(doc, "error", &t->error);
     (void) ngx_http_oauth2_json_string(doc, "access_token", &t->access_token);
@@ -2438,11 +2440,24 @@ ngx_http_oauth2_token_fields(yajl_val doc, ngx_http_oauth2_token_fields_t *t)
                                        &t->refresh_token);
     (void) ngx_http_oauth2_json_string(doc, "id_token", &t->id_token);
 
+    /*
+     * a number, a fraction rounded down (the session ends no later than
+     * the token), or a string of digits as in a form-encoded answer;
+     * anything else is as if absent
+     */
+
     t->expires_in = 0;
 
-    if (ngx_http_oauth2_json_int(doc, "expires_in", &n) == NGX_OK
-        && n > 0 && n < 10 * 365 * 86400)
+    rc = ngx_http_oauth2_json_seconds(doc, "expires_in", 0, &n);
+
+    if (rc == NGX_ERROR
+        && ngx_http_oauth2_json_string(doc, "expires_in", &value) == NGX_OK)
     {
+        n = ngx_atotm(value.data, value.len);
+        rc = (n == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    if (rc == NGX_OK && n > 0 && n < 10 * 365 * 86400) {
         t->expires_in = (time_t) n;
     }
 }
@@ -2851,7 +2866,10 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ngx_http_oauth2_json_int(ctx->jwt.claims, "exp", &n) == NGX_OK
+        /* as verified: a fractional exp rounded down */
+
+        if (ngx_http_oauth2_json_seconds(ctx->jwt.claims, "exp", 0, &n)
+               == NGX_OK
             && (time_t) n < s->expires)
         {
             s->expires = (time_t) n;

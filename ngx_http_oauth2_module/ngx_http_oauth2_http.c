@@ -286,6 +286,14 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         return NGX_ERROR;
     }
 
+    /*
+     * the fetch owns what it reads after this call: the caller's URL may
+     * live in memory that goes before the transfer ends (the provider's
+     * metadata, replaced by a refetch), and the URL is logged at the end
+     */
+
+    f->url.data = (u_char *) url;
+
     ca_file = NULL;
 
     if (f->ca_file.len) {
@@ -293,6 +301,8 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         if (ca_file == NULL) {
             return NGX_ERROR;
         }
+
+        f->ca_file.data = (u_char *) ca_file;
     }
 
     easy = NULL;

@@ -18,7 +18,13 @@
  *
  * A fetch lives in a pool given by its owner.  Destroying that pool while
  * the transfer runs cancels it (a pool cleanup removes the easy handle),
- * and the completion handler is then never called.  The handler is called
+ * and the completion handler is then never called.  A running fetch reads
+ * nothing of its caller's: ngx_http_oauth2_fetch_start() copies url and
+ * ca_file into the fetch's pool (url is read again when the transfer
+ * ends), and hands body, authorization, accept and user_agent to libcurl,
+ * which copies them; so they may point into memory that goes before the
+ * transfer ends, such as the provider's metadata, which a refetch
+ * replaces.  The handler is called
  * once, from an nginx event handler, never from inside a libcurl callback;
  * it may start new fetches and may destroy the fetch's pool.
  *

@@ -254,6 +254,60 @@ ngx_http_oauth2_json_int(yajl_val obj, const char *name, int64_t *value)
 }
 
 
+ngx_int_t
+ngx_http_oauth2_json_seconds(yajl_val obj, const char *name,
+    ngx_uint_t round_up, int64_t *value)
+{
+    double    d;
+    int64_t   n;
+    yajl_val  v;
+
+    v = ngx_http_oauth2_json_get(obj, name);
+
+    if (v == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (YAJL_IS_INTEGER(v)) {
+        n = (int64_t) YAJL_GET_INTEGER(v);
+
+        if (n < 0 || n > NGX_HTTP_OAUTH2_JSON_MAX_SECONDS) {
+            return NGX_ERROR;
+        }
+
+        *value = n;
+
+        return NGX_OK;
+    }
+
+    /* a fraction, an exponent, or an integer too large for int64_t */
+
+    if (!YAJL_IS_DOUBLE(v)) {
+        return NGX_ERROR;
+    }
+
+    d = YAJL_GET_DOUBLE(v);
+
+    /* also false for NaN */
+
+    if (!(d >= 0 && d <= (double) NGX_HTTP_OAUTH2_JSON_MAX_SECONDS)) {
+        return NGX_ERROR;
+    }
+
+    /* the conversion truncates: rounds down, d being positive */
+
+    n = (int64_t) d;
+
+    if (round_up && (double) n < d) {
+        n++;
+    }
+
+    *value = n;
+
+    return NGX_OK;
+}
+
+
 /* a scalar as text without copying: NGX_DECLINED for objects and arrays */
 
 static ngx_int_t

@@ -45,6 +45,19 @@ ngx_int_t ngx_http_oauth2_json_string(yajl_val obj, const char *name,
 ngx_int_t ngx_http_oauth2_json_int(yajl_val obj, const char *name,
     int64_t *value);
 
+/*
+ * The member as a whole number of seconds: a NumericDate (RFC 7519,
+ * section 2) or a duration.  Any JSON number, with a fraction or an
+ * exponent too, rounded down or, with round_up, up, so that the caller
+ * rounds toward its safe side (down for an expiry, up for a start).
+ * NGX_DECLINED if absent; NGX_ERROR if not a number (a string, say), or
+ * negative, or past NGX_HTTP_OAUTH2_JSON_MAX_SECONDS (the end of 9999).
+ */
+#define NGX_HTTP_OAUTH2_JSON_MAX_SECONDS  ((int64_t) 253402300799LL)
+
+ngx_int_t ngx_http_oauth2_json_seconds(yajl_val obj, const char *name,
+    ngx_uint_t round_up, int64_t *value);
+
 /* a claim value as text: strings as they are, numbers and booleans as in
  * JSON, arrays of scalars joined with commas; allocated in pool; null is
  * an empty string; NGX_DECLINED for v NULL, objects and arrays holding

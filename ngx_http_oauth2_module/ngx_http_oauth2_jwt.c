@@ -81,8 +81,6 @@ static ngx_int_t ngx_http_oauth2_jwt_verify_hmac(ngx_http_oauth2_jwt_t *jwt,
 static ngx_int_t ngx_http_oauth2_jwt_verify_pkey(ngx_http_oauth2_jwt_t *jwt,
     ngx_http_oauth2_jwt_alg_t *alg, EVP_PKEY *pkey);
 static int ngx_http_oauth2_jwt_ecdsa_der(ngx_str_t *sig, u_char *der);
-static ngx_int_t ngx_http_oauth2_jwt_time(yajl_val claims, const char *name,
-    ngx_uint_t round_up, int64_t *t);
 static ngx_int_t ngx_http_oauth2_jwt_check_aud(yajl_val claims,
     ngx_str_t *client_id, const char **err);
 
@@ -1148,55 +1146,6 @@ done:
 
 
 /*
- * A NumericDate claim (RFC 7519, section 2): an integer, or a number with
- * a fraction rounded so that the check using it gets stricter.
- * NGX_DECLINED if absent, NGX_ERROR if not a number in a sane range.
- */
-
-static ngx_int_t
-ngx_http_oauth2_jwt_time(yajl_val claims, const char *name,
-    ngx_uint_t round_up, int64_t *t)
-{
-    double    d;
-    yajl_val  v;
-
-    v = ngx_http_oauth2_json_get(claims, name);
-
-    if (v == NULL) {
-        return NGX_DECLINED;
-    }
-
-    if (YAJL_IS_INTEGER(v)) {
-        *t = (int64_t) YAJL_GET_INTEGER(v);
-        return NGX_OK;
-    }
-
-    if (!YAJL_IS_DOUBLE(v)) {
-        return NGX_ERROR;
-    }
-
-    d = YAJL_GET_DOUBLE(v);
-
-    /* also false for NaN */
-
-    if (!(d > -1e15 && d < 1e15)) {
-        return NGX_ERROR;
-    }
-
-    *t = (int64_t) d;
-
-    if (round_up && (double) *t < d) {
-        (*t)++;
-
-    } else if (!round_up && (double) *t > d) {
-        (*t)--;
-    }
-
-    return NGX_OK;
-}
-
-
-/*
  * OpenID Connect Core 3.1.3.7, items 3 to 5: "aud" is the client_id or an
  * array containing it; with several audiences "azp" must be present; an
  * "azp" must be the client_id.
@@ -1317,9 +1266,14 @@ ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
         return NGX_DECLINED;
     }
 
-    /* 9: not expired; the time arithmetic stays on our side */
+    /*
+     * 9: not expired; the time arithmetic stays on our side.  The times
+     * are NumericDates: a fraction is rounded to make each check stricter
+     * (exp down, iat and nbf up); a value that is not a number, negative,
+     * or past the year 9999 refuses the token
+     */
 
-    if (ngx_http_oauth2_jwt_time(claims, "exp", 0, &exp) != NGX_OK) {
+    if (ngx_http_oauth2_json_seconds(claims, "exp", 0, &exp) != NGX_OK) {
         *err = "id token has no valid exp";
         return NGX_DECLINED;
     }
@@ -1331,7 +1285,7 @@ ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
 
     /* 10: issued, and not in the future */
 
-    if (ngx_http_oauth2_jwt_time(claims, "iat", 1, &iat) != NGX_OK) {
+    if (ngx_http_oauth2_json_seconds(claims, "iat", 1, &iat) != NGX_OK) {
         *err = "id token has no valid iat";
         return NGX_DECLINED;
     }
@@ -1341,7 +1295,7 @@ ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_oauth2_jwt_time(claims, "nbf", 1, &nbf);
+    rc = ngx_http_oauth2_json_seconds(claims, "nbf", 1, &nbf);
 
     if (rc == NGX_ERROR) {
         *err = "id token has an invalid nbf";

@@ -359,14 +359,10 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
         goto failed;
     }
 
-    /* the metadata may be replaced while the call runs */
+    /* the metadata may be replaced while the call runs: the fetch takes
+     * its own copy of the URL when it starts */
 
-    f->url.data = ngx_pstrdup(pool, &md->token_endpoint);
-    if (f->url.data == NULL) {
-        goto failed;
-    }
-
-    f->url.len = md->token_endpoint.len;
+    f->url = md->token_endpoint;
     f->handler = ngx_http_oauth2_refresh_done;
     f->data = job;
 
@@ -657,7 +653,8 @@ ngx_http_oauth2_refresh_session(ngx_http_oauth2_refresh_job_t *job)
     expires = cap;
 
     if (job->id_token.len && p->oidc) {
-        if (ngx_http_oauth2_json_int(job->jwt.claims, "exp", &n) == NGX_OK
+        if (ngx_http_oauth2_json_seconds(job->jwt.claims, "exp", 0, &n)
+               == NGX_OK
             && n < (int64_t) expires)
         {
             expires = (time_t) n;

@@ -79,6 +79,11 @@ const NEGATIVE = [
   { name: 'idt-malformed-json', reason: 'invalid ID token: token payload is not valid JSON' },
   { name: 'idt-segments', reason: 'invalid ID token: token is not a JWS' },
   { name: 'idt-huge', reason: 'invalid ID token: token too large' },
+  // NumericDates that are not numbers, negative, or past the year 9999
+  { name: 'idt-exp-huge', reason: 'ID token rejected: id token has no valid exp' },
+  { name: 'idt-exp-string', reason: 'ID token rejected: id token has no valid exp' },
+  { name: 'idt-iat-negative', reason: 'ID token rejected: id token has no valid iat' },
+  { name: 'idt-nbf-negative', reason: 'ID token rejected: id token has an invalid nbf' },
   {
     name: 'discovery-issuer-mismatch',
     statuses: PROVIDER_FAULT,
@@ -124,7 +129,19 @@ const NEGATIVE = [
 // another provider on the `ok` scenario: its cookie name differs (oauth2_ok-b)
 const EXTRA = [{ name: 'ok-b', scenario: 'ok' }];
 
-const ALL = [...POSITIVE, ...NEGATIVE, ...EXTRA];
+// numbers that are valid but not plain integers: the login passes, and the
+// session ends when the token does (exp rounded down; expires_in rounded
+// down, or read from a string of digits), not session_lifetime (8h) later.
+// The fake's ID tokens last 600 s, its access tokens 300 s.
+const NUMERIC = [
+  { name: 'idt-exp-frac', expires: 600 },
+  { name: 'idt-exp-exponent', expires: 600 },
+  { name: 'idt-iat-frac', expires: 600 },
+  { name: 'token-expires-frac', expires: 600, accessExpires: 300 },
+  { name: 'token-expires-string', expires: 600, accessExpires: 300 },
+];
+
+const ALL = [...POSITIVE, ...NEGATIVE, ...EXTRA, ...NUMERIC];
 
 function providerConf(fake, c) {
   return `
@@ -306,6 +323,36 @@ describe('negative matrix: broken providers and attackers never get a session', 
       assert.equal(again.status, 200, 'with the session, a fetch passes');
       const page = await client.navigate(`${ORIGIN}/s/${c.name}/page`);
       assert.equal(page.status, 200, 'and so does a navigation');
+      await assertWorkerHealthy(cur);
+    });
+  }
+
+  // ---------------------------------------------------------- numeric dates and durations
+
+  for (const c of NUMERIC) {
+    test(`numeric: ${c.name} logs in, the session ends with the token`, async () => {
+      const cur = logCursor(errorLogFile);
+      const client = new HttpClient();
+      const t0 = Math.floor(Date.now() / 1000);
+      const flow = await followLogin(client, `${ORIGIN}/s/${c.name}/page`);
+      const t1 = Math.ceil(Date.now() / 1000);
+      const info = `\n${describeHops(flow.hops)}\n${flow.response.body.slice(0, 500)}\n${cur.since().slice(-2000)}`;
+      assert.equal(flow.response.status, 200, `logged in${info}`);
+      assert.equal(flow.response.body, `protected ${c.name}\n`);
+
+      const cookie = client.jar.cookies.find((x) => x.name === sessionName(c.name) && x.value);
+      assert.ok(cookie, `a session cookie${info}`);
+      const plain = seal.open([config.COOKIE_SECRET], 'session', sessionName(c.name), cookie.value);
+      assert.ok(plain, 'the session cookie opens');
+      const s = seal.decodeSession(plain);
+      assert.ok(s.expires >= t0 + c.expires && s.expires <= t1 + c.expires,
+        `the session ends with the ID token, ${c.expires} s after the login: expires ${s.expires}, `
+        + `login between ${t0} and ${t1}`);
+      if (c.accessExpires) {
+        assert.ok(s.access_expires >= t0 + c.accessExpires && s.access_expires <= t1 + c.accessExpires,
+          `the access token expires ${c.accessExpires} s after the login: ${s.access_expires}, `
+          + `login between ${t0} and ${t1}`);
+      }
       await assertWorkerHealthy(cur);
     });
   }

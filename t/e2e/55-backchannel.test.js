@@ -240,6 +240,8 @@ server {
     ['iat long ago', () => mint(claims(issuer, { sid: 's', iat: now() - 600, exp: now() + 60 }), { key })],
     ['iat in the future', () => mint(claims(issuer, { sid: 's', iat: now() + 600, exp: now() + 900 }), { key })],
     ['no iat', () => mint(claims(issuer, { sid: 's', iat: undefined }), { key })],
+    ['iat a string', () => mint(claims(issuer, { sid: 's', iat: String(now()) }), { key })],
+    ['exp past the year 9999', () => mint(claims(issuer, { sid: 's', exp: 99999999999999 }), { key })],
     ['expired', () => mint(claims(issuer, { sid: 's', exp: now() - 300 }), { key })],
     ['no events', () => mint(claims(issuer, { sid: 's', events: undefined }), { key })],
     ['another event', () => mint(claims(issuer, { sid: 's', events: { 'http://example.com/other': {} } }), { key })],
@@ -274,6 +276,15 @@ server {
     const get = await postLogout(URL_BC, null, { method: 'GET', headers: {} });
     assert.equal(get.status, 405);
     assert.equal(get.headers['cache-control'], 'no-store');
+  });
+
+  test('iat and exp with a fraction are accepted (NumericDates)', async () => {
+    const t = now();
+    const res = await postLogout(URL_BC, mint(claims(issuer, {
+      sid: 'sid-n1', iat: t - 0.25, exp: t + 60.5,
+    }), { key }));
+    assert.equal(res.status, 200, res.body);
+    assert.deepEqual(await statuses(sessionCookie('oauth2_bc', { sub: 'nina', sid: 'sid-n1' })), [401]);
   });
 
   test('the aud may be an array holding the client', async () => {

@@ -49,6 +49,8 @@ const SCENARIOS = {
   'token-error': [null, 'token endpoint answers 400 {"error":"invalid_grant"}'],
   'token-error-markup': [null, 'token endpoint answers 400 with an error code holding markup'],
   'token-type-mac': [null, 'token response with token_type "mac"'],
+  'token-expires-frac': [null, 'token response expires_in with a fraction (lifetime + 0.5)'],
+  'token-expires-string': [null, 'token response expires_in as a string of digits'],
 
   'idt-alg-none': [null, 'ID token with alg "none" and an empty signature'],
   'idt-hs256': [null, 'ID token HS256-signed with the client secret'],
@@ -74,8 +76,17 @@ const SCENARIOS = {
   'idt-malformed-json': [null, 'ID token payload is not JSON (signature valid)'],
   'idt-segments': [null, 'ID token with only 2 segments'],
   'idt-huge': [null, 'ID token with a 100 KB claim "huge" (validly signed)'],
+  'idt-exp-frac': [null, 'ID token exp with a fraction (lifetime + 0.5 s)'],
+  'idt-exp-exponent': [null, 'ID token exp in exponent notation (1.7...e9)'],
+  'idt-exp-huge': [null, 'ID token exp 99999999999999 (an integer past the year 9999)'],
+  'idt-exp-string': [null, 'ID token exp as a string of digits'],
+  'idt-iat-frac': [null, 'ID token iat with a fraction, half a second ago'],
+  'idt-iat-negative': [null, 'ID token iat -1'],
+  'idt-nbf-negative': [null, 'ID token nbf -1'],
 
   'userinfo-sub-mismatch': [null, 'userinfo sub differs from the ID token sub'],
+  'userinfo-slow': ['ms', 'userinfo answers after <ms> (default 2000)'],
+  'revoke-slow': ['ms', 'revocation endpoint answers after <ms> (default 2000)'],
   'authorize-error': [null, 'authorize redirects back with error=access_denied'],
   'authorize-wrong-iss': [null, 'authorize redirects back with the iss of another issuer'],
   'kid-rotate': [null, 'like ok; meant for /_rotate tests: after /_rotate tokens carry a new kid '
@@ -280,7 +291,10 @@ function makeIdToken(mods, claims, clientSecret) {
   const [alg, key] = signingChoice(mods);
   const header = { alg, typ: 'JWT', kid: key.kid };
   if (mods.has('idt-nokid') || mods.has('idt-nokid-multi')) delete header.kid;
-  let payloadSeg = b64u(JSON.stringify(claims));
+  let payload = JSON.stringify(claims);
+  // JSON.stringify never writes an exponent for these: write it here
+  if (mods.has('idt-exp-exponent')) payload = payload.replace(/"exp":(\d+)/, (m, n) => `"exp":${Number(n) / 1e9}e9`);
+  let payloadSeg = b64u(payload);
 
   if (mods.has('idt-alg-none')) {
     return `${b64u(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${payloadSeg}.`;
@@ -342,6 +356,12 @@ function idTokenClaims(mods, issuer, clientId, grant) {
   if (mods.has('idt-no-nonce')) delete c.nonce;
   if (mods.has('idt-wrong-nonce')) c.nonce = `not-${rand(12)}`;
   if (mods.has('idt-huge')) c.huge = 'x'.repeat(100 * 1024);
+  if (mods.has('idt-exp-frac')) c.exp += 0.5;
+  if (mods.has('idt-exp-huge')) c.exp = 99999999999999;
+  if (mods.has('idt-exp-string')) c.exp = String(c.exp);
+  if (mods.has('idt-iat-frac')) c.iat -= 0.5;
+  if (mods.has('idt-iat-negative')) c.iat = -1;
+  if (mods.has('idt-nbf-negative')) c.nbf = -1;
   return c;
 }
 
@@ -598,6 +618,8 @@ function issueTokens(ctx, clientId, grant, { refresh, includeIdToken = true, inc
     expires_in: ttl,
     scope: grant.scope,
   };
+  if (mods.has('token-expires-frac')) out.expires_in = ttl + 0.5;
+  if (mods.has('token-expires-string')) out.expires_in = String(ttl);
   if (includeIdToken) {
     const claims = idTokenClaims(mods, issuer, clientId, refresh ? { ...grant, nonce: undefined } : grant);
     out.id_token = makeIdToken(mods, claims, o.clientSecret);
@@ -700,8 +722,9 @@ function checkAccessToken(ctx) {
   return at;
 }
 
-function handleUserinfo(ctx) {
+async function handleUserinfo(ctx) {
   const { res, mods } = ctx;
+  if (mods.has('userinfo-slow')) await sleep(mods.get('userinfo-slow') ?? DEFAULT_DELAY_MS);
   const at = checkAccessToken(ctx);
   if (!at || at.scenario !== ctx.segment) {
     return sendJson(res, 401, { error: 'invalid_token', error_description: 'access token missing, invalid or expired' }, {
@@ -720,6 +743,7 @@ async function handleRevoke(ctx) {
   if (auth.error) return sendAuthFailure(res, auth);
   const token = form.get('token');
   if (!token) return oauthError(res, 400, 'invalid_request', 'token required');
+  if (ctx.mods.has('revoke-slow')) await sleep(ctx.mods.get('revoke-slow') ?? DEFAULT_DELAY_MS);
   revoked.add(token);
   return send(res, 200, '');
 }

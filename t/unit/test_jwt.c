@@ -627,6 +627,29 @@ test_json(void)
     CHECK("json: int absent",
           ngx_http_oauth2_json_int(v, "nope", &iv) == NGX_DECLINED);
 
+    CHECK("json: seconds of an integer",
+          ngx_http_oauth2_json_seconds(v, "i", 0, &iv) == NGX_OK
+          && iv == 42);
+    CHECK("json: seconds of a fraction, rounded down",
+          ngx_http_oauth2_json_seconds(v, "d", 0, &iv) == NGX_OK
+          && iv == 1);
+    CHECK("json: seconds of a fraction, rounded up",
+          ngx_http_oauth2_json_seconds(v, "d", 1, &iv) == NGX_OK
+          && iv == 2);
+    CHECK("json: seconds in exponent form",
+          ngx_http_oauth2_json_seconds(v, "e", 1, &iv) == NGX_OK
+          && iv == 1000);
+    CHECK("json: seconds negative",
+          ngx_http_oauth2_json_seconds(v, "neg", 0, &iv) == NGX_ERROR);
+    CHECK("json: seconds of a string",
+          ngx_http_oauth2_json_seconds(v, "s", 0, &iv) == NGX_ERROR);
+    CHECK("json: seconds of a boolean",
+          ngx_http_oauth2_json_seconds(v, "t", 0, &iv) == NGX_ERROR);
+    CHECK("json: seconds of null",
+          ngx_http_oauth2_json_seconds(v, "n", 0, &iv) == NGX_ERROR);
+    CHECK("json: seconds absent",
+          ngx_http_oauth2_json_seconds(v, "nope", 0, &iv) == NGX_DECLINED);
+
     CHECK("json: get of a non-object",
           ngx_http_oauth2_json_get(ngx_http_oauth2_json_get(v, "a"), "x")
           == NULL);
@@ -1656,7 +1679,16 @@ test_claims(void)
              NULL, NGX_OK, NULL);
     T_CLAIMS("exp huge integer",
              T_TIMES("\"exp\":9223372036854775807,\"iat\":1699990000"),
+             NULL, NGX_DECLINED, "id token has no valid exp");
+    T_CLAIMS("exp at the end of 9999",
+             T_TIMES("\"exp\":253402300799,\"iat\":1699990000"),
              NULL, NGX_OK, NULL);
+    T_CLAIMS("exp past the end of 9999",
+             T_TIMES("\"exp\":253402300800,\"iat\":1699990000"),
+             NULL, NGX_DECLINED, "id token has no valid exp");
+    T_CLAIMS("exp fractional, past the end of 9999",
+             T_TIMES("\"exp\":253402300799.5,\"iat\":1699990000"),
+             NULL, NGX_DECLINED, "id token has no valid exp");
     T_CLAIMS("exp beyond int64",
              T_TIMES("\"exp\":99999999999999999999999,\"iat\":1699990000"),
              NULL, NGX_DECLINED, "id token has no valid exp");
@@ -1665,7 +1697,10 @@ test_claims(void)
              NULL, NGX_DECLINED, "id token has no valid exp");
     T_CLAIMS("exp negative",
              T_TIMES("\"exp\":-9223372036854775807,\"iat\":1699990000"),
-             NULL, NGX_DECLINED, "id token expired");
+             NULL, NGX_DECLINED, "id token has no valid exp");
+    T_CLAIMS("exp negative fraction",
+             T_TIMES("\"exp\":-0.5,\"iat\":1699990000"),
+             NULL, NGX_DECLINED, "id token has no valid exp");
 
     /* iat: iat <= now + leeway */
 
@@ -1682,9 +1717,24 @@ test_claims(void)
     T_CLAIMS("iat fractional, rounded up",
              T_TIMES("\"exp\":1700000300,\"iat\":1700000060.1"),
              NULL, NGX_DECLINED, "id token issued in the future");
+    T_CLAIMS("iat fractional, within",
+             T_TIMES("\"exp\":1700000300,\"iat\":1700000059.5"),
+             NULL, NGX_OK, NULL);
+    T_CLAIMS("iat in exponent form",
+             T_TIMES("\"exp\":1700000300,\"iat\":1.7e9"),
+             NULL, NGX_OK, NULL);
     T_CLAIMS("iat huge",
              T_TIMES("\"exp\":1700000300,\"iat\":9223372036854775807"),
-             NULL, NGX_DECLINED, "id token issued in the future");
+             NULL, NGX_DECLINED, "id token has no valid iat");
+    T_CLAIMS("iat 1e300",
+             T_TIMES("\"exp\":1700000300,\"iat\":1e300"),
+             NULL, NGX_DECLINED, "id token has no valid iat");
+    T_CLAIMS("iat negative",
+             T_TIMES("\"exp\":1700000300,\"iat\":-1"),
+             NULL, NGX_DECLINED, "id token has no valid iat");
+    T_CLAIMS("iat a string",
+             T_TIMES("\"exp\":1700000300,\"iat\":\"1700000000\""),
+             NULL, NGX_DECLINED, "id token has no valid iat");
 
     /* nbf: optional, nbf <= now + leeway */
 
@@ -1703,6 +1753,22 @@ test_claims(void)
     T_CLAIMS("nbf a string",
              T_TIMES("\"exp\":1700000300,\"iat\":1700000000,"
                      "\"nbf\":\"0\""),
+             NULL, NGX_DECLINED, "id token has an invalid nbf");
+    T_CLAIMS("nbf fractional, rounded up",
+             T_TIMES("\"exp\":1700000300,\"iat\":1700000000,"
+                     "\"nbf\":1700000060.1"),
+             NULL, NGX_DECLINED, "id token not yet valid");
+    T_CLAIMS("nbf in exponent form",
+             T_TIMES("\"exp\":1700000300,\"iat\":1700000000,"
+                     "\"nbf\":1.7e9"),
+             NULL, NGX_OK, NULL);
+    T_CLAIMS("nbf negative",
+             T_TIMES("\"exp\":1700000300,\"iat\":1700000000,"
+                     "\"nbf\":-1"),
+             NULL, NGX_DECLINED, "id token has an invalid nbf");
+    T_CLAIMS("nbf huge",
+             T_TIMES("\"exp\":1700000300,\"iat\":1700000000,"
+                     "\"nbf\":1e20"),
              NULL, NGX_DECLINED, "id token has an invalid nbf");
 
     /* sub */
