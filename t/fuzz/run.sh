@@ -5,7 +5,7 @@
 #
 #   t/fuzz/run.sh [seconds] [harness...]
 #
-#   harnesses: cookie plain jwt jwks json query (default: all)
+#   harnesses: cookie plain jwt jwks json query url (default: all)
 #
 # Each harness is compiled with clang -fsanitize=fuzzer,address,undefined
 # together with the module files it exercises and t/shim/ngx_shim.c (the
@@ -35,7 +35,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/.build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 
-ALL="cookie plain jwt jwks json query"
+ALL="cookie plain jwt jwks json query url"
 
 seconds=${FUZZ_SECONDS:-60}
 case ${1:-} in
@@ -127,6 +127,7 @@ sources() {
     jwt|jwks)     echo "$SRC/ngx_http_oauth2_json.c $SRC/ngx_http_oauth2_jwt.c" ;;
     json)         echo "$SRC/ngx_http_oauth2_json.c" ;;
     query)        echo "" ;;
+    url)          echo "$SRC/ngx_http_oauth2_url.c" ;;
     *)            return 1 ;;
     esac
 }
@@ -140,6 +141,7 @@ options() {
     jwks)   echo "-max_len=16384 -dict=$FUZZ/dict/json.dict" ;;
     json)   echo "-max_len=8192 -dict=$FUZZ/dict/json.dict" ;;
     query)  echo "-max_len=4096 -dict=$FUZZ/dict/query.dict" ;;
+    url)    echo "-max_len=512 -dict=$FUZZ/dict/url.dict" ;;
     esac
 }
 
