@@ -76,6 +76,7 @@ const SCENARIOS = {
   'idt-malformed-json': [null, 'ID token payload is not JSON (signature valid)'],
   'idt-segments': [null, 'ID token with only 2 segments'],
   'idt-huge': [null, 'ID token with a 100 KB claim "huge" (validly signed)'],
+  'idt-big': ['bytes', 'ID token with a claim "big" of <bytes> bytes (default 20000)'],
   'idt-exp-frac': [null, 'ID token exp with a fraction (lifetime + 0.5 s)'],
   'idt-exp-exponent': [null, 'ID token exp in exponent notation (1.7...e9)'],
   'idt-exp-huge': [null, 'ID token exp 99999999999999 (an integer past the year 9999)'],
@@ -356,6 +357,7 @@ function idTokenClaims(mods, issuer, clientId, grant) {
   if (mods.has('idt-no-nonce')) delete c.nonce;
   if (mods.has('idt-wrong-nonce')) c.nonce = `not-${rand(12)}`;
   if (mods.has('idt-huge')) c.huge = 'x'.repeat(100 * 1024);
+  if (mods.has('idt-big')) c.big = 'b'.repeat(mods.get('idt-big') ?? 20000);
   if (mods.has('idt-exp-frac')) c.exp += 0.5;
   if (mods.has('idt-exp-huge')) c.exp = 99999999999999;
   if (mods.has('idt-exp-string')) c.exp = String(c.exp);
