@@ -115,6 +115,7 @@ static ngx_int_t ngx_http_oauth2_callback(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oauth2_callback_start(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf);
 static ngx_int_t ngx_http_oauth2_redact_request_line(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_oauth2_printable(ngx_str_t *s);
 static ngx_int_t ngx_http_oauth2_get_param(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_oauth2_token_request(ngx_http_request_t *r,
@@ -2301,7 +2302,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
     ngx_int_t                        rc;
     ngx_str_t                        expires;
     yajl_val                         doc;
-    const char                      *err;
+    const char                      *err, *bad;
     ngx_http_oauth2_fetch_t         *f;
     ngx_http_oauth2_provider_t      *p;
     ngx_http_oauth2_token_fields_t   t;
@@ -2357,6 +2358,17 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
         }
 
         ngx_http_oauth2_token_fields(doc, &t);
+    }
+
+    bad = ngx_http_oauth2_token_fields_invalid(&t);
+
+    if (bad != NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": token response with "
+                      "control or non-ASCII characters in \"%s\"",
+                      &p->name, bad);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
     }
 
     ctx->access_token = t.access_token;
@@ -2460,6 +2472,49 @@ ngx_http_oauth2_token_fields(yajl_val doc, ngx_http_oauth2_token_fields_t *t)
     if (rc == NGX_OK && n > 0 && n < 10 * 365 * 86400) {
         t->expires_in = (time_t) n;
     }
+}
+
+
+/*
+ * Tokens are passed on in headers ($oauth2_access_token, the refresh and
+ * revocation requests): RFC 6749 (appendix A) allows only printable ASCII
+ * in them, and a CR or LF would split the header.  The name of the first
+ * token that is not, or NULL.
+ */
+
+const char *
+ngx_http_oauth2_token_fields_invalid(ngx_http_oauth2_token_fields_t *t)
+{
+    if (!ngx_http_oauth2_printable(&t->access_token)) {
+        return "access_token";
+    }
+
+    if (!ngx_http_oauth2_printable(&t->refresh_token)) {
+        return "refresh_token";
+    }
+
+    if (!ngx_http_oauth2_printable(&t->id_token)) {
+        return "id_token";
+    }
+
+    return NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_oauth2_printable(ngx_str_t *s)
+{
+    u_char  *p, *last;
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        if (*p < 0x20 || *p > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

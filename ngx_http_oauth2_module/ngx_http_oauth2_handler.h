@@ -162,6 +162,10 @@ typedef struct {
 void ngx_http_oauth2_token_fields(yajl_val doc,
     ngx_http_oauth2_token_fields_t *t);
 
+/* the first token of t with a byte outside 0x20-0x7e, or NULL */
+const char *ngx_http_oauth2_token_fields_invalid(
+    ngx_http_oauth2_token_fields_t *t);
+
 /* token_type absent or "Bearer", in any case (RFC 6749, 7.1) */
 ngx_uint_t ngx_http_oauth2_bearer(ngx_str_t *token_type);
 

@@ -463,7 +463,7 @@ ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
     yajl_val                         doc;
     ngx_uint_t                       level;
     ngx_log_t                       *log;
-    const char                      *err;
+    const char                      *err, *bad;
     ngx_http_oauth2_fetch_t         *f;
     ngx_http_oauth2_provider_t      *p;
     ngx_http_oauth2_token_fields_t   t;
@@ -523,6 +523,16 @@ ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
                       "oauth2 provider \"%V\": refresh request refused: "
                       "\"%V\" (HTTP status %ui)", &p->name, &t.error,
                       f->status);
+        return NGX_HTTP_OAUTH2_SHM_FAILED;
+    }
+
+    bad = ngx_http_oauth2_token_fields_invalid(&t);
+
+    if (bad != NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oauth2 provider \"%V\": refresh response with "
+                      "control or non-ASCII characters in \"%s\"",
+                      &p->name, bad);
         return NGX_HTTP_OAUTH2_SHM_FAILED;
     }
 

@@ -48,6 +48,7 @@ const SCENARIOS = {
   'token-huge': [null, 'token response is valid JSON of 10 MB'],
   'token-error': [null, 'token endpoint answers 400 {"error":"invalid_grant"}'],
   'token-error-markup': [null, 'token endpoint answers 400 with an error code holding markup'],
+  'token-crlf': [null, 'the access token holds CR LF and a header line (JSON-escaped)'],
   'token-type-mac': [null, 'token response with token_type "mac"'],
   'token-expires-frac': [null, 'token response expires_in with a fraction (lifetime + 0.5)'],
   'token-expires-string': [null, 'token response expires_in as a string of digits'],
@@ -622,6 +623,7 @@ function issueTokens(ctx, clientId, grant, { refresh, includeIdToken = true, inc
   };
   if (mods.has('token-expires-frac')) out.expires_in = ttl + 0.5;
   if (mods.has('token-expires-string')) out.expires_in = String(ttl);
+  if (mods.has('token-crlf')) out.access_token += '\r\nX-Injected: 1';
   if (includeIdToken) {
     const claims = idTokenClaims(mods, issuer, clientId, refresh ? { ...grant, nonce: undefined } : grant);
     out.id_token = makeIdToken(mods, claims, o.clientSecret);
