@@ -523,7 +523,8 @@ ngx_http_oauth2_session_revoked(ngx_http_request_t *r,
     claim = s->claims.elts;
 
     for (i = 0; i < s->claims.nelts; i++) {
-        if (claim[i].name.len == sizeof("sid") - 1
+        if (claim[i].type == NGX_HTTP_OAUTH2_CLAIM_STRING
+            && claim[i].name.len == sizeof("sid") - 1
             && ngx_strncmp(claim[i].name.data, "sid", sizeof("sid") - 1)
                == 0)
         {

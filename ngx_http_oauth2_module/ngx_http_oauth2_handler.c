@@ -132,8 +132,10 @@ static ngx_int_t ngx_http_oauth2_emails_response(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx);
 static ngx_int_t ngx_http_oauth2_finish(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_loc_conf_t *olcf);
+static void ngx_http_oauth2_verified_email(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *email);
 static ngx_int_t ngx_http_oauth2_claim(ngx_http_request_t *r,
-    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *name, ngx_str_t *value);
+    ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_claim_t *claim);
 static ngx_int_t ngx_http_oauth2_start_fetch(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, const char *endpoint, ngx_str_t *url);
 static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f);
@@ -897,13 +899,17 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
 }
 
 
-/* every oauth2_require rule of the location must hold */
+/*
+ * every oauth2_require rule of the location must hold: a string, a number
+ * or a boolean matches as a whole (its text), an array when one of its
+ * elements does; a claim the session does not have never matches
+ */
 
 static ngx_int_t
 ngx_http_oauth2_require(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx)
 {
-    u_char                     *p, *last, *comma;
+    u_char                     *p, *last;
     ngx_str_t                   element;
     ngx_uint_t                  i, j, matched;
     ngx_http_oauth2_claim_t    *claim;
@@ -925,34 +931,23 @@ ngx_http_oauth2_require(ngx_http_request_t *r,
                 continue;
             }
 
-            if (ngx_http_oauth2_require_match(r, &rule[i], &claim[j].value)
-                == NGX_OK)
-            {
-                matched = 1;
+            if (claim[j].type != NGX_HTTP_OAUTH2_CLAIM_ARRAY) {
+                matched = (ngx_http_oauth2_require_match(r, &rule[i],
+                                                         &claim[j].value)
+                           == NGX_OK);
                 break;
             }
-
-            /* an array is kept joined with commas: try each element */
 
             p = claim[j].value.data;
             last = p + claim[j].value.len;
 
-            while (!matched && p < last) {
-                comma = ngx_strlchr(p, last, ',');
-                if (comma == NULL) {
-                    comma = last;
-                }
-
-                element.data = p;
-                element.len = comma - p;
-
-                if (comma != last || p != claim[j].value.data) {
-                    matched = (ngx_http_oauth2_require_match(r, &rule[i],
-                                                             &element)
-                               == NGX_OK);
-                }
-
-                p = comma + 1;
+            while (!matched
+                   && ngx_http_oauth2_claim_element(&p, last, &element)
+                      == NGX_OK)
+            {
+                matched = (ngx_http_oauth2_require_match(r, &rule[i],
+                                                         &element)
+                           == NGX_OK);
             }
 
             break;
@@ -2807,13 +2802,10 @@ ngx_http_oauth2_userinfo_response(ngx_http_request_t *r,
 
     ctx->session.sub = sub;
 
-    if (ngx_http_oauth2_json_string(doc, "email", &ctx->email) != NGX_OK) {
-        ngx_str_null(&ctx->email);
-    }
+    if (p->preset == NGX_HTTP_OAUTH2_PRESET_GITHUB) {
 
-    if (ctx->email.len == 0 && p->preset == NGX_HTTP_OAUTH2_PRESET_GITHUB) {
-
-        /* a private address: ask for the primary verified one */
+        /* /user says nothing of verification: ask for the primary
+         * verified address */
 
         url.len = f->url.len + sizeof("/emails") - 1;
         url.data = ngx_pnalloc(r->pool, url.len);
@@ -2888,7 +2880,7 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     time_t                        now;
     int64_t                       n;
     ngx_int_t                     rc;
-    ngx_str_t                     value, name, *names;
+    ngx_str_t                    *names;
     ngx_uint_t                    i;
     ngx_table_elt_t              *location;
     ngx_http_oauth2_claim_t      *claim;
@@ -2934,43 +2926,42 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         s->expires = s->access_expires;
     }
 
-    if (ngx_array_init(&s->claims, r->pool, omcf->claims.nelts + 1,
+    /*
+     * the user's identifier goes to $oauth2_sub and into logs: a control
+     * character in it is the provider's fault, and the login cannot do
+     * without it
+     */
+
+    if (!ngx_http_oauth2_clean(s->sub.data, s->sub.len)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the user's \"sub\" holds a "
+                      "control character", &p->name);
+        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
+                                    "The login service failed", NULL);
+    }
+
+    /* $oauth2_email: an address the provider says is verified */
+
+    ngx_http_oauth2_verified_email(r, ctx, &s->email);
+
+    if (!ngx_http_oauth2_clean(s->email.data, s->email.len)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oauth2 provider \"%V\": the verified e-mail address "
+                      "holds a control character and is not kept", &p->name);
+        ngx_str_null(&s->email);
+    }
+
+    if (ngx_array_init(&s->claims, r->pool,
+                       omcf->claims.nelts ? omcf->claims.nelts : 1,
                        sizeof(ngx_http_oauth2_claim_t))
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the e-mail address always: $oauth2_email */
-
-    ngx_str_set(&name, "email");
-
-    if (ctx->email.len == 0) {
-        (void) ngx_http_oauth2_claim(r, ctx, &name, &ctx->email);
-    }
-
-    if (ctx->email.len) {
-        claim = ngx_array_push(&s->claims);
-        if (claim == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        claim->name = name;
-        claim->value = ctx->email;
-    }
-
     names = omcf->claims.elts;
 
     for (i = 0; i < omcf->claims.nelts; i++) {
-
-        if (names[i].len == 5 && ngx_strncmp(names[i].data, "email", 5) == 0)
-        {
-            continue;
-        }
-
-        if (ngx_http_oauth2_claim(r, ctx, &names[i], &value) != NGX_OK) {
-            continue;
-        }
 
         claim = ngx_array_push(&s->claims);
         if (claim == NULL) {
@@ -2978,7 +2969,16 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         }
 
         claim->name = names[i];
-        claim->value = value;
+
+        rc = ngx_http_oauth2_claim(r, ctx, claim);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc != NGX_OK) {
+            s->claims.nelts--;
+        }
     }
 
     if (omcf->store_access_token) {
@@ -3156,21 +3156,28 @@ ngx_http_oauth2_session_save(ngx_http_request_t *r,
 }
 
 
-/* a claim as text: from userinfo if it was asked, else the ID token */
+/*
+ * A claim with its type, from userinfo if it was asked, else from the ID
+ * token: NGX_DECLINED if absent or null, or if it cannot be kept (an
+ * object, an array of other than strings, a control character), which is
+ * logged without the value
+ */
 
 static ngx_int_t
 ngx_http_oauth2_claim(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
-    ngx_str_t *name, ngx_str_t *value)
+    ngx_http_oauth2_claim_t *claim)
 {
-    u_char    *key;
-    yajl_val   v;
+    u_char      *key;
+    yajl_val     v;
+    ngx_int_t    rc;
+    const char  *err;
 
-    key = ngx_pnalloc(r->pool, name->len + 1);
+    key = ngx_pnalloc(r->pool, claim->name.len + 1);
     if (key == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_cpystrn(key, name->data, name->len + 1);
+    ngx_cpystrn(key, claim->name.data, claim->name.len + 1);
 
     v = NULL;
 
@@ -3182,11 +3189,68 @@ ngx_http_oauth2_claim(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         v = ngx_http_oauth2_json_get(ctx->jwt.claims, (char *) key);
     }
 
-    if (v == NULL || YAJL_IS_NULL(v) || YAJL_IS_OBJECT(v)) {
-        return NGX_DECLINED;
+    rc = ngx_http_oauth2_json_claim(r->pool, v, &claim->type, &claim->value,
+                                    &err);
+
+    if (err != NULL) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "oauth2 provider \"%V\": claim \"%V\"%s: %s",
+                      &ctx->provider->name, &claim->name,
+                      (rc == NGX_OK) ? "" : " is not kept", err);
     }
 
-    return ngx_http_oauth2_json_text(r->pool, v, value);
+    return rc;
+}
+
+
+/*
+ * The address for $oauth2_email: GitHub's primary verified one (from
+ * /user/emails), or "email" from the first of userinfo and the ID token
+ * that has one, if the same document has "email_verified" true (or
+ * "true", as some providers write it)
+ */
+
+static void
+ngx_http_oauth2_verified_email(ngx_http_request_t *r,
+    ngx_http_oauth2_ctx_t *ctx, ngx_str_t *email)
+{
+    yajl_val   doc, verified;
+    ngx_str_t  s;
+
+    ngx_str_null(email);
+
+    if (ctx->provider->preset == NGX_HTTP_OAUTH2_PRESET_GITHUB) {
+        *email = ctx->email;
+        return;
+    }
+
+    doc = ctx->userinfo;
+
+    if (ngx_http_oauth2_json_get(doc, "email") == NULL) {
+        doc = ctx->jwt.claims;
+    }
+
+    if (ngx_http_oauth2_json_string(doc, "email", email) != NGX_OK) {
+        ngx_str_null(email);
+        return;
+    }
+
+    verified = ngx_http_oauth2_json_get(doc, "email_verified");
+
+    if (verified != NULL
+        && (YAJL_IS_TRUE(verified)
+            || (ngx_http_oauth2_json_string(doc, "email_verified", &s)
+                == NGX_OK
+                && s.len == 4 && ngx_strncmp(s.data, "true", 4) == 0)))
+    {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oauth2 provider \"%V\": the e-mail address is not "
+                   "verified", &ctx->provider->name);
+
+    ngx_str_null(email);
 }
 
 

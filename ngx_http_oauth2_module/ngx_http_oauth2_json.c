@@ -6,12 +6,14 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <ngx_http_oauth2_module.h>
 #include <ngx_http_oauth2_json.h>
 
 
 static const char *ngx_http_oauth2_json_check(u_char *p, u_char *last);
 static void ngx_http_oauth2_json_cleanup(void *data);
 static ngx_int_t ngx_http_oauth2_json_scalar(yajl_val v, ngx_str_t *s);
+static size_t ngx_http_oauth2_json_varint_len(size_t v);
 
 
 /*
@@ -420,4 +422,126 @@ ngx_http_oauth2_json_text(ngx_pool_t *pool, yajl_val v, ngx_str_t *text)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A claim as the session keeps it (docs/session-format.md): strings,
+ * numbers (as written) and booleans as text; an array of strings as its
+ * elements, each a varint length and the bytes.  Nothing with a byte below
+ * 0x20 or DEL is kept: such a string is refused, such an element left out
+ * (with *err set all the same).
+ */
+
+ngx_int_t
+ngx_http_oauth2_json_claim(ngx_pool_t *pool, yajl_val v, ngx_uint_t *type,
+    ngx_str_t *value, const char **err)
+{
+    u_char     *p;
+    size_t      i, len, n;
+    ngx_str_t   s;
+
+    *err = NULL;
+
+    if (v == NULL || YAJL_IS_NULL(v)) {
+        return NGX_DECLINED;
+    }
+
+    switch (v->type) {
+
+    case yajl_t_string:
+    case yajl_t_number:
+    case yajl_t_true:
+    case yajl_t_false:
+
+        if (ngx_http_oauth2_json_scalar(v, value) != NGX_OK) {
+            *err = "it is not valid JSON text";
+            return NGX_DECLINED;
+        }
+
+        if (!ngx_http_oauth2_clean(value->data, value->len)) {
+            *err = "it holds a control character";
+            return NGX_DECLINED;
+        }
+
+        *type = (v->type == yajl_t_string) ? NGX_HTTP_OAUTH2_CLAIM_STRING
+                : (v->type == yajl_t_number) ? NGX_HTTP_OAUTH2_CLAIM_NUMBER
+                : NGX_HTTP_OAUTH2_CLAIM_BOOLEAN;
+
+        return NGX_OK;
+
+    case yajl_t_array:
+        break;
+
+    default:
+        *err = "it is an object";
+        return NGX_DECLINED;
+    }
+
+    n = v->u.array.len;
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        if (!YAJL_IS_STRING(v->u.array.values[i])
+            || v->u.array.values[i]->u.string == NULL)
+        {
+            *err = "it is an array holding other than strings";
+            return NGX_DECLINED;
+        }
+
+        (void) ngx_http_oauth2_json_scalar(v->u.array.values[i], &s);
+
+        if (!ngx_http_oauth2_clean(s.data, s.len)) {
+            *err = "an element holding a control character is left out";
+            continue;
+        }
+
+        len += ngx_http_oauth2_json_varint_len(s.len) + s.len;
+    }
+
+    *type = NGX_HTTP_OAUTH2_CLAIM_ARRAY;
+
+    value->len = len;
+    value->data = (u_char *) "";
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    value->data = ngx_pnalloc(pool, len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = value->data;
+
+    for (i = 0; i < n; i++) {
+        (void) ngx_http_oauth2_json_scalar(v->u.array.values[i], &s);
+
+        if (!ngx_http_oauth2_clean(s.data, s.len)) {
+            continue;
+        }
+
+        for (len = s.len; len >= 0x80; len >>= 7) {
+            *p++ = (u_char) (len | 0x80);
+        }
+
+        *p++ = (u_char) len;
+        p = ngx_cpymem(p, s.data, s.len);
+    }
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_http_oauth2_json_varint_len(size_t v)
+{
+    size_t  n;
+
+    for (n = 1; v >= 0x80; v >>= 7) {
+        n++;
+    }
+
+    return n;
 }

@@ -65,5 +65,18 @@ ngx_int_t ngx_http_oauth2_json_seconds(yajl_val obj, const char *name,
 ngx_int_t ngx_http_oauth2_json_text(ngx_pool_t *pool, yajl_val v,
     ngx_str_t *text);
 
+/*
+ * a claim as the session keeps it: *type is an NGX_HTTP_OAUTH2_CLAIM_*,
+ * *value its text or, for an array of strings, its elements each encoded
+ * as a string of the session plaintext (docs/session-format.md); NGX_OK,
+ * NGX_DECLINED for null (*err NULL) or for what cannot be kept (*err says
+ * why: an object, an array holding other than strings, a string with a
+ * byte below 0x20 or DEL), NGX_ERROR if out of memory.  An array element
+ * with such a byte is left out and *err set, with NGX_OK.  *err never
+ * quotes the value.
+ */
+ngx_int_t ngx_http_oauth2_json_claim(ngx_pool_t *pool, yajl_val v,
+    ngx_uint_t *type, ngx_str_t *value, const char **err);
+
 
 #endif /* _NGX_HTTP_OAUTH2_JSON_H_INCLUDED_ */

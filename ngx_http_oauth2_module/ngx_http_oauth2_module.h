@@ -36,6 +36,12 @@
 #define NGX_HTTP_OAUTH2_PRESET_GITHUB     2
 #define NGX_HTTP_OAUTH2_PRESET_GITLAB     3
 
+/* the JSON type of a claim kept in the session (docs/session-format.md) */
+#define NGX_HTTP_OAUTH2_CLAIM_STRING      1
+#define NGX_HTTP_OAUTH2_CLAIM_NUMBER      2
+#define NGX_HTTP_OAUTH2_CLAIM_BOOLEAN     3
+#define NGX_HTTP_OAUTH2_CLAIM_ARRAY       4
+
 #define NGX_HTTP_OAUTH2_AUTH_BASIC        1
 #define NGX_HTTP_OAUTH2_AUTH_POST         2
 
@@ -178,6 +184,26 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_oauth2_module;
+
+
+/*
+ * 1 if no byte is below 0x20 or DEL (0x7f): nothing else may reach a
+ * variable, where such bytes would split headers
+ */
+
+static ngx_inline ngx_uint_t
+ngx_http_oauth2_clean(u_char *p, size_t len)
+{
+    u_char  *last;
+
+    for (last = p + len; p < last; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
 
 
 #endif /* _NGX_HTTP_OAUTH2_MODULE_H_INCLUDED_ */

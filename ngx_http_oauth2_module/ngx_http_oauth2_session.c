@@ -34,7 +34,7 @@
 #define NGX_HTTP_OAUTH2_SEALED_MAX       65536
 #define NGX_HTTP_OAUTH2_PLAIN_MAX        49000
 
-#define NGX_HTTP_OAUTH2_SESSION_VERSION  1
+#define NGX_HTTP_OAUTH2_SESSION_VERSION  2
 #define NGX_HTTP_OAUTH2_STATE_VERSION    1
 
 /* cipher contexts kept per process, each for one key */
@@ -151,6 +151,11 @@ static size_t ngx_http_oauth2_str_len(ngx_str_t *s);
 static u_char *ngx_http_oauth2_str_write(u_char *p, ngx_str_t *s);
 static ngx_int_t ngx_http_oauth2_str_read(u_char **pos, u_char *last,
     ngx_str_t *s);
+static ngx_int_t ngx_http_oauth2_clean_read(u_char **pos, u_char *last,
+    ngx_str_t *s);
+static ngx_int_t ngx_http_oauth2_claim_read(u_char **pos, u_char *last,
+    ngx_http_oauth2_claim_t *claim);
+static ngx_uint_t ngx_http_oauth2_json_number(ngx_str_t *s);
 static ngx_int_t ngx_http_oauth2_time_read(u_char **pos, u_char *last,
     time_t *t);
 
@@ -727,6 +732,7 @@ ngx_http_oauth2_session_copy(ngx_pool_t *pool, ngx_http_oauth2_session_t *dst,
     *dst = *src;
 
     ngx_http_oauth2_rebase(&dst->sub, from, to);
+    ngx_http_oauth2_rebase(&dst->email, from, to);
     ngx_http_oauth2_rebase(&dst->access_token, from, to);
     ngx_http_oauth2_rebase(&dst->refresh_token, from, to);
     ngx_http_oauth2_rebase(&dst->id_token, from, to);
@@ -1246,6 +1252,167 @@ ngx_http_oauth2_str_read(u_char **pos, u_char *last, ngx_str_t *s)
 }
 
 
+/*
+ * Nothing decoded from a session may hold a byte below 0x20 or DEL: the
+ * module never writes one, and such bytes in a variable would split
+ * headers (docs/session-format.md, section 3)
+ */
+
+static ngx_int_t
+ngx_http_oauth2_clean_read(u_char **pos, u_char *last, ngx_str_t *s)
+{
+    if (ngx_http_oauth2_str_read(pos, last, s) != NGX_OK
+        || !ngx_http_oauth2_clean(s->data, s->len))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* a claim: name, type byte, value checked against the type */
+
+static ngx_int_t
+ngx_http_oauth2_claim_read(u_char **pos, u_char *last,
+    ngx_http_oauth2_claim_t *claim)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+    ngx_str_t   element;
+
+    if (ngx_http_oauth2_clean_read(pos, last, &claim->name) != NGX_OK
+        || claim->name.len == 0
+        || *pos == last)
+    {
+        return NGX_DECLINED;
+    }
+
+    claim->type = *(*pos)++;
+
+    if (ngx_http_oauth2_str_read(pos, last, &claim->value) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    switch (claim->type) {
+
+    case NGX_HTTP_OAUTH2_CLAIM_STRING:
+        return ngx_http_oauth2_clean(claim->value.data, claim->value.len)
+               ? NGX_OK : NGX_DECLINED;
+
+    case NGX_HTTP_OAUTH2_CLAIM_NUMBER:
+        return ngx_http_oauth2_json_number(&claim->value)
+               ? NGX_OK : NGX_DECLINED;
+
+    case NGX_HTTP_OAUTH2_CLAIM_BOOLEAN:
+        if ((claim->value.len == 4
+             && ngx_strncmp(claim->value.data, "true", 4) == 0)
+            || (claim->value.len == 5
+                && ngx_strncmp(claim->value.data, "false", 5) == 0))
+        {
+            return NGX_OK;
+        }
+
+        return NGX_DECLINED;
+
+    case NGX_HTTP_OAUTH2_CLAIM_ARRAY:
+        p = claim->value.data;
+
+        for ( ;; ) {
+            rc = ngx_http_oauth2_claim_element(&p,
+                                               claim->value.data
+                                               + claim->value.len,
+                                               &element);
+            if (rc == NGX_DONE) {
+                return NGX_OK;
+            }
+
+            if (rc != NGX_OK
+                || !ngx_http_oauth2_clean(element.data, element.len))
+            {
+                return NGX_DECLINED;
+            }
+        }
+
+    default:
+        return NGX_DECLINED;
+    }
+}
+
+
+ngx_int_t
+ngx_http_oauth2_claim_element(u_char **pos, u_char *last,
+    ngx_str_t *element)
+{
+    if (*pos == last) {
+        return NGX_DONE;
+    }
+
+    return ngx_http_oauth2_str_read(pos, last, element);
+}
+
+
+/* 1 for the text of a JSON number (RFC 8259, section 6) */
+
+static ngx_uint_t
+ngx_http_oauth2_json_number(ngx_str_t *s)
+{
+    u_char  *p, *last, *start;
+
+    p = s->data;
+    last = p + s->len;
+
+    if (p < last && *p == '-') {
+        p++;
+    }
+
+    if (p == last) {
+        return 0;
+    }
+
+    if (*p == '0') {
+        p++;
+
+    } else {
+        for (start = p; p < last && *p >= '0' && *p <= '9'; p++) {
+            /* void */
+        }
+
+        if (p == start) {
+            return 0;
+        }
+    }
+
+    if (p < last && *p == '.') {
+        for (start = ++p; p < last && *p >= '0' && *p <= '9'; p++) {
+            /* void */
+        }
+
+        if (p == start) {
+            return 0;
+        }
+    }
+
+    if (p < last && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < last && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        for (start = p; p < last && *p >= '0' && *p <= '9'; p++) {
+            /* void */
+        }
+
+        if (p == start) {
+            return 0;
+        }
+    }
+
+    return p == last;
+}
+
+
 static ngx_int_t
 ngx_http_oauth2_time_read(u_char **pos, u_char *last, time_t *t)
 {
@@ -1286,6 +1453,7 @@ ngx_http_oauth2_session_encode(ngx_pool_t *pool,
           + ngx_http_oauth2_varint_len(s->created)
           + ngx_http_oauth2_varint_len(s->access_expires)
           + ngx_http_oauth2_str_len(&s->sub)
+          + ngx_http_oauth2_str_len(&s->email)
           + ngx_http_oauth2_varint_len(n)
           + ngx_http_oauth2_str_len(&s->access_token)
           + ngx_http_oauth2_str_len(&s->refresh_token)
@@ -1293,7 +1461,7 @@ ngx_http_oauth2_session_encode(ngx_pool_t *pool,
           + (s->seen ? ngx_http_oauth2_varint_len(s->seen) : 0);
 
     for (i = 0; i < n; i++) {
-        len += ngx_http_oauth2_str_len(&claim[i].name)
+        len += ngx_http_oauth2_str_len(&claim[i].name) + 1
                + ngx_http_oauth2_str_len(&claim[i].value);
     }
 
@@ -1310,10 +1478,12 @@ ngx_http_oauth2_session_encode(ngx_pool_t *pool,
     p = ngx_http_oauth2_varint_write(p, s->created);
     p = ngx_http_oauth2_varint_write(p, s->access_expires);
     p = ngx_http_oauth2_str_write(p, &s->sub);
+    p = ngx_http_oauth2_str_write(p, &s->email);
     p = ngx_http_oauth2_varint_write(p, n);
 
     for (i = 0; i < n; i++) {
         p = ngx_http_oauth2_str_write(p, &claim[i].name);
+        *p++ = (u_char) claim[i].type;
         p = ngx_http_oauth2_str_write(p, &claim[i].value);
     }
 
@@ -1352,15 +1522,16 @@ ngx_http_oauth2_session_decode(ngx_pool_t *pool, ngx_str_t *plain,
     if (ngx_http_oauth2_time_read(&p, last, &s->expires) != NGX_OK
         || ngx_http_oauth2_time_read(&p, last, &s->created) != NGX_OK
         || ngx_http_oauth2_time_read(&p, last, &s->access_expires) != NGX_OK
-        || ngx_http_oauth2_str_read(&p, last, &s->sub) != NGX_OK
+        || ngx_http_oauth2_clean_read(&p, last, &s->sub) != NGX_OK
+        || ngx_http_oauth2_clean_read(&p, last, &s->email) != NGX_OK
         || ngx_http_oauth2_varint_read(&p, last, &n) != NGX_OK)
     {
         return NGX_DECLINED;
     }
 
-    /* a claim takes two bytes at least */
+    /* a claim takes three bytes at least */
 
-    if (n > (uint64_t) (last - p) / 2) {
+    if (n > (uint64_t) (last - p) / 3) {
         return NGX_DECLINED;
     }
 
@@ -1374,18 +1545,16 @@ ngx_http_oauth2_session_decode(ngx_pool_t *pool, ngx_str_t *plain,
     claim = s->claims.elts;
 
     for (i = 0; i < (ngx_uint_t) n; i++) {
-        if (ngx_http_oauth2_str_read(&p, last, &claim[i].name) != NGX_OK
-            || ngx_http_oauth2_str_read(&p, last, &claim[i].value) != NGX_OK)
-        {
+        if (ngx_http_oauth2_claim_read(&p, last, &claim[i]) != NGX_OK) {
             return NGX_DECLINED;
         }
     }
 
     s->claims.nelts = (ngx_uint_t) n;
 
-    if (ngx_http_oauth2_str_read(&p, last, &s->access_token) != NGX_OK
-        || ngx_http_oauth2_str_read(&p, last, &s->refresh_token) != NGX_OK
-        || ngx_http_oauth2_str_read(&p, last, &s->id_token) != NGX_OK)
+    if (ngx_http_oauth2_clean_read(&p, last, &s->access_token) != NGX_OK
+        || ngx_http_oauth2_clean_read(&p, last, &s->refresh_token) != NGX_OK
+        || ngx_http_oauth2_clean_read(&p, last, &s->id_token) != NGX_OK)
     {
         return NGX_DECLINED;
     }

@@ -27,9 +27,18 @@
 #define NGX_HTTP_OAUTH2_SEAL_STATE     1
 
 
+/*
+ * A claim kept in the session, with its JSON type (NGX_HTTP_OAUTH2_CLAIM_*):
+ * value is a string's text, a number as the provider wrote it, "true" or
+ * "false", or for an array of strings its elements, each a string of the
+ * plaintext encoding (a varint length and the bytes): walk them with
+ * ngx_http_oauth2_claim_element().  Nothing in it holds a byte below 0x20
+ * or DEL.
+ */
 typedef struct {
     ngx_str_t                  name;
     ngx_str_t                  value;
+    ngx_uint_t                 type;
 } ngx_http_oauth2_claim_t;
 
 
@@ -39,6 +48,7 @@ typedef struct {
     time_t                     access_expires;  /* 0: unknown */
     time_t                     seen;            /* last activity, 0: none */
     ngx_str_t                  sub;
+    ngx_str_t                  email;           /* verified; empty: none */
     ngx_array_t                claims;          /* ngx_http_oauth2_claim_t */
     ngx_str_t                  access_token;    /* empty if not stored */
     ngx_str_t                  refresh_token;
@@ -111,6 +121,11 @@ ngx_int_t ngx_http_oauth2_state_encode(ngx_pool_t *pool,
     ngx_http_oauth2_login_state_t *st, ngx_str_t *plain);
 ngx_int_t ngx_http_oauth2_state_decode(ngx_pool_t *pool, ngx_str_t *plain,
     ngx_http_oauth2_login_state_t *st);
+
+/* the next element of an array claim's value: NGX_OK, NGX_DONE after the
+ * last one, NGX_DECLINED if malformed */
+ngx_int_t ngx_http_oauth2_claim_element(u_char **pos, u_char *last,
+    ngx_str_t *element);
 
 /*
  * What a walk saw of one Cookie header: the pairs that are not the named

@@ -24,6 +24,7 @@
 #define NGX_HTTP_OAUTH2_VAR_ID_TOKEN      2
 #define NGX_HTTP_OAUTH2_VAR_EXPIRES_IN    3
 #define NGX_HTTP_OAUTH2_VAR_PROVIDER      4
+#define NGX_HTTP_OAUTH2_VAR_EMAIL         5
 
 
 static ngx_int_t ngx_http_oauth2_variable(ngx_http_request_t *r,
@@ -34,16 +35,13 @@ static ngx_int_t ngx_http_oauth2_set_value(ngx_http_variable_value_t *v,
     ngx_str_t *value);
 
 
-static ngx_str_t  ngx_http_oauth2_email = ngx_string("oauth2_claim_email");
-
-
 static ngx_http_variable_t  ngx_http_oauth2_vars[] = {
 
     { ngx_string("oauth2_claim_"), NULL, ngx_http_oauth2_claim_variable,
       0, NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("oauth2_email"), NULL, ngx_http_oauth2_claim_variable,
-      (uintptr_t) &ngx_http_oauth2_email, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("oauth2_email"), NULL, ngx_http_oauth2_variable,
+      NGX_HTTP_OAUTH2_VAR_EMAIL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("oauth2_sub"), NULL, ngx_http_oauth2_variable,
       NGX_HTTP_OAUTH2_VAR_SUB, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -105,6 +103,10 @@ ngx_http_oauth2_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         value = ctx->session.sub;
         break;
 
+    case NGX_HTTP_OAUTH2_VAR_EMAIL:
+        value = ctx->session.email;
+        break;
+
     case NGX_HTTP_OAUTH2_VAR_ACCESS_TOKEN:
         value = ctx->session.access_token;
         break;
@@ -147,8 +149,10 @@ ngx_http_oauth2_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t *name = (ngx_str_t *) data;
 
+    u_char                   *p, *last, *out;
     size_t                    len;
-    ngx_uint_t                i;
+    ngx_str_t                 element, value;
+    ngx_uint_t                i, n;
     ngx_http_oauth2_ctx_t    *ctx;
     ngx_http_oauth2_claim_t  *claim;
 
@@ -168,13 +172,52 @@ ngx_http_oauth2_claim_variable(ngx_http_request_t *r,
                            name->len - len)
                == 0)
         {
-            return ngx_http_oauth2_set_value(v, &claim[i].value);
+            break;
         }
     }
 
-    v->not_found = 1;
+    if (i == ctx->session.claims.nelts) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
 
-    return NGX_OK;
+    if (claim[i].type != NGX_HTTP_OAUTH2_CLAIM_ARRAY) {
+        return ngx_http_oauth2_set_value(v, &claim[i].value);
+    }
+
+    /* an array: its elements joined with "," (oauth2_require never
+     * splits it again) */
+
+    last = claim[i].value.data + claim[i].value.len;
+    len = 0;
+
+    for (p = claim[i].value.data;
+         ngx_http_oauth2_claim_element(&p, last, &element) == NGX_OK;
+         /* void */)
+    {
+        len += element.len + 1;
+    }
+
+    value.len = len ? len - 1 : 0;
+    value.data = ngx_pnalloc(r->pool, len + 1);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out = value.data;
+
+    for (p = claim[i].value.data, n = 0;
+         ngx_http_oauth2_claim_element(&p, last, &element) == NGX_OK;
+         n++)
+    {
+        if (n > 0) {
+            *out++ = ',';
+        }
+
+        out = ngx_cpymem(out, element.data, element.len);
+    }
+
+    return ngx_http_oauth2_set_value(v, &value);
 }
 
 

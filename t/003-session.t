@@ -14,6 +14,11 @@ sub seal {
     return seal_session('oauth2_fake', $json, $Secret);
 }
 
+sub seal_plain_hex {
+    my ($hex) = @_;
+    return seal_plain('oauth2_fake', $hex, $Secret);
+}
+
 sub flip {
     my ($cookie, $pos) = @_;
     my ($name, $value) = split /=/, $cookie, 2;
@@ -100,7 +105,8 @@ __DATA__
     }
 --- more_headers eval
 "Cookie: " . main::seal('{"sub":"alice","expires":' . (time + 600)
-    . ',"claims":{"email":"alice@example.com","groups":"users,admin"}}')
+    . ',"email":"alice@example.com","claims":{"email":"alice@example.com",'
+    . '"groups":["users","admin"]}}')
 --- request
 GET /index.html
 --- error_code: 200
@@ -243,7 +249,7 @@ GET /app
     }
 --- more_headers eval
 "Cookie: " . main::seal('{"sub":"alice","claims":{"email":"alice@example.com",'
-    . '"groups":"users,admin","email_verified":"true"}}')
+    . '"groups":["users","admin"],"email_verified":true}}')
 --- request
 GET /index.html
 --- error_code: 200
@@ -259,7 +265,7 @@ secret page
         oauth2_require groups admin;
     }
 --- more_headers eval
-"Cookie: " . main::seal('{"sub":"bob","claims":{"groups":"users,administrators"}}')
+"Cookie: " . main::seal('{"sub":"bob","claims":{"groups":["users","administrators"]}}')
 --- request
 GET /index.html
 --- error_code: 403
@@ -603,3 +609,250 @@ GET /app
 --- error_code: 200
 --- response_body
 cookie=[a=1;b=2]
+
+
+
+=== TEST 30: oauth2_require: a string claim is not split at commas
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require groups admin;
+        add_header X-Groups $oauth2_claim_groups always;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"mallory","claims":{"groups":"users,admin"}}')
+--- request
+GET /index.html
+--- error_code: 403
+--- response_headers
+X-Groups: users,admin
+--- error_log
+access denied: claim "groups" does not satisfy "oauth2_require groups admin"
+
+
+
+=== TEST 31: oauth2_require: the whole string matches
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require groups users,admin;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"groups":"users,admin"}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_body
+secret page
+
+
+
+=== TEST 32: oauth2_require: an element of an array matches
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require groups admin;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"groups":["users","admin"]}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_body
+secret page
+
+
+
+=== TEST 33: oauth2_require: an array element holding a comma matches whole
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require tags a,b;
+        add_header X-Tags $oauth2_claim_tags;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"tags":["a,b","c"]}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+X-Tags: a,b,c
+
+
+
+=== TEST 34: oauth2_require: ... and is not split either
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require tags a;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"tags":["a,b","c"]}}')
+--- request
+GET /index.html
+--- error_code: 403
+
+
+
+=== TEST 35: oauth2_require: a regex sees a string claim whole, commas included
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require email ~^[^@]+@example\.com$;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"mallory","claims":'
+    . '{"email":"mallory@evil.example,boss@example.com"}}')
+--- request
+GET /index.html
+--- error_code: 403
+
+
+
+=== TEST 36: oauth2_require: a claim the session does not have denies
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require dept ~.*;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"groups":["dept"]}}')
+--- request
+GET /index.html
+--- error_code: 403
+--- error_log
+access denied: claim "dept" does not satisfy "oauth2_require dept ~.*"
+
+
+
+=== TEST 37: oauth2_require: numbers match as the provider wrote them
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require level 3;
+        oauth2_require score 1.50;
+        add_header X-Score $oauth2_claim_score;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"level":3,'
+    . '"score":{"$number":"1.50"}}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+X-Score: 1.50
+
+
+
+=== TEST 38: oauth2_require: a boolean matches its JSON text only
+--- config
+    location / {
+        oauth2 fake;
+        oauth2_require staff true;
+        add_header X-Staff $oauth2_claim_staff always;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"staff":false}}')
+--- request
+GET /index.html
+--- error_code: 403
+--- response_headers
+X-Staff: false
+
+
+
+=== TEST 39: $oauth2_email is the verified address only, the claim stays
+--- config
+    location / {
+        oauth2 fake;
+        add_header X-Email $oauth2_email;
+        add_header X-Claim-Email $oauth2_claim_email;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"email":"alice@example.com"}}')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_headers
+! X-Email
+X-Claim-Email: alice@example.com
+
+
+
+=== TEST 40: a session whose claim holds CR LF is no session: nothing reaches upstream
+--- config
+    location / {
+        oauth2 fake;
+        proxy_set_header X-Name $oauth2_claim_name;
+        proxy_pass http://127.0.0.1:$server_port/echo;
+    }
+    location = /echo {
+        oauth2 off;
+        return 200 "name=[$http_x_name] injected=[$http_x_injected]\n";
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":'
+    . '{"name":"Eve\r\nX-Injected: 1"}}') . "\nAccept: text/html"
+--- request
+GET /app
+--- error_code: 302
+--- response_headers_like
+Location: ^http://127\.0\.0\.1:\d+/ok/authorize\?.*
+--- error_log
+session cookie "oauth2_fake" is malformed
+
+
+
+=== TEST 41: a session whose array element, sub or token holds a control character is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","claims":{"groups":["users","a\u0000b"]}}')
+    . "\nAccept: application/json\nSec-Fetch-Mode: cors"
+--- request
+GET /index.html
+--- error_code: 401
+
+
+
+=== TEST 42: a sub with LF is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice\nX-Injected: 1"}')
+    . "\nAccept: application/json\nSec-Fetch-Mode: cors"
+--- request
+GET /index.html
+--- error_code: 401
+
+
+
+=== TEST 43: an access token with DEL is no session
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::seal('{"sub":"alice","access_token":"at\u007f1"}')
+    . "\nAccept: application/json\nSec-Fetch-Mode: cors"
+--- request
+GET /index.html
+--- error_code: 401
+
+
+
+=== TEST 44: a session in the old format (1, untyped claims) is refused: the user logs in again
+--- config
+    location / {
+        oauth2 fake;
+    }
+--- more_headers eval
+"Cookie: " . main::seal_plain_hex('01' . 'ffffffff0f' . '00' . '00'
+    . '05616c696365' . '00' . '00' . '00' . '00') . "\nAccept: text/html"
+--- request
+GET /index.html
+--- error_code: 302

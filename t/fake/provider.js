@@ -89,6 +89,11 @@ const SCENARIOS = {
   'userinfo-sub-mismatch': [null, 'userinfo sub differs from the ID token sub'],
   'userinfo-slow': ['ms', 'userinfo answers after <ms> (default 2000)'],
   'revoke-slow': ['ms', 'revocation endpoint answers after <ms> (default 2000)'],
+  'claims-ctl': [null, 'ID token and userinfo claims holding CR LF, \\u000a, TAB and DEL (a header injection attempt)'],
+  'claims-nul': [null, 'an ID token claim holding \\u0000'],
+  'sub-ctl': [null, 'sub (ID token and userinfo) holding CR LF'],
+  'claims-typed': [null, 'groups is the string "users,admin"; level the number 3, staff true, tags ["a,b","c"]'],
+  'email-unverified': [null, 'email_verified is false'],
   'authorize-error': [null, 'authorize redirects back with error=access_denied'],
   'authorize-wrong-iss': [null, 'authorize redirects back with the iss of another issuer'],
   'kid-rotate': [null, 'like ok; meant for /_rotate tests: after /_rotate tokens carry a new kid '
@@ -296,7 +301,7 @@ function makeIdToken(mods, claims, clientSecret) {
   let payload = JSON.stringify(claims);
   // JSON.stringify never writes an exponent for these: write it here
   if (mods.has('idt-exp-exponent')) payload = payload.replace(/"exp":(\d+)/, (m, n) => `"exp":${Number(n) / 1e9}e9`);
-  let payloadSeg = b64u(payload);
+  let payloadSeg = b64u(withU000A(payload));
 
   if (mods.has('idt-alg-none')) {
     return `${b64u(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${payloadSeg}.`;
@@ -330,6 +335,35 @@ function accountClaims(sub) {
     groups,
   };
 }
+
+// the claims the claim scenarios add to the ID token and to userinfo
+function scenarioClaims(mods, sub) {
+  const c = {};
+  if (mods.has('claims-ctl')) {
+    c.name = 'Eve\r\nX-Injected: name';
+    c.nick = `eve${U000A}X-Injected: nick`;
+    c.title = 'tab\there';
+    c.dept = 'del\x7fhere';
+    c.groups = ['users', 'admin\r\nX-Injected: group'];
+    c.email = 'eve@example.com\r\nX-Injected: email';
+    c.city = 'Paris, France';
+  }
+  if (mods.has('claims-nul')) c.name = 'a\u0000b';
+  if (mods.has('sub-ctl')) c.sub = `${sub}\r\nX-Injected: sub`;
+  if (mods.has('claims-typed')) {
+    c.groups = 'users,admin';
+    c.level = 3;
+    c.staff = true;
+    c.tags = ['a,b', 'c'];
+  }
+  if (mods.has('email-unverified')) c.email_verified = false;
+  return c;
+}
+
+// a marker JSON.stringify() leaves alone, replaced by the escape "\u000a"
+// (which it would write as "\n") in the JSON text sent
+const U000A = '@@U000A@@';
+const withU000A = (json) => json.split(U000A).join('\\u000a');
 
 function idTokenClaims(mods, issuer, clientId, grant) {
   const t = now();
@@ -365,6 +399,7 @@ function idTokenClaims(mods, issuer, clientId, grant) {
   if (mods.has('idt-iat-frac')) c.iat -= 0.5;
   if (mods.has('idt-iat-negative')) c.iat = -1;
   if (mods.has('idt-nbf-negative')) c.nbf = -1;
+  Object.assign(c, scenarioClaims(mods, c.sub));
   return c;
 }
 
@@ -736,7 +771,8 @@ async function handleUserinfo(ctx) {
     });
   }
   const sub = mods.has('userinfo-sub-mismatch') ? `not-${at.sub}` : at.sub;
-  return sendJson(res, 200, { sub, ...accountClaims(at.sub) });
+  const body = { sub, ...accountClaims(at.sub), ...scenarioClaims(mods, sub) };
+  return send(res, 200, withU000A(JSON.stringify(body)), { 'content-type': 'application/json; charset=utf-8' });
 }
 
 async function handleRevoke(ctx) {
@@ -857,10 +893,16 @@ async function handleGithub(ctx, rest) {
       return sendJson(res, 200, {
         login: at.sub,
         id: githubId(at.sub),
-        name: `User ${at.sub}`,
-        email: null,
+        name: at.sub === 'ctl' ? 'User\r\nX-Injected: name' : `User ${at.sub}`,
+        // "pub" shows a public address, not the primary verified one
+        email: at.sub === 'pub' ? 'pub.public@example.com' : null,
         type: 'User',
       });
+    }
+    if (at.sub === 'ctl') {
+      return sendJson(res, 200, [{
+        email: 'ctl@example.com\r\nX-Injected: email', primary: true, verified: true, visibility: 'private',
+      }]);
     }
     return sendJson(res, 200, [
       {

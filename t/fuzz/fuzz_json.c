@@ -10,7 +10,9 @@
  * is parsed with ngx_http_oauth2_json_parse(), and the members the module
  * reads are read with json_string / json_int / json_text as its callers
  * do; every member of an object, and of the objects of an array (GitHub's
- * emails), is turned into claim text.
+ * emails), is turned into claim text, and typed as the session keeps it
+ * (ngx_http_oauth2_json_claim()): what is kept never holds a byte below
+ * 0x20 or DEL, and an array's elements walk back exactly.
  *
  * Seeds: the fake provider's documents (t/fuzz/make-corpus.js) and a few
  * hand-made real-looking ones.
@@ -20,6 +22,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_shim.h"
 
@@ -46,6 +49,70 @@ static const char  *fuzz_texts[] = {
     "id_token_signing_alg_values_supported", "code_challenge_methods_supported",
     NULL
 };
+
+
+/* a claim as the session keeps it: the invariants of the typing */
+
+static void
+fuzz_claim(ngx_pool_t *pool, yajl_val v)
+{
+    u_char      *p, *last;
+    size_t       len, shift;
+    ngx_int_t    rc;
+    ngx_str_t    value;
+    ngx_uint_t   type;
+    const char  *err;
+
+    rc = ngx_http_oauth2_json_claim(pool, v, &type, &value, &err);
+
+    if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED
+            || (err == NULL && v != NULL && !YAJL_IS_NULL(v)))
+        {
+            fprintf(stderr, "fuzz_json: claim refused without a reason\n");
+            abort();
+        }
+
+        return;
+    }
+
+    if (type != NGX_HTTP_OAUTH2_CLAIM_ARRAY) {
+        if (type < NGX_HTTP_OAUTH2_CLAIM_STRING
+            || !ngx_http_oauth2_clean(value.data, value.len))
+        {
+            fprintf(stderr, "fuzz_json: a control character kept\n");
+            abort();
+        }
+
+        return;
+    }
+
+    /* the elements: varint length, bytes, to the end exactly */
+
+    p = value.data;
+    last = p + value.len;
+
+    while (p < last) {
+        len = 0;
+
+        for (shift = 0; p < last; shift += 7) {
+            len |= (size_t) (*p & 0x7f) << shift;
+
+            if (!(*p++ & 0x80)) {
+                break;
+            }
+        }
+
+        if (len > (size_t) (last - p)
+            || !ngx_http_oauth2_clean(p, len))
+        {
+            fprintf(stderr, "fuzz_json: a bad array element\n");
+            abort();
+        }
+
+        p += len;
+    }
+}
 
 
 static void
@@ -89,6 +156,8 @@ fuzz_object(ngx_pool_t *pool, yajl_val v)
                 abort();
             }
         }
+
+        fuzz_claim(pool, v->u.object.values[i]);
 
         (void) ngx_http_oauth2_json_get(v, v->u.object.keys[i]);
     }

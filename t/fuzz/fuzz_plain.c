@@ -10,7 +10,8 @@
  * the input is decoded as a session and as a login state.  What decodes
  * must encode back to the same bytes (the format is canonical), and every
  * input must survive seal then open unchanged, under the right key and
- * cookie name only.
+ * cookie name only.  A decoded session holds no byte below 0x20 nor DEL
+ * anywhere (session format 2: typed claims, array elements walked).
  *
  * Seeds: the plaintexts of the fuzz_cookie seeds (seal.js open --hex).
  */
@@ -25,6 +26,10 @@
 
 
 #define FUZZ_SECRET      "fuzz-cookie-secret-0123456789abcdef-0123456789"
+
+
+static void fuzz_clean(ngx_str_t *s);
+static void fuzz_session(ngx_http_oauth2_session_t *s);
 
 
 static ngx_array_t  *fuzz_keys;
@@ -59,6 +64,55 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 
+static void
+fuzz_clean(ngx_str_t *s)
+{
+    if (!ngx_http_oauth2_clean(s->data, s->len)) {
+        fprintf(stderr, "fuzz_plain: a control character decoded\n");
+        abort();
+    }
+}
+
+
+static void
+fuzz_session(ngx_http_oauth2_session_t *s)
+{
+    u_char                   *p, *last;
+    ngx_str_t                 e;
+    ngx_uint_t                i;
+    ngx_http_oauth2_claim_t  *c;
+
+    fuzz_clean(&s->sub);
+    fuzz_clean(&s->email);
+    fuzz_clean(&s->access_token);
+    fuzz_clean(&s->refresh_token);
+    fuzz_clean(&s->id_token);
+
+    c = s->claims.elts;
+
+    for (i = 0; i < s->claims.nelts; i++) {
+        fuzz_clean(&c[i].name);
+
+        if (c[i].type != NGX_HTTP_OAUTH2_CLAIM_ARRAY) {
+            fuzz_clean(&c[i].value);
+            continue;
+        }
+
+        p = c[i].value.data;
+        last = p + c[i].value.len;
+
+        while (ngx_http_oauth2_claim_element(&p, last, &e) == NGX_OK) {
+            fuzz_clean(&e);
+        }
+
+        if (p != last) {
+            fprintf(stderr, "fuzz_plain: an array does not walk\n");
+            abort();
+        }
+    }
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -83,6 +137,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     if (ngx_http_oauth2_session_decode(pool, &plain, &s) == NGX_OK) {
+        fuzz_session(&s);
+
         if (ngx_http_oauth2_session_encode(pool, &s, &again) != NGX_OK
             || again.len != plain.len
             || ngx_memcmp(again.data, plain.data, plain.len) != 0)

@@ -9,7 +9,7 @@ use warnings;
 
 use base 'Exporter';
 
-our @EXPORT = qw(seal_session seal_state $SECRET);
+our @EXPORT = qw(seal_session seal_plain seal_state $SECRET);
 
 our $SECRET = '0123456789abcdef0123456789abcdef';
 
@@ -30,11 +30,23 @@ sub run_seal {
 
 
 # "NAME=value" (or chunks) of a session cookie; $json as seal.js takes it
+# (session format 2: "email" is the verified address, claims keep their
+# JSON types: strings, numbers, booleans, arrays of strings)
 sub seal_session {
     my ($name, $json, $secret) = @_;
 
     return run_seal('seal', '--secret', $secret // $SECRET,
                     '--cookie', $name, '--json', $json);
+}
+
+
+# "NAME=value" of a session cookie sealing arbitrary plaintext bytes (hex),
+# for the plaintexts the decoder must refuse
+sub seal_plain {
+    my ($name, $hex, $secret) = @_;
+
+    return run_seal('seal', '--secret', $secret // $SECRET,
+                    '--cookie', $name, '--plain-hex', $hex);
 }
 
 

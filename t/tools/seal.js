@@ -10,7 +10,7 @@
  *
  *   const seal = require('./seal.js');
  *   const header = seal.sessionCookie('secret...', 'oauth2_session', {
- *       sub: 'alice', claims: { email: 'a@x' } });
+ *       sub: 'alice', email: 'a@x', claims: { groups: ['users'] } });
  *   // 'oauth2_session=AZ...', or when chunked
  *   // 'oauth2_session_1=...; oauth2_session_2=...; oauth2_session=chunks.2'
  *   const s = seal.openSessionCookie(['secret...'], 'oauth2_session', header);
@@ -29,7 +29,7 @@ const SEALED_MAX = 65536;
 
 const PURPOSE = { session: 0, state: 1 };
 
-const SESSION_VERSION = 1;
+const SESSION_VERSION = 2;
 const STATE_VERSION = 1;
 const VARINT_MAX_LEN = 9;
 
@@ -269,7 +269,15 @@ function now() {
 }
 
 
-/* claims: an object, or a list of [name, value]; non-strings as JSON */
+/* claim types (docs/session-format.md) */
+const CLAIM = { string: 1, number: 2, boolean: 3, array: 4 };
+const CLAIM_NAME = ['', 'string', 'number', 'boolean', 'array'];
+
+/*
+ * claims: an object, or a list of [name, value]: a string, a number, a
+ * boolean, an array of strings, or { $number: 'text' } for a number written
+ * as given.  Nothing is checked: tests mint malformed sessions on purpose.
+ */
 function claimList(claims) {
     if (!claims) {
         return [];
@@ -277,9 +285,40 @@ function claimList(claims) {
 
     const list = Array.isArray(claims) ? claims : Object.entries(claims);
 
-    return list.map(([n, v]) => [
-        n, (typeof v === 'string' || Buffer.isBuffer(v)) ? v
-                                                         : JSON.stringify(v)]);
+    return list.map(([n, v]) => {
+        if (typeof v === 'string' || Buffer.isBuffer(v)) {
+            return [n, CLAIM.string, bytes(v)];
+        }
+        if (typeof v === 'number') {
+            return [n, CLAIM.number, bytes(JSON.stringify(v))];
+        }
+        if (typeof v === 'boolean') {
+            return [n, CLAIM.boolean, bytes(String(v))];
+        }
+        if (Array.isArray(v)) {
+            return [n, CLAIM.array, Buffer.concat(v.map(str))];
+        }
+        if (v && typeof v.$number === 'string') {
+            return [n, CLAIM.number, bytes(v.$number)];
+        }
+        throw new Error(`claim "${n}": not a string, number, boolean or array of strings`);
+    });
+}
+
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+const JSON_NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+
+/* a string of the plaintext that must hold no byte below 0x20 nor DEL */
+function cleanString(r, what) {
+    const b = r.bytes();
+
+    if (CONTROL.test(b.toString('latin1'))) {
+        throw new Error(`${what} holds a control character`);
+    }
+
+    return b.toString('utf8');
 }
 
 
@@ -292,11 +331,12 @@ function encodeSession(s) {
         varint(s.created ?? t),
         varint(s.access_expires ?? 0),
         str(s.sub ?? ''),
+        str(s.email ?? ''),
         varint(claims.length),
     ];
 
-    for (const [n, v] of claims) {
-        parts.push(str(n), str(v));
+    for (const [n, type, v] of claims) {
+        parts.push(str(n), Buffer.from([type]), str(v));
     }
 
     parts.push(str(s.access_token), str(s.refresh_token), str(s.id_token));
@@ -307,6 +347,54 @@ function encodeSession(s) {
     }
 
     return Buffer.concat(parts);
+}
+
+
+function decodeClaim(r) {
+    const name = cleanString(r, 'a claim name');
+
+    if (name === '') {
+        throw new Error('a claim without a name');
+    }
+
+    const type = r.byte();
+    const raw = r.bytes();
+    const text = raw.toString('latin1');
+
+    switch (CLAIM_NAME[type]) {
+    case 'string':
+        if (CONTROL.test(text)) {
+            throw new Error(`claim "${name}" holds a control character`);
+        }
+        return [name, raw.toString('utf8')];
+
+    case 'number':
+        if (!JSON_NUMBER.test(text)) {
+            throw new Error(`claim "${name}" is not a JSON number`);
+        }
+        // as written, unless JavaScript writes it the same way
+        return [name, String(Number(text)) === text ? Number(text) : { $number: text }];
+
+    case 'boolean':
+        if (text !== 'true' && text !== 'false') {
+            throw new Error(`claim "${name}" is not a boolean`);
+        }
+        return [name, text === 'true'];
+
+    case 'array': {
+        const e = new Reader(raw);
+        const list = [];
+
+        while (e.pos < raw.length) {
+            list.push(cleanString(e, `an element of claim "${name}"`));
+        }
+
+        return [name, list];
+    }
+
+    default:
+        throw new Error(`claim "${name}" has an unknown type ${type}`);
+    }
 }
 
 
@@ -321,20 +409,25 @@ function decodeSession(plain) {
         expires: r.varint(),
         created: r.varint(),
         access_expires: r.varint(),
-        sub: r.string(),
+        sub: cleanString(r, 'sub'),
+        email: cleanString(r, 'email'),
         claims: {},
     };
 
     const n = r.varint();
 
-    for (let i = 0; i < n; i++) {
-        const name = r.string();
-        s.claims[name] = r.string();
+    if (n > (r.buf.length - r.pos) / 3) {
+        throw new Error('more claims than bytes');
     }
 
-    s.access_token = r.string();
-    s.refresh_token = r.string();
-    s.id_token = r.string();
+    for (let i = 0; i < n; i++) {
+        const [name, value] = decodeClaim(r);
+        s.claims[name] = value;
+    }
+
+    s.access_token = cleanString(r, 'access_token');
+    s.refresh_token = cleanString(r, 'refresh_token');
+    s.id_token = cleanString(r, 'id_token');
 
     if (r.pos !== r.buf.length) {
         s.seen = r.varint();
@@ -678,9 +771,11 @@ options:
   --secret-file F   a cookie secret read from a file, as nginx reads it
   --cookie NAME     the cookie name (the additional data); default
                     oauth2_session (seal/open) or oauth2_state (state)
-  --json JSON       session: {"sub", "expires", "created", "access_expires",
-                    "claims": {name: value}, "access_token", "refresh_token",
-                    "id_token", "seen"}; state: {"created", "state", "nonce",
+  --json JSON       session: {"sub", "email", "expires", "created",
+                    "access_expires", "claims": {name: value},
+                    "access_token", "refresh_token", "id_token", "seen"};
+                    a claim value is a string, number, boolean, array of
+                    strings, or {"$number": "text"}; state: {"created", "state", "nonce",
                     "verifier", "return_url"}.  Times in seconds since the
                     epoch; missing times default to now (expires: now+3600)
   --plain-hex HEX   seal these plaintext bytes instead of --json

@@ -155,7 +155,7 @@ check "derived keys, binary-ish secret" \
 v=$("$BIN" seal-session "$S1" "$N" 1800000000 1700000000 1700003600 \
         "alice@example" "at.1" "" "id.token.x" \
         email "a@x" name 'Alice "A" Liddell' groups '["a","b"]')
-expect='{"expires":1800000000,"created":1700000000,"access_expires":1700003600,"sub":"alice@example","claims":{"email":"a@x","name":"Alice \"A\" Liddell","groups":"[\"a\",\"b\"]"},"access_token":"at.1","refresh_token":"","id_token":"id.token.x"}'
+expect='{"expires":1800000000,"created":1700000000,"access_expires":1700003600,"sub":"alice@example","email":"","claims":{"email":"a@x","name":"Alice \"A\" Liddell","groups":"[\"a\",\"b\"]"},"access_token":"at.1","refresh_token":"","id_token":"id.token.x"}'
 got=$($SEAL open --secret "$S2" --secret "$S1" --cookie "$N" --value "$v" \
       || true)
 check "C seal, seal.js open" same "$got" "$expect"
@@ -166,7 +166,7 @@ check "seal.js refuses the state purpose" \
            2>/dev/null"
 
 # 3. seal.js seals, C opens (key rotation: the second key opens it)
-j='{"sub":"bob","expires":1900000000,"created":1800000000,"access_expires":0,"claims":{"email":"b@y","tab":"a\tb"},"access_token":"","refresh_token":"rt-1","id_token":""}'
+j='{"sub":"bob","expires":1900000000,"created":1800000000,"access_expires":0,"email":"b@y","claims":{"email":"b@y","groups":["a,b","c"],"level":3,"staff":false},"access_token":"","refresh_token":"rt-1","id_token":""}'
 v=$($SEAL seal --secret "$S1" --cookie "$N" --json "$j" --format value)
 got=$("$BIN" open-session "$N" "$v" "$S2" "$S1" || true)
 check "seal.js seal, C open" same "$got" "$j"

@@ -292,6 +292,45 @@ t_json_str(ngx_str_t *s)
 }
 
 
+/* a claim value as seal.js decodes it */
+
+static void
+t_print_claim(ngx_http_oauth2_claim_t *c)
+{
+    u_char      *p;
+    ngx_str_t    e;
+    ngx_uint_t   n;
+
+    if (c->type == NGX_HTTP_OAUTH2_CLAIM_STRING) {
+        t_json_str(&c->value);
+        return;
+    }
+
+    if (c->type != NGX_HTTP_OAUTH2_CLAIM_ARRAY) {
+        printf("%.*s", (int) c->value.len, c->value.data);
+        return;
+    }
+
+    putchar('[');
+
+    p = c->value.data;
+
+    for (n = 0;
+         ngx_http_oauth2_claim_element(&p, c->value.data + c->value.len, &e)
+         == NGX_OK;
+         n++)
+    {
+        if (n) {
+            putchar(',');
+        }
+
+        t_json_str(&e);
+    }
+
+    putchar(']');
+}
+
+
 static void
 t_print_session(ngx_http_oauth2_session_t *s, ngx_uint_t index)
 {
@@ -302,6 +341,8 @@ t_print_session(ngx_http_oauth2_session_t *s, ngx_uint_t index)
            "\"sub\":", (long long) s->expires, (long long) s->created,
            (long long) s->access_expires);
     t_json_str(&s->sub);
+    printf(",\"email\":");
+    t_json_str(&s->email);
     printf(",\"claims\":{");
 
     claim = s->claims.elts;
@@ -313,7 +354,7 @@ t_print_session(ngx_http_oauth2_session_t *s, ngx_uint_t index)
 
         t_json_str(&claim[i].name);
         putchar(':');
-        t_json_str(&claim[i].value);
+        t_print_claim(&claim[i]);
     }
 
     printf("},\"access_token\":");
@@ -391,21 +432,27 @@ test_vectors(ngx_pool_t *pool)
     keys = t_keys(pool, secrets, 1);
 
     name = t_str("oauth2_session");
-    sealed = t_str("AQABAgMEBQYHCAkKC3JXWnZtP1ONfZfXzJffpPMTo2RrlKNKBHZi7-hf"
-                   "CIdAuaaf8dI1ZCaQrCzlAhMqrIjmcsYi9iHGxkuMvArOgAobHsFgaVw");
+    sealed = t_str("AQABAgMEBQYHCAkKC3FXWnZtP1ONfZfXzJffpPMTo2RrlKNaYH9m7eRz"
+                   "fJ5NvbWW1Jkuaibixi65Dgk32-2YWoJRk9BK2KgUtO7lm-RTPtZqszim"
+                   "-7IY5tIrv5Buh23ZLItQSiDW4zXK");
 
     T(ngx_http_oauth2_open(pool, keys, NGX_HTTP_OAUTH2_SEAL_SESSION, &name,
                            &sealed, &plain, &index) == NGX_OK);
     T(t_hex_eq(plain.data, plain.len,
-               "0180f2d6ca06c0a0d4ca06d0bcd4ca0605616c6963650105656d61696c"
-               "11616c696365406578616d706c652e636f6d0461742d310000"));
+               "0280f2d6ca06c0a0d4ca06d0bcd4ca0605616c69636511616c696365"
+               "406578616d706c652e636f6d020667726f757073040a057573657273"
+               "03612c62056c6576656c0201330461742d310000"));
     T(ngx_http_oauth2_session_decode(pool, &plain, &s) == NGX_OK);
     T(s.expires == 1767225600 && s.created == 1767182400
-      && s.access_expires == 1767186000 && s.claims.nelts == 1);
+      && s.access_expires == 1767186000 && s.claims.nelts == 2);
+    T(s.email.len == 17 && memcmp(s.email.data, "alice@example.com", 17) == 0);
 
     claim = s.claims.elts;
-    T(claim[0].value.len == 17
-      && memcmp(claim[0].value.data, "alice@example.com", 17) == 0);
+    T(claim[0].type == NGX_HTTP_OAUTH2_CLAIM_ARRAY
+      && claim[0].value.len == 10
+      && memcmp(claim[0].value.data, "\x05" "users" "\x03" "a,b", 10) == 0);
+    T(claim[1].type == NGX_HTTP_OAUTH2_CLAIM_NUMBER
+      && claim[1].value.len == 1 && claim[1].value.data[0] == '3');
 
     /* and encoding it again gives the same bytes */
     T(ngx_http_oauth2_session_encode(pool, &s, &again) == NGX_OK);
@@ -660,6 +707,7 @@ t_session_eq(ngx_http_oauth2_session_t *a, ngx_http_oauth2_session_t *b)
     if (a->expires != b->expires || a->created != b->created
         || a->access_expires != b->access_expires || a->seen != b->seen
         || !t_str_eq(a->sub, b->sub)
+        || !t_str_eq(a->email, b->email)
         || !t_str_eq(a->access_token, b->access_token)
         || !t_str_eq(a->refresh_token, b->refresh_token)
         || !t_str_eq(a->id_token, b->id_token)
@@ -673,6 +721,7 @@ t_session_eq(ngx_http_oauth2_session_t *a, ngx_http_oauth2_session_t *b)
 
     for (i = 0; i < a->claims.nelts; i++) {
         if (!t_str_eq(ca[i].name, cb[i].name)
+            || ca[i].type != cb[i].type
             || !t_str_eq(ca[i].value, cb[i].value))
         {
             return 0;
@@ -730,7 +779,9 @@ t_sealed_session(ngx_pool_t *pool, ngx_array_t *keys, ngx_str_t *name,
         }
 
         claim->name = t_str((i % 2) ? "groups" : "email");
-        claim->value = t_str((i % 2) ? "a,b" : "alice@example.com");
+        claim->value = t_str((i % 2) ? "\x03" "a,b" : "alice@example.com");
+        claim->type = (i % 2) ? NGX_HTTP_OAUTH2_CLAIM_ARRAY
+                              : NGX_HTTP_OAUTH2_CLAIM_STRING;
     }
 
     if (ngx_http_oauth2_session_encode(pool, s, &plain) != NGX_OK
@@ -1027,15 +1078,17 @@ test_session(ngx_pool_t *pool)
     claim = ngx_array_push(&s.claims);
     claim->name = t_str("email");
     claim->value = t_str("jane@example.com");
+    claim->type = NGX_HTTP_OAUTH2_CLAIM_STRING;
     claim = ngx_array_push(&s.claims);
     claim->name = t_str("groups");
-    claim->value = t_str("[\"a\",\"b\"]");
+    claim->value = t_str("\x01" "a" "\x03" "b,c");
+    claim->type = NGX_HTTP_OAUTH2_CLAIM_ARRAY;
 
     s.access_token = t_str("at-123");
     s.id_token = t_str("eyJ.eyJ.sig");
 
     T(ngx_http_oauth2_session_encode(pool, &s, &plain) == NGX_OK);
-    T(plain.data[0] == 1);
+    T(plain.data[0] == 2);
 
     T(ngx_http_oauth2_session_decode(pool, &plain, &d) == NGX_OK);
     T(d.expires == s.expires && d.created == s.created
@@ -1044,7 +1097,8 @@ test_session(ngx_pool_t *pool)
     T(d.claims.nelts == 2);
     c = d.claims.elts;
     T(c[0].name.len == 5 && memcmp(c[0].name.data, "email", 5) == 0);
-    T(c[1].value.len == 9 && memcmp(c[1].value.data, "[\"a\",\"b\"]", 9) == 0);
+    T(c[1].type == NGX_HTTP_OAUTH2_CLAIM_ARRAY && c[1].value.len == 6
+      && memcmp(c[1].value.data, "\x01" "a" "\x03" "b,c", 6) == 0);
     T(d.access_token.len == 6 && d.refresh_token.len == 0
       && d.id_token.len == 11);
 
@@ -1072,49 +1126,76 @@ test_session(ngx_pool_t *pool)
     cut.len = plain.len + 1;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
 
-    /* version */
+    /* version: format 1 (untyped claims) is refused */
     cut.len = plain.len;
-    p[0] = 2;
+    p[0] = 1;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
 
     /* a minimal session: zero times, nothing else */
     ngx_memzero(&s, sizeof(s));
     T(ngx_http_oauth2_session_encode(pool, &s, &plain) == NGX_OK);
-    T(plain.len == 9);
+    T(plain.len == 10);
     T(ngx_http_oauth2_session_decode(pool, &plain, &d) == NGX_OK
       && d.claims.nelts == 0 && d.sub.len == 0);
 
     /* non-minimal varint: 0x80 0x00 for 0 */
-    p = (u_char *) "\x01\x80\x00\x00\x00\x00\x00\x00\x00\x00";
+    p = (u_char *) "\x02\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00";
     cut.data = p;
-    cut.len = 10;
+    cut.len = 11;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
 
     /* a 10-byte varint */
-    p = (u_char *) "\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"
-                   "\x00\x00\x00\x00\x00\x00\x00";
+    p = (u_char *) "\x02\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"
+                   "\x00\x00\x00\x00\x00\x00\x00\x00";
     cut.data = p;
-    cut.len = 18;
+    cut.len = 19;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
 
     /* the largest 9-byte varint is 2^63 - 1: a valid time_t */
-    p = (u_char *) "\x01\xff\xff\xff\xff\xff\xff\xff\xff\x7f"
-                   "\x00\x00\x00\x00\x00\x00\x00";
+    p = (u_char *) "\x02\xff\xff\xff\xff\xff\xff\xff\xff\x7f"
+                   "\x00\x00\x00\x00\x00\x00\x00\x00";
     cut.data = p;
-    cut.len = 17;
+    cut.len = 18;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_OK
       && d.expires == NGX_MAX_TIME_T_VALUE);
 
     /* a length past the end */
-    p = (u_char *) "\x01\x00\x00\x00\x05" "abcd" "\x00\x00\x00\x00";
+    p = (u_char *) "\x02\x00\x00\x00\x05" "abcd" "\x00\x00\x00\x00\x00";
     cut.data = p;
-    cut.len = 13;
+    cut.len = 14;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
 
     /* more claims than bytes */
-    p = (u_char *) "\x01\x00\x00\x00\x00\x7f\x00\x00\x00";
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x7f\x00\x00\x00";
     cut.data = p;
-    cut.len = 9;
+    cut.len = 10;
+
+    /* a control character in a claim, an unknown type, a bad number */
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x01\x01n\x01\x02a\n"
+                   "\x00\x00\x00";
+    cut.data = p;
+    cut.len = 16;
+    T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x01\x01n\x01\x02" "ab"
+                   "\x00\x00\x00";
+    cut.data = p;
+    T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_OK);
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x01\x01n\x05\x02" "ab"
+                   "\x00\x00\x00";
+    cut.data = p;
+    T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x01\x01n\x02\x02" "01"
+                   "\x00\x00\x00";
+    cut.data = p;
+    T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x01\x01n\x04\x02\x01\x7f"
+                   "\x00\x00\x00";
+    cut.data = p;
+    T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
+
+    p = (u_char *) "\x02\x00\x00\x00\x00\x00\x7f\x00\x00\x00";
+    cut.data = p;
+    cut.len = 10;
     T(ngx_http_oauth2_session_decode(pool, &cut, &d) == NGX_DECLINED);
 
     /* negative times are the caller's error */
@@ -1814,6 +1895,7 @@ run_command(ngx_pool_t *pool, int argc, char **argv)
             claim = ngx_array_push(&s.claims);
             claim->name = t_str(argv[i]);
             claim->value = t_str(argv[i + 1]);
+            claim->type = NGX_HTTP_OAUTH2_CLAIM_STRING;
         }
 
         if (ngx_http_oauth2_session_encode(pool, &s, &plain) != NGX_OK
