@@ -1,0 +1,1210 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+/*
+ * The oauth2_provider block: its directives (dispatched by the block
+ * handler, not nginx directives of their own), the presets, secrets
+ * written literally, as env:NAME or as file:/path, the checks of the
+ * URLs and paths it names, and the defaults and consistency checks
+ * applied once the block is read.  The module's main configuration keeps
+ * the providers; ngx_http_oauth2_module.c calls in here and nothing here
+ * calls back.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_conf_provider.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_provider.h"
+
+
+static char *ngx_http_oauth2_provider_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static char *ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p);
+static char *ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_auth_params(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url,
+    const char *what);
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_presets[] = {
+    { ngx_string("google"), NGX_HTTP_OAUTH2_PRESET_GOOGLE },
+    { ngx_string("github"), NGX_HTTP_OAUTH2_PRESET_GITHUB },
+    { ngx_string("gitlab"), NGX_HTTP_OAUTH2_PRESET_GITLAB },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
+    { ngx_string("client_secret_basic"), NGX_HTTP_OAUTH2_AUTH_BASIC },
+    { ngx_string("client_secret_post"), NGX_HTTP_OAUTH2_AUTH_POST },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * The directives of an oauth2_provider block.  They are not nginx
+ * directives of their own: the block handler dispatches them here, so
+ * their names (issuer, scope, ...) stay short without clashing with
+ * other modules.  The context bits are unused; the arity bits are checked.
+ */
+
+static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
+
+    { ngx_string("issuer"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, issuer),
+      NULL },
+
+    { ngx_string("authorization_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, authorization_endpoint),
+      NULL },
+
+    { ngx_string("token_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, token_endpoint),
+      NULL },
+
+    { ngx_string("userinfo_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, userinfo_endpoint),
+      NULL },
+
+    { ngx_string("jwks_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, jwks_uri),
+      NULL },
+
+    { ngx_string("end_session_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, end_session_endpoint),
+      NULL },
+
+    { ngx_string("revocation_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, revocation_endpoint),
+      NULL },
+
+    { ngx_string("client_id"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_id),
+      NULL },
+
+    { ngx_string("client_secret"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_secret,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_secret),
+      NULL },
+
+    { ngx_string("client_auth_method"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, auth_method),
+      &ngx_http_oauth2_auth_methods },
+
+    { ngx_string("scope"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, scope),
+      NULL },
+
+    { ngx_string("authorization_params"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_auth_params,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, auth_params),
+      NULL },
+
+    { ngx_string("redirect_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_redirect_uri,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, redirect_uri),
+      NULL },
+
+    { ngx_string("preset"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, preset),
+      &ngx_http_oauth2_presets },
+
+    { ngx_string("id_token_algs"),
+      NGX_CONF_1MORE,
+      ngx_http_oauth2_set_algs,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, algs),
+      NULL },
+
+    { ngx_string("userinfo"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, userinfo),
+      NULL },
+
+    { ngx_string("ssl_trusted_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, ssl_trusted_certificate),
+      NULL },
+
+    { ngx_string("connect_timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, connect_timeout),
+      NULL },
+
+    { ngx_string("timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, timeout),
+      NULL },
+
+    { ngx_string("max_response_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, max_response_size),
+      NULL },
+
+    { ngx_string("leeway"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, leeway),
+      NULL },
+
+    { ngx_string("session_lifetime"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, session_lifetime),
+      NULL },
+
+    { ngx_string("metadata_cache_time"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, metadata_ttl),
+      NULL },
+
+    { ngx_string("jwks_cache_time"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, jwks_ttl),
+      NULL },
+
+    { ngx_string("jwks_min_refresh"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, jwks_min_refresh),
+      NULL },
+
+    { ngx_string("logout_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_path,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, logout_path),
+      NULL },
+
+    { ngx_string("post_logout_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_path,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, post_logout_uri),
+      NULL },
+
+    { ngx_string("backchannel_logout_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_path,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, backchannel_path),
+      NULL },
+
+    { ngx_string("revoke_tokens"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, revoke),
+      NULL },
+
+    { ngx_string("refresh"),
+      NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, refresh),
+      NULL },
+
+    { ngx_string("refresh_margin"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, refresh_margin),
+      NULL },
+
+    { ngx_string("cookie_name"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_cookie_name,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, cookie_name),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_str_t  ngx_http_oauth2_default_scope = ngx_string("openid");
+static ngx_str_t  ngx_http_oauth2_default_redirect =
+    ngx_string("/oauth2/callback");
+
+
+char *
+ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_main_conf_t *omcf = conf;
+
+    char                         *rv;
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_conf_t                    save;
+    ngx_http_oauth2_provider_t   *p, **pp;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 32) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid oauth2 provider name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (!(isalnum(value[1].data[i]) || value[1].data[i] == '_'
+              || value[1].data[i] == '-'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid oauth2 provider name \"%V\": "
+                               "only letters, digits, \"_\" and \"-\" "
+                               "are allowed", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_http_oauth2_conf_find_provider(omcf, &value[1]) != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate oauth2 provider \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_oauth2_provider_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     p->issuer = { 0, NULL };
+     *     p->*_endpoint = { 0, NULL };
+     *     p->client_id = { 0, NULL };
+     *     p->client_secret = { 0, NULL };
+     *     p->scope = { 0, NULL };
+     *     p->redirect_uri = { 0, NULL };
+     *     p->ssl_trusted_certificate = { 0, NULL };
+     *     p->cookie_name = { 0, NULL };
+     *     p->algs = 0;
+     *     p->rt = NULL;
+     */
+
+    p->name = value[1];
+    p->preset = NGX_CONF_UNSET_UINT;
+    p->auth_method = NGX_CONF_UNSET_UINT;
+    p->userinfo = NGX_CONF_UNSET;
+    p->connect_timeout = NGX_CONF_UNSET_MSEC;
+    p->timeout = NGX_CONF_UNSET_MSEC;
+    p->max_response_size = NGX_CONF_UNSET_SIZE;
+    p->leeway = NGX_CONF_UNSET;
+    p->refresh = NGX_CONF_UNSET;
+    p->revoke = NGX_CONF_UNSET;
+    p->refresh_margin = NGX_CONF_UNSET;
+    p->session_lifetime = NGX_CONF_UNSET;
+    p->metadata_ttl = NGX_CONF_UNSET;
+    p->jwks_ttl = NGX_CONF_UNSET;
+    p->jwks_min_refresh = NGX_CONF_UNSET;
+    p->file = cf->conf_file->file.name.data;
+    p->line = cf->conf_file->line;
+
+    pp = ngx_array_push(&omcf->providers);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = p;
+
+    save = *cf;
+    cf->handler = ngx_http_oauth2_provider_directive;
+    cf->handler_conf = (void *) p;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_oauth2_provider_finish(cf, omcf, p);
+}
+
+
+static char *
+ngx_http_oauth2_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    char           *rv;
+    ngx_str_t      *name;
+    ngx_uint_t      n;
+    ngx_command_t  *cmd;
+
+    static ngx_uint_t  argn[] = {
+        NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_CONF_TAKE3
+    };
+
+    name = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    for (cmd = ngx_http_oauth2_provider_commands; cmd->name.len; cmd++) {
+
+        if (cmd->name.len != name->len
+            || ngx_strncmp(cmd->name.data, name->data, name->len) != 0)
+        {
+            continue;
+        }
+
+        if (cmd->type & NGX_CONF_FLAG) {
+            if (n != 1) {
+                goto invalid;
+            }
+
+        } else if (cmd->type & NGX_CONF_1MORE) {
+            if (n < 1) {
+                goto invalid;
+            }
+
+        } else if (n > 3 || !(cmd->type & argn[n])) {
+            goto invalid;
+        }
+
+        rv = cmd->set(cf, cmd, conf);
+
+        if (rv == NGX_CONF_OK) {
+            return NGX_CONF_OK;
+        }
+
+        if (rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" directive %s", name, rv);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in oauth2_provider block",
+                       name);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid number of arguments in \"%V\" directive",
+                       name);
+    return NGX_CONF_ERROR;
+}
+
+
+/* fills in defaults and presets once the block is read, and checks it */
+
+static char *
+ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p)
+{
+    u_char                        *s;
+    ngx_uint_t                     i;
+    ngx_str_t                     *a, *b;
+    ngx_http_oauth2_provider_t   **pp;
+
+    ngx_conf_init_uint_value(p->preset, NGX_HTTP_OAUTH2_PRESET_NONE);
+
+    switch (p->preset) {
+
+    case NGX_HTTP_OAUTH2_PRESET_GOOGLE:
+        if (p->issuer.len == 0) {
+            ngx_str_set(&p->issuer, "https://accounts.google.com");
+        }
+
+        if (p->scope.data == NULL) {
+            ngx_str_set(&p->scope, "openid email profile");
+        }
+
+        break;
+
+    case NGX_HTTP_OAUTH2_PRESET_GITLAB:
+        if (p->issuer.len == 0) {
+            ngx_str_set(&p->issuer, "https://gitlab.com");
+        }
+
+        if (p->scope.data == NULL) {
+            ngx_str_set(&p->scope, "openid email profile");
+        }
+
+        break;
+
+    case NGX_HTTP_OAUTH2_PRESET_GITHUB:
+        if (p->issuer.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "oauth2 provider \"%V\": GitHub is not an "
+                               "OpenID Connect provider, \"issuer\" cannot "
+                               "be used with \"preset github\"", &p->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (p->authorization_endpoint.len == 0) {
+            ngx_str_set(&p->authorization_endpoint,
+                        "https://github.com/login/oauth/authorize");
+        }
+
+        if (p->token_endpoint.len == 0) {
+            ngx_str_set(&p->token_endpoint,
+                        "https://github.com/login/oauth/access_token");
+        }
+
+        if (p->userinfo_endpoint.len == 0) {
+            ngx_str_set(&p->userinfo_endpoint, "https://api.github.com/user");
+        }
+
+        if (p->scope.data == NULL) {
+            ngx_str_set(&p->scope, "read:user user:email");
+        }
+
+        break;
+    }
+
+    if (p->client_id.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\" has no \"client_id\" "
+                      "in %s:%ui", &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->issuer.len == 0
+        && (p->authorization_endpoint.len == 0 || p->token_endpoint.len == 0))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\" needs \"issuer\" (OpenID "
+                      "Connect discovery) or both \"authorization_endpoint\" "
+                      "and \"token_endpoint\" in %s:%ui",
+                      &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->scope.data == NULL) {
+        p->scope = ngx_http_oauth2_default_scope;
+    }
+
+    if (p->redirect_uri.data == NULL) {
+        p->redirect_uri = ngx_http_oauth2_default_redirect;
+    }
+
+    /* an OpenID Connect provider gives an ID token; a plain OAuth 2.0 one
+     * is asked who the user is at its userinfo endpoint */
+
+    if (p->preset != NGX_HTTP_OAUTH2_PRESET_GITHUB
+        && ngx_strlcasestrn(p->scope.data, p->scope.data + p->scope.len,
+                            (u_char *) "openid", 6 - 1)
+           != NULL)
+    {
+        p->oidc = 1;
+    }
+
+    if (!p->oidc) {
+        if (p->userinfo_endpoint.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\" is plain OAuth 2.0 (its "
+                          "scope has no \"openid\") and needs "
+                          "\"userinfo_endpoint\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (p->userinfo == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\" is plain OAuth 2.0 and "
+                          "cannot have \"userinfo off\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+
+        p->userinfo = 1;
+    }
+
+    ngx_conf_init_value(p->userinfo, 0);
+    ngx_conf_init_uint_value(p->auth_method, NGX_HTTP_OAUTH2_AUTH_BASIC);
+    ngx_conf_init_msec_value(p->connect_timeout, 5000);
+    ngx_conf_init_msec_value(p->timeout, 10000);
+    ngx_conf_init_size_value(p->max_response_size, 1024 * 1024);
+    ngx_conf_init_value(p->leeway, 60);
+    ngx_conf_init_value(p->refresh, 1);
+    ngx_conf_init_value(p->revoke, 0);
+    ngx_conf_init_value(p->refresh_margin, 30);
+
+    if (p->post_logout_uri.data == NULL) {
+        ngx_str_set(&p->post_logout_uri, "/");
+    }
+    ngx_conf_init_value(p->session_lifetime, 8 * 3600);
+    ngx_conf_init_value(p->metadata_ttl, 3600);
+    ngx_conf_init_value(p->jwks_ttl, 3600);
+    ngx_conf_init_value(p->jwks_min_refresh, 10);
+
+    if (p->algs == 0) {
+        p->algs = NGX_HTTP_OAUTH2_ALG_RS256;
+    }
+
+    if (p->cookie_name.len == 0) {
+        p->cookie_name.len = sizeof("oauth2_") - 1 + p->name.len;
+        p->cookie_name.data = ngx_pnalloc(cf->pool, p->cookie_name.len);
+        if (p->cookie_name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(p->cookie_name.data, "oauth2_%V", &p->name);
+    }
+
+    p->state_cookie_name.len = p->cookie_name.len + sizeof("_st_") - 1;
+    p->state_cookie_name.data = ngx_pnalloc(cf->pool,
+                                            p->state_cookie_name.len);
+    if (p->state_cookie_name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = ngx_cpymem(p->state_cookie_name.data, p->cookie_name.data,
+                   p->cookie_name.len);
+    ngx_memcpy(s, "_st_", sizeof("_st_") - 1);
+
+    /*
+     * A provider's cookies are NAME, its chunks NAME_1.. and its state
+     * cookies NAME_st_...: another provider's NAME may be neither NAME
+     * nor begin with "NAME_" ("op" and "op_1" would read, delete and
+     * strip each other's cookies)
+     */
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i] == p) {
+            continue;
+        }
+
+        a = &p->cookie_name;
+        b = &pp[i]->cookie_name;
+
+        if (a->len > b->len) {
+            a = &pp[i]->cookie_name;
+            b = &p->cookie_name;
+        }
+
+        if (ngx_strncmp(a->data, b->data, a->len) == 0
+            && (a->len == b->len || b->data[a->len] == '_'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the cookies of oauth2 providers \"%V\" "
+                               "and \"%V\" would clash: \"%V\" and "
+                               "\"%V\"; set \"cookie_name\" in one of them",
+                               &pp[i]->name, &p->name, &pp[i]->cookie_name,
+                               &p->cookie_name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the path part of redirect_uri is what the callback is matched by */
+
+    if (p->redirect_uri.data[0] == '/') {
+        p->redirect_path = p->redirect_uri;
+
+    } else {
+        s = ngx_strlchr(p->redirect_uri.data + sizeof("http://") - 1,
+                        p->redirect_uri.data + p->redirect_uri.len, '/');
+        if (s == NULL) {
+            ngx_str_set(&p->redirect_path, "/");
+
+        } else {
+            p->redirect_path.data = s;
+            p->redirect_path.len = p->redirect_uri.data + p->redirect_uri.len
+                                   - s;
+        }
+    }
+
+    if (ngx_strlchr(p->redirect_path.data,
+                    p->redirect_path.data + p->redirect_path.len, '?')
+        != NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\": \"redirect_uri\" must not "
+                      "have a query string in %s:%ui",
+                      &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_oauth2_provider_init(cf, p) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_check_url(cf, &value[1], (char *) cmd->name.data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    /* "https://issuer/" and "https://issuer" are different issuers; keep
+     * exactly what was written: discovery compares it byte for byte */
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Only http and https with a host.  Plain http is refused unless the host
+ * is a loopback address, where it is allowed with a warning so that local
+ * testing works.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
+{
+    u_char  *host, *end, *p;
+
+    end = url->data + url->len;
+
+    if (url->len > 8 && ngx_strncasecmp(url->data, (u_char *) "https://", 8)
+                        == 0)
+    {
+        host = url->data + 8;
+
+    } else if (url->len > 7
+               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+    {
+        host = url->data + 7;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": must start with "
+                           "\"https://\"", url, what);
+        return NGX_ERROR;
+    }
+
+    if (host == end || *host == '/' || *host == ':' || *host == '?') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": no host",
+                           url, what);
+        return NGX_ERROR;
+    }
+
+    for (p = url->data; p < end; p++) {
+        if (*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\'
+            || *p == '#' || *p == 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid URL \"%V\" in \"%s\": invalid "
+                               "character", url, what);
+            return NGX_ERROR;
+        }
+    }
+
+    if (ngx_strlchr(host, end, '@') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": user information "
+                           "is not allowed", url, what);
+        return NGX_ERROR;
+    }
+
+    if (host - url->data == 7) {
+        if (!ngx_http_oauth2_url_is_loopback(url)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "insecure URL \"%V\" in \"%s\": plain http "
+                               "is only allowed to loopback addresses",
+                               url, what);
+            return NGX_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%s\" uses plain http to a loopback address, "
+                           "for testing only", what);
+    }
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_conf_read_secret(cf, &value[1], field,
+                                         (char *) cmd->name.data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A secret is written literally, as "env:NAME" (read from the
+ * environment of the process that reads the configuration) or as
+ * "file:/path" (the file's content without trailing white space).  Its
+ * value never appears in a message.
+ */
+
+ngx_int_t
+ngx_http_oauth2_conf_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *secret, const char *what)
+{
+    char             *env;
+    u_char           *name;
+    size_t            len;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         path;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (spec->len > 4 && ngx_strncmp(spec->data, "env:", 4) == 0) {
+
+        name = ngx_pnalloc(cf->temp_pool, spec->len - 4 + 1);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn(name, spec->data + 4, spec->len - 4 + 1);
+
+        env = getenv((char *) name);
+
+        if (env == NULL || env[0] == '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": environment variable \"%s\" is "
+                               "not set or empty", what, name);
+            return NGX_ERROR;
+        }
+
+        secret->len = ngx_strlen(env);
+        secret->data = ngx_pnalloc(cf->pool, secret->len);
+        if (secret->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(secret->data, env, secret->len);
+
+        return NGX_OK;
+    }
+
+    if (spec->len > 5 && ngx_strncmp(spec->data, "file:", 5) == 0) {
+
+        path.len = spec->len - 5;
+        path.data = spec->data + 5;
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot open \"%s\"", what,
+                               path.data);
+            return NGX_ERROR;
+        }
+
+        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot stat \"%s\"", what,
+                               path.data);
+            goto failed;
+        }
+
+        len = (size_t) ngx_file_size(&fi);
+
+        if (len == 0 || len > 64 * 1024) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%s\" must hold between 1 byte "
+                               "and 64 KiB", what, path.data);
+            goto failed;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+        file.fd = fd;
+        file.name = path;
+        file.log = cf->log;
+
+        secret->data = ngx_pnalloc(cf->pool, len);
+        if (secret->data == NULL) {
+            goto failed;
+        }
+
+        n = ngx_read_file(&file, secret->data, len, 0);
+
+        if (n != (ssize_t) len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot read \"%s\"", what,
+                               path.data);
+            goto failed;
+        }
+
+        ngx_close_file(fd);
+
+        while (len && (secret->data[len - 1] == '\n'
+                       || secret->data[len - 1] == '\r'
+                       || secret->data[len - 1] == ' '
+                       || secret->data[len - 1] == '\t'))
+        {
+            len--;
+        }
+
+        if (len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%s\" is empty", what, path.data);
+            return NGX_ERROR;
+        }
+
+        secret->len = len;
+
+        return NGX_OK;
+
+    failed:
+
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    *secret = *spec;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len && value[1].data[0] == '/') {
+
+        if (value[1].len > 1 && value[1].data[1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"redirect_uri\" \"%V\": a path "
+                               "must start with a single \"/\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (ngx_http_oauth2_check_url(cf, &value[1], "redirect_uri")
+               != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Extra authorization request parameters, already encoded:
+ * "access_type=offline&prompt=consent".  The module's own cannot be
+ * overridden.
+ */
+
+static char *
+ngx_http_oauth2_set_auth_params(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    u_char      *c, *start, *eq;
+    ngx_str_t   *value, name;
+    ngx_uint_t   i;
+
+    static ngx_str_t  own[] = {
+        ngx_string("response_type"), ngx_string("client_id"),
+        ngx_string("redirect_uri"), ngx_string("scope"),
+        ngx_string("state"), ngx_string("nonce"),
+        ngx_string("code_challenge"), ngx_string("code_challenge_method")
+    };
+
+    if (p->auth_params.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>'
+            || *c == '#' || *c == '\\')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"authorization_params\": invalid "
+                               "character (write it URL-encoded)");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    start = value[1].data;
+
+    while (start < value[1].data + value[1].len) {
+        c = ngx_strlchr(start, value[1].data + value[1].len, '&');
+        if (c == NULL) {
+            c = value[1].data + value[1].len;
+        }
+
+        eq = ngx_strlchr(start, c, '=');
+
+        name.data = start;
+        name.len = (eq ? eq : c) - start;
+
+        for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+            if (own[i].len == name.len
+                && ngx_strncmp(own[i].data, name.data, name.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"authorization_params\" cannot set "
+                                   "\"%V\", the module sends it", &name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        start = c + 1;
+    }
+
+    p->auth_params = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* a path on this host: "/...", never "//host" */
+
+static char *
+ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char     *c;
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/'
+        || (value[1].len > 1
+            && (value[1].data[1] == '/' || value[1].data[1] == '\\')))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": a path on this host "
+                           "starting with a single \"/\" is expected",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"%V\" \"%V\": invalid character",
+                               &cmd->name, &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, bit;
+
+    if (p->algs) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        bit = ngx_http_oauth2_alg_bit(&value[i]);
+
+        if (bit == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unsupported ID token algorithm \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        p->algs |= bit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    u_char     *c;
+    ngx_str_t  *value;
+
+    if (p->cookie_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        return "has an invalid cookie name";
+    }
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (!(isalnum(*c) || *c == '_' || *c == '-')) {
+            return "has an invalid cookie name";
+        }
+    }
+
+    p->cookie_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_http_oauth2_provider_t *
+ngx_http_oauth2_conf_find_provider(ngx_http_oauth2_main_conf_t *omcf,
+    ngx_str_t *name)
+{
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->name.len == name->len
+            && ngx_strncmp(pp[i]->name.data, name->data, name->len) == 0)
+        {
+            return pp[i];
+        }
+    }
+
+    return NULL;
+}
