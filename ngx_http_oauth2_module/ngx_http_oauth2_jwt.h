@@ -13,17 +13,11 @@
 #include <openssl/evp.h>
 #include <yajl/yajl_tree.h>
 
+#include "ngx_http_oauth2_jwk.h"
+
 
 /* longer tokens are refused by ngx_http_oauth2_jwt_parse() */
 #define NGX_HTTP_OAUTH2_JWT_MAX_LEN  65536
-
-
-/* a public key from a JWKS, usable for signature verification */
-typedef struct {
-    ngx_str_t           kid;      /* empty if the JWK has none */
-    ngx_uint_t          algs;     /* NGX_HTTP_OAUTH2_ALG_* it can verify */
-    EVP_PKEY           *pkey;
-} ngx_http_oauth2_jwk_t;
 
 
 /* a parsed (not yet verified) JWS in compact serialization */
@@ -49,16 +43,6 @@ typedef struct {
 } ngx_http_oauth2_jwt_expect_t;
 
 
-/*
- * Parses a JWKS document into an array of ngx_http_oauth2_jwk_t allocated
- * in pool; the EVP_PKEYs are freed by a cleanup of that pool.  Keys of
- * unsupported types or with "use" other than "sig" are skipped (logged at
- * info level); returns NGX_ERROR (and *err) only if the document is not a
- * JWKS at all.  RSA, EC P-256/P-384/P-521 and Ed25519 keys are supported.
- */
-ngx_int_t ngx_http_oauth2_jwks_parse(ngx_pool_t *pool, ngx_log_t *log,
-    u_char *data, size_t len, ngx_array_t **keys, const char **err);
-
 /* splits, base64url-decodes and JSON-parses the three segments */
 ngx_int_t ngx_http_oauth2_jwt_parse(ngx_pool_t *pool, ngx_str_t *token,
     ngx_http_oauth2_jwt_t *jwt, const char **err);
@@ -81,9 +65,6 @@ ngx_int_t ngx_http_oauth2_jwt_verify(ngx_http_oauth2_jwt_t *jwt,
  * with *err naming the failed rule */
 ngx_int_t ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
     ngx_http_oauth2_jwt_expect_t *expect, const char **err);
-
-/* "RS256" -> NGX_HTTP_OAUTH2_ALG_RS256, 0 if unknown */
-ngx_uint_t ngx_http_oauth2_alg_bit(ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_OAUTH2_JWT_H_INCLUDED_ */

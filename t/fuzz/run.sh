@@ -124,7 +124,8 @@ extract_params() {
 sources() {
     case $1 in
     cookie|plain) echo "$SRC/ngx_http_oauth2_session.c" ;;
-    jwt|jwks)     echo "$SRC/ngx_http_oauth2_json.c $SRC/ngx_http_oauth2_jwt.c" ;;
+    jwt|jwks)     echo "$SRC/ngx_http_oauth2_json.c $SRC/ngx_http_oauth2_jwk.c" \
+                       "$SRC/ngx_http_oauth2_jwt.c" ;;
     json)         echo "$SRC/ngx_http_oauth2_json.c" ;;
     query)        echo "" ;;
     url)          echo "$SRC/ngx_http_oauth2_url.c" ;;

@@ -1,7 +1,7 @@
 #!/bin/sh
 #
-# Builds and runs the unit tests of ngx_http_oauth2_json.c and
-# ngx_http_oauth2_jwt.c.
+# Builds and runs the unit tests of ngx_http_oauth2_json.c,
+# ngx_http_oauth2_jwk.c and ngx_http_oauth2_jwt.c.
 #
 #   t/unit/run.sh
 #
@@ -70,7 +70,8 @@ done
 # shellcheck disable=SC2086
 $CC $CFLAGS $INCS -I "$SRC" -I "$ROOT/t/shim" -o "$OUT/test_jwt" \
     "$UNIT/test_jwt.c" "$ROOT/t/shim/ngx_shim.c" \
-    "$SRC/ngx_http_oauth2_json.c" "$SRC/ngx_http_oauth2_jwt.c" \
+    "$SRC/ngx_http_oauth2_json.c" "$SRC/ngx_http_oauth2_jwk.c" \
+    "$SRC/ngx_http_oauth2_jwt.c" \
     $LDFLAGS -lcrypto -lyajl
 
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
