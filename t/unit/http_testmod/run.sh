@@ -1,6 +1,7 @@
 #!/bin/sh
 #
-# Builds the test module around ngx_http_oauth2_http.c against a copy of
+# Builds the test module around the HTTP client (ngx_http_oauth2_http.c,
+# ngx_http_oauth2_http_multi.c) against a copy of
 # Debian's nginx source and runs the checks:
 #
 #   1. check.py against nginx with 2 workers and accept_mutex on (events
@@ -138,9 +139,9 @@ grep -E "ERROR SUMMARY|definitely lost:|Invalid|uninitialised" valgrind.log \
 
 # leaks in libldap/libsasl2/nginx itself are not ours
 if grep -B2 -A30 "definitely lost in" valgrind.log \
-   | grep -q "ngx_http_oauth2_http\.c"
+   | grep -qE "ngx_http_oauth2_http(_multi)?\.c"
 then
-    say "valgrind: a leak through ngx_http_oauth2_http.c"
+    say "valgrind: a leak through the HTTP client"
     STATUS=1
 fi
 if grep -qE "Invalid (read|write|free)|uninitialised|Mismatched" valgrind.log
