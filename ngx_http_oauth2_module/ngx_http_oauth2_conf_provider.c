@@ -21,9 +21,9 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_conf_provider.h"
-#include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_url.h"
 
 
 static char *ngx_http_oauth2_provider_directive(ngx_conf_t *cf,
@@ -46,6 +46,7 @@ static char *ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url,
     const char *what);
+static ngx_str_t *ngx_http_oauth2_unset_str(void *conf, ngx_command_t *cmd);
 
 
 static ngx_conf_enum_t  ngx_http_oauth2_presets[] = {
@@ -713,13 +714,11 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
 static char *
 ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char  *p = conf;
-
     ngx_str_t  *field, *value;
 
-    field = (ngx_str_t *) (p + cmd->offset);
+    field = ngx_http_oauth2_unset_str(conf, cmd);
 
-    if (field->data) {
+    if (field == NULL) {
         return "is duplicate";
     }
 
@@ -749,21 +748,13 @@ ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_int_t
 ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
 {
-    u_char  *host, *end, *p;
+    u_char  *host, *end;
 
     end = url->data + url->len;
 
-    if (url->len > 8 && ngx_strncasecmp(url->data, (u_char *) "https://", 8)
-                        == 0)
-    {
-        host = url->data + 8;
+    host = ngx_http_oauth2_url_host(url);
 
-    } else if (url->len > 7
-               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
-    {
-        host = url->data + 7;
-
-    } else {
+    if (host == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid URL \"%V\" in \"%s\": must start with "
                            "\"https://\"", url, what);
@@ -777,15 +768,11 @@ ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
         return NGX_ERROR;
     }
 
-    for (p = url->data; p < end; p++) {
-        if (*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\'
-            || *p == '#' || *p == 0x7f)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid URL \"%V\" in \"%s\": invalid "
-                               "character", url, what);
-            return NGX_ERROR;
-        }
+    if (ngx_http_oauth2_url_chars(url, 1) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": invalid "
+                           "character", url, what);
+        return NGX_ERROR;
     }
 
     if (ngx_strlchr(host, end, '@') != NULL) {
@@ -816,13 +803,11 @@ ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
 static char *
 ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char  *p = conf;
-
     ngx_str_t  *field, *value;
 
-    field = (ngx_str_t *) (p + cmd->offset);
+    field = ngx_http_oauth2_unset_str(conf, cmd);
 
-    if (field->data) {
+    if (field == NULL) {
         return "is duplicate";
     }
 
@@ -976,13 +961,11 @@ static char *
 ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    char  *p = conf;
-
     ngx_str_t  *field, *value;
 
-    field = (ngx_str_t *) (p + cmd->offset);
+    field = ngx_http_oauth2_unset_str(conf, cmd);
 
-    if (field->data) {
+    if (field == NULL) {
         return "is duplicate";
     }
 
@@ -1038,15 +1021,11 @@ ngx_http_oauth2_set_auth_params(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
-        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>'
-            || *c == '#' || *c == '\\')
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"authorization_params\": invalid "
-                               "character (write it URL-encoded)");
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_oauth2_url_chars(&value[1], 1) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"authorization_params\": invalid "
+                           "character (write it URL-encoded)");
+        return NGX_CONF_ERROR;
     }
 
     start = value[1].data;
@@ -1087,14 +1066,11 @@ ngx_http_oauth2_set_auth_params(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *
 ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char  *p = conf;
-
-    u_char     *c;
     ngx_str_t  *field, *value;
 
-    field = (ngx_str_t *) (p + cmd->offset);
+    field = ngx_http_oauth2_unset_str(conf, cmd);
 
-    if (field->data) {
+    if (field == NULL) {
         return "is duplicate";
     }
 
@@ -1111,13 +1087,11 @@ ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
-        if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '<' || *c == '>') {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"%V\" \"%V\": invalid character",
-                               &cmd->name, &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_oauth2_url_chars(&value[1], 0) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": invalid character",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     *field = value[1];
@@ -1207,4 +1181,17 @@ ngx_http_oauth2_conf_find_provider(ngx_http_oauth2_main_conf_t *omcf,
     }
 
     return NULL;
+}
+
+
+/* the ngx_str_t field of the directive, NULL if it is set already */
+
+static ngx_str_t *
+ngx_http_oauth2_unset_str(void *conf, ngx_command_t *cmd)
+{
+    ngx_str_t  *field;
+
+    field = (ngx_str_t *) ((char *) conf + cmd->offset);
+
+    return (field->data == NULL) ? field : NULL;
 }

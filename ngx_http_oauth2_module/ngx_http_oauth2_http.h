@@ -93,8 +93,5 @@ void ngx_http_oauth2_fetch_cancel(ngx_http_oauth2_fetch_t *f);
 ngx_int_t ngx_http_oauth2_http_init_process(ngx_cycle_t *cycle);
 void ngx_http_oauth2_http_exit_process(ngx_cycle_t *cycle);
 
-/* "scheme://host..." checks used by the configuration parser */
-ngx_int_t ngx_http_oauth2_url_is_loopback(ngx_str_t *url);
-
 
 #endif /* _NGX_HTTP_OAUTH2_HTTP_H_INCLUDED_ */

@@ -13,6 +13,7 @@
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_url.h"
 
 
 /*

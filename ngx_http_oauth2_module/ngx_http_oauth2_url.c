@@ -5,12 +5,14 @@
 
 
 /*
- * Checks of URL pieces that come from a request: the Host header and the
- * URLs the module sends a browser back to.  Pure functions on bytes, no
- * request or configuration: every URL the module writes into a page or a
- * Location from request data goes through ngx_http_oauth2_local_url(),
- * every host name it writes through ngx_http_oauth2_host_valid().  The
- * fuzzer t/fuzz/fuzz_url.c drives both.
+ * Checks of URL pieces: the Host header and the URLs the module sends a
+ * browser back to, which come from a request, and the scheme and
+ * loopback checks of the provider URLs the configuration and discovery
+ * give.  Pure functions on bytes, no request or configuration: every URL
+ * the module writes into a page or a Location from request data goes
+ * through ngx_http_oauth2_local_url(), every host name it writes through
+ * ngx_http_oauth2_host_valid().  The fuzzer t/fuzz/fuzz_url.c drives
+ * them all.
  */
 
 
@@ -253,4 +255,154 @@ ngx_http_oauth2_local_url(ngx_pool_t *pool, ngx_str_t *in, ngx_str_t *out)
     out->len = d - out->data;
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_url_chars(ngx_str_t *s, ngx_uint_t strict)
+{
+    u_char  *p, *last;
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        if (*p <= ' ' || *p == 0x7f || *p == '"' || *p == '<' || *p == '>'
+            || (strict && (*p == '#' || *p == '\\')))
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+u_char *
+ngx_http_oauth2_url_host(ngx_str_t *url)
+{
+    if (url->len > 8
+        && ngx_strncasecmp(url->data, (u_char *) "https://", 8) == 0)
+    {
+        return url->data + 8;
+    }
+
+    if (url->len > 7
+        && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
+    {
+        return url->data + 7;
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_url_is_loopback(ngx_str_t *url)
+{
+    u_char     *p, *last, *host, *end;
+    size_t      len;
+    in_addr_t   addr;
+    ngx_uint_t  ipv6;
+#if (NGX_HAVE_INET6)
+    u_char      addr6[16];
+#endif
+
+    p = ngx_http_oauth2_url_host(url);
+    if (p == NULL) {
+        return 0;
+    }
+
+    last = url->data + url->len;
+
+    /* the authority ends at the path, the query or the fragment */
+
+    host = p;
+
+    while (p < last && *p != '/' && *p != '?' && *p != '#') {
+        if (*p == '@') {
+            host = p + 1;
+        }
+
+        p++;
+    }
+
+    last = p;
+    ipv6 = 0;
+
+    if (host < last && *host == '[') {
+        end = ngx_strlchr(host, last, ']');
+        if (end == NULL) {
+            return 0;
+        }
+
+        host++;
+        len = end - host;
+        p = end + 1;
+        ipv6 = 1;
+
+    } else {
+        end = ngx_strlchr(host, last, ':');
+        if (end == NULL) {
+            end = last;
+        }
+
+        len = end - host;
+        p = end;
+    }
+
+    /* nothing but a port may follow */
+
+    if (p < last) {
+        if (*p++ != ':') {
+            return 0;
+        }
+
+        for ( /* void */ ; p < last; p++) {
+            if (*p < '0' || *p > '9') {
+                return 0;
+            }
+        }
+    }
+
+    if (len == 0) {
+        return 0;
+    }
+
+    if (ipv6) {
+#if (NGX_HAVE_INET6)
+        if (ngx_inet6_addr(host, len, addr6) != NGX_OK) {
+            return 0;
+        }
+
+        /* ::1, or ::ffff:127.x.x.x */
+
+        if (addr6[15] == 1
+            && ngx_memcmp(addr6, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 15) == 0)
+        {
+            return 1;
+        }
+
+        if (ngx_memcmp(addr6, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0
+            && addr6[12] == 127)
+        {
+            return 1;
+        }
+#endif
+
+        return 0;
+    }
+
+    if (len == sizeof("localhost") - 1
+        && ngx_strncasecmp(host, (u_char *) "localhost", len) == 0)
+    {
+        return 1;
+    }
+
+    addr = ngx_inet_addr(host, len);
+
+    if (addr != INADDR_NONE && (ntohl(addr) >> 24) == 127) {
+        return 1;
+    }
+
+    return 0;
 }

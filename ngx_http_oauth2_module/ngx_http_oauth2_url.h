@@ -39,5 +39,25 @@ ngx_int_t ngx_http_oauth2_host_valid(ngx_str_t *host, ngx_str_t *name);
 ngx_int_t ngx_http_oauth2_local_url(ngx_pool_t *pool, ngx_str_t *in,
     ngx_str_t *out);
 
+/*
+ * NGX_OK if s has no control byte, space, DEL, "\"", "<" or ">", nor,
+ * when strict, "#" or "\": the bytes that would break a URL or a path
+ * where the module writes it out; else NGX_DECLINED
+ */
+ngx_int_t ngx_http_oauth2_url_chars(ngx_str_t *s, ngx_uint_t strict);
+
+/*
+ * What follows "https://" or "http://" (either in any case) in url, NULL
+ * for any other scheme or nothing after it.  The caller tells the two
+ * apart by the offset: 8 or 7.
+ */
+u_char *ngx_http_oauth2_url_host(ngx_str_t *url);
+
+/*
+ * 1 if url is "http://" or "https://" to a loopback address (the host
+ * after any user information): localhost, 127.0.0.0/8, [::1] or
+ * [::ffff:127.x.x.x], then nothing but an optional port; else 0
+ */
+ngx_int_t ngx_http_oauth2_url_is_loopback(ngx_str_t *url);
 
 #endif /* _NGX_HTTP_OAUTH2_URL_H_INCLUDED_ */

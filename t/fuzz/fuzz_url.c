@@ -12,7 +12,8 @@
  * "#"), no white space or control byte, and a port of digits in 1-65535;
  * a local URL is ASCII without control bytes, spaces or "\", starts
  * with one "/" that no "/" or "\" follows, and keeps the input's bytes
- * (only bytes above 0x7f percent-encoded).
+ * (only bytes above 0x7f percent-encoded).  A URL taken for a loopback
+ * one starts with "http://" or "https://".
  *
  * Seeds: host names, addresses, the attacks of issue 11.
  */
@@ -27,6 +28,7 @@
 
 static void fuzz_host(u_char *data, size_t size);
 static void fuzz_local(ngx_pool_t *pool, u_char *data, size_t size);
+static void fuzz_loopback(u_char *data, size_t size);
 
 
 int
@@ -57,6 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_host(copy, size);
     fuzz_local(pool, copy, size);
+    fuzz_loopback(copy, size);
 
     free(copy);
     ngx_destroy_pool(pool);
@@ -187,6 +190,27 @@ fuzz_local(ngx_pool_t *pool, u_char *data, size_t size)
 
     if (j != out.len) {
         fprintf(stderr, "fuzz_url: local URL longer than its input\n");
+        abort();
+    }
+}
+
+
+/* a URL taken for a loopback one is http or https */
+
+static void
+fuzz_loopback(u_char *data, size_t size)
+{
+    ngx_str_t  url;
+
+    url.data = data;
+    url.len = size;
+
+    if (!ngx_http_oauth2_url_is_loopback(&url)) {
+        return;
+    }
+
+    if (ngx_http_oauth2_url_host(&url) == NULL) {
+        fprintf(stderr, "fuzz_url: loopback URL of another scheme\n");
         abort();
     }
 }
