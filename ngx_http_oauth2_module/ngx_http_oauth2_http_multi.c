@@ -115,6 +115,8 @@ typedef struct {
 static void ngx_http_oauth2_fetch_abort(CURL *easy, const char *reason);
 static int ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s,
     int what, void *userp, void *socketp);
+static ngx_int_t ngx_http_oauth2_http_watch(ngx_event_t *ev,
+    ngx_int_t event, ngx_uint_t want);
 static int ngx_http_oauth2_http_timer(CURLM *multi, long timeout_ms,
     void *userp);
 static int ngx_http_oauth2_http_close_socket(void *clientp,
@@ -276,7 +278,6 @@ static int
 ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
     void *userp, void *socketp)
 {
-    ngx_event_t                  *rev, *wev;
     ngx_file_info_t               fi;
     ngx_connection_t             *c;
     ngx_http_oauth2_http_sock_t  *sock;
@@ -356,41 +357,14 @@ ngx_http_oauth2_http_socket(CURL *easy, curl_socket_t s, int what,
         sock->connection = c;
     }
 
-    rev = c->read;
-    wev = c->write;
-
-    if (what & CURL_POLL_IN) {
-        if (!rev->active
-            && ngx_add_event(rev, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK)
-        {
-            goto failed;
-        }
-
-    } else if (rev->active) {
-        if (ngx_del_event(rev, NGX_READ_EVENT, 0) != NGX_OK) {
-            goto failed;
-        }
-
-        if (rev->posted) {
-            ngx_delete_posted_event(rev);
-        }
-    }
-
-    if (what & CURL_POLL_OUT) {
-        if (!wev->active
-            && ngx_add_event(wev, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK)
-        {
-            goto failed;
-        }
-
-    } else if (wev->active) {
-        if (ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
-            goto failed;
-        }
-
-        if (wev->posted) {
-            ngx_delete_posted_event(wev);
-        }
+    if (ngx_http_oauth2_http_watch(c->read, NGX_READ_EVENT,
+                                   what & CURL_POLL_IN)
+        != NGX_OK
+        || ngx_http_oauth2_http_watch(c->write, NGX_WRITE_EVENT,
+                                      what & CURL_POLL_OUT)
+           != NGX_OK)
+    {
+        goto failed;
     }
 
     return 0;
@@ -401,6 +375,35 @@ failed:
     ngx_http_oauth2_fetch_abort(easy, "cannot watch a socket");
 
     return 0;
+}
+
+
+/* watches ev (NGX_READ_EVENT or NGX_WRITE_EVENT), level-triggered, or
+ * stops watching it, as libcurl wants */
+
+static ngx_int_t
+ngx_http_oauth2_http_watch(ngx_event_t *ev, ngx_int_t event, ngx_uint_t want)
+{
+    if (want) {
+        if (!ev->active && ngx_add_event(ev, event, NGX_LEVEL_EVENT) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ev->active) {
+        if (ngx_del_event(ev, event, 0) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ev->posted) {
+            ngx_delete_posted_event(ev);
+        }
+    }
+
+    return NGX_OK;
 }
 
 
