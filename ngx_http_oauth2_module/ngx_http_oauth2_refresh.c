@@ -9,10 +9,16 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_refresh.h"
+#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_token.h"
 
 
 /*
