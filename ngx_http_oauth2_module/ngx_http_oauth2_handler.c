@@ -14,6 +14,7 @@
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_handler.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_url.h"
 
@@ -44,7 +45,8 @@
  *   finish        seal the session cookie, 302 to the return URL
  *
  * Every network step returns NGX_AGAIN; the fetch's completion wakes the
- * request (its phases run again) and this handler resumes where it was.
+ * request (posts it: its phases run again from the event loop, see
+ * ngx_http_oauth2_park.c) and this handler resumes where it was.
  * A request that goes away meanwhile destroys its pool, which cancels the
  * fetch, so no completion ever sees a freed request.
  */
@@ -143,27 +145,14 @@ static ngx_int_t ngx_http_oauth2_fetch_failed(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_oauth2_access_handler(ngx_http_request_t *r)
 {
-    ngx_int_t               rc;
-    ngx_http_oauth2_ctx_t  *ctx;
+    ngx_int_t  rc;
 
-    ctx = ngx_http_oauth2_get_ctx(r, 0);
-
-    if (ctx != NULL && ctx->parked != NULL) {
-        ngx_http_oauth2_unpark(ctx->parked);
-    }
+    ngx_http_oauth2_unpark(r);
 
     rc = ngx_http_oauth2_access(r);
 
-    if (rc == NGX_AGAIN) {
-        ctx = ngx_http_oauth2_get_ctx(r, 1);
-
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (ngx_http_oauth2_park(r, &ctx->parked) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (rc == NGX_AGAIN && ngx_http_oauth2_park(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return rc;
@@ -2150,8 +2139,6 @@ ngx_http_oauth2_token_request(ngx_http_request_t *r,
                                     NULL);
     }
 
-    r->read_event_handler = ngx_http_test_reading;
-
     return NGX_AGAIN;
 }
 
@@ -2670,8 +2657,6 @@ ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
                                     "The login service is unavailable",
                                     NULL);
     }
-
-    r->read_event_handler = ngx_http_test_reading;
 
     return NGX_AGAIN;
 }

@@ -11,6 +11,7 @@
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_handler.h"
 #include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_shm.h"
