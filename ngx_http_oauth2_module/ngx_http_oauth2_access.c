@@ -22,6 +22,7 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_login.h"
 #include "ngx_http_oauth2_logout.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
 #include "ngx_http_oauth2_reply.h"
@@ -40,27 +41,14 @@ static ngx_int_t ngx_http_oauth2_strip_others(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_oauth2_access_handler(ngx_http_request_t *r)
 {
-    ngx_int_t               rc;
-    ngx_http_oauth2_ctx_t  *ctx;
+    ngx_int_t  rc;
 
-    ctx = ngx_http_oauth2_get_ctx(r, 0);
-
-    if (ctx != NULL && ctx->parked != NULL) {
-        ngx_http_oauth2_unpark(ctx->parked);
-    }
+    ngx_http_oauth2_unpark(r);
 
     rc = ngx_http_oauth2_access(r);
 
-    if (rc == NGX_AGAIN) {
-        ctx = ngx_http_oauth2_get_ctx(r, 1);
-
-        if (ctx == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (ngx_http_oauth2_park(r, &ctx->parked) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (rc == NGX_AGAIN && ngx_http_oauth2_park(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return rc;

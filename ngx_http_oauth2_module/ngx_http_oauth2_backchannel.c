@@ -13,6 +13,7 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_shm.h"
@@ -149,7 +150,8 @@ ngx_http_oauth2_backchannel(ngx_http_request_t *r,
         return rc;
     }
 
-    /* the body handler runs the phases again (perhaps already did) */
+    /* the body handler wakes the request (perhaps already did): its
+     * phases run again from the event loop */
 
     ngx_http_finalize_request(r, NGX_DONE);
 
@@ -168,8 +170,10 @@ ngx_http_oauth2_backchannel_body(ngx_http_request_t *r)
 
     bc->read = 1;
 
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
+    /* called from within ngx_http_read_client_request_body() when the
+     * body was there already: nothing runs here */
+
+    ngx_http_oauth2_wake(r);
 }
 
 

@@ -19,7 +19,8 @@
  *   finish        seal the session cookie, 302 to the return URL
  *
  * Every network step returns NGX_AGAIN; the fetch's completion wakes the
- * request (its phases run again) and this handler resumes where it was.
+ * request (posts it: its phases run again from the event loop, see
+ * ngx_http_oauth2_park.c) and this handler resumes where it was.
  * A request that goes away meanwhile destroys its pool, which cancels the
  * fetch, so no completion ever sees a freed request.
  */
@@ -34,6 +35,7 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_login.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
@@ -461,8 +463,6 @@ ngx_http_oauth2_token_request(ngx_http_request_t *r,
                                     NULL);
     }
 
-    r->read_event_handler = ngx_http_test_reading;
-
     return NGX_AGAIN;
 }
 
@@ -838,8 +838,6 @@ ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
                                     "The login service is unavailable",
                                     NULL);
     }
-
-    r->read_event_handler = ngx_http_test_reading;
 
     return NGX_AGAIN;
 }

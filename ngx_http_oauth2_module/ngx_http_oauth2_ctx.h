@@ -54,9 +54,10 @@ typedef struct {
     ngx_array_t                    *saved_cookies;      /* before a strip
                                                            elsewhere */
 
-    /* the callback's exchange */
+    /* the parking record of a request that waits (ngx_http_oauth2_park.c) */
     void                           *parked;
-    unsigned                        waiting:1;
+
+    /* the callback's exchange */
     unsigned                        keys_refetched:1;
     ngx_http_oauth2_cb_phase_e      phase;
     ngx_http_oauth2_fetch_t        *fetch;

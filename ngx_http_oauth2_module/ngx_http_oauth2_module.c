@@ -13,6 +13,7 @@
 #include "ngx_http_oauth2_backchannel.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
 #include "ngx_http_oauth2_rsession.h"
