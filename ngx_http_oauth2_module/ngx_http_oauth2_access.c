@@ -65,6 +65,17 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     ngx_http_oauth2_loc_conf_t   *olcf;
     ngx_http_oauth2_main_conf_t  *omcf;
 
+    /*
+     * The error_page of a refusal of ours (ngx_http_oauth2_fail): served
+     * as it is, even from a protected location, with $oauth2_error set.
+     */
+
+    ctx = ngx_http_oauth2_get_ctx(r, 0);
+
+    if (ctx != NULL && ctx->error.len && r->err_status) {
+        return NGX_DECLINED;
+    }
+
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
@@ -147,9 +158,7 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
         if (olcf->require != NULL
             && ngx_http_oauth2_session_require(r, olcf, ctx) != NGX_OK)
         {
-            return ngx_http_oauth2_page(r, NGX_HTTP_FORBIDDEN,
-                                        "You are not allowed to see this "
-                                        "page", NULL);
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FORBIDDEN, NULL);
         }
 
         if (olcf->strip_cookies

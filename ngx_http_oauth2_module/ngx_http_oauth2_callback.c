@@ -225,9 +225,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2 provider \"%V\": callback without a valid "
                       "\"state\"", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_REQUEST,
-                                    "The login response is incomplete",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INCOMPLETE, NULL);
     }
 
     /* the state cookie is named after the state's first characters */
@@ -283,9 +281,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2 provider \"%V\": callback state expired",
                       &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login took too long, please try "
-                                    "again", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_STATE_EXPIRED, NULL);
     }
 
     rc = ngx_http_oauth2_get_param(r, "error", &error);
@@ -304,14 +300,13 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
 
         detail = error;
 
-        return ngx_http_oauth2_page(r,
+        return ngx_http_oauth2_fail(r,
                                     (error.len == sizeof("access_denied") - 1
                                      && ngx_strncmp(error.data,
                                                     "access_denied",
                                                     error.len) == 0)
-                                    ? NGX_HTTP_FORBIDDEN
-                                    : NGX_HTTP_UNAUTHORIZED,
-                                    "The login was refused by the provider",
+                                    ? NGX_HTTP_OAUTH2_ERR_DENIED
+                                    : NGX_HTTP_OAUTH2_ERR_PROVIDER_ERROR,
                                     &detail);
     }
 
@@ -330,9 +325,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
                           "oauth2 provider \"%V\": the callback's \"iss\" "
                           "is not the provider's issuer (mix-up?)",
                           &p->name);
-            return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                        "The login response came from the "
-                                        "wrong provider", NULL);
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_ISSUER, NULL);
         }
     }
 
@@ -340,9 +333,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2 provider \"%V\": callback without \"code\"",
                       &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_REQUEST,
-                                    "The login response is incomplete",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INCOMPLETE, NULL);
     }
 
     rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
@@ -352,9 +343,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "The login service is unavailable",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
     }
 
     /* a provider that says it names itself in every response must */
@@ -364,9 +353,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
                       "oauth2 provider \"%V\": the callback has no \"iss\" "
                       "though the provider promises it (RFC 9207; "
                       "mix-up?)", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login response came from the "
-                                    "wrong provider", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_ISSUER, NULL);
     }
 
     rc = ngx_http_oauth2_redirect_uri(r, p, &redirect_uri);
@@ -383,10 +370,7 @@ bad_state:
                   "oauth2 provider \"%V\": callback state does not match "
                   "a login started in this browser", &p->name);
 
-    return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                "The login could not be completed: it was "
-                                "not started in this browser or has "
-                                "expired. Please try again", NULL);
+    return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_STATE, NULL);
 }
 
 
@@ -458,9 +442,7 @@ ngx_http_oauth2_token_request(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": cannot start the token "
                       "request", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "The login service is unavailable",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
     }
 
     return NGX_AGAIN;
@@ -541,9 +523,7 @@ ngx_http_oauth2_fetch_failed(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
                       f->detail && *f->detail ? " (" : "",
                       f->detail && *f->detail ? f->detail : "",
                       f->detail && *f->detail ? ")" : "");
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service did not answer",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNREACHABLE, NULL);
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -551,8 +531,7 @@ ngx_http_oauth2_fetch_failed(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
                   "HTTP status %ui", &f->provider, f->endpoint, &f->url,
                   f->status);
 
-    return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                "The login service failed", NULL);
+    return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
 }
 
 
@@ -614,8 +593,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
                           "JSON object%s%s", &p->name,
                           doc == NULL ? ": " : "",
                           doc == NULL ? err : "");
-            return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                        "The login service failed", NULL);
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
         }
 
         ngx_http_oauth2_token_fields(doc, &t);
@@ -628,8 +606,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
                       "oauth2 provider \"%V\": token response with "
                       "control or non-ASCII characters in \"%s\"",
                       &p->name, bad);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     ctx->access_token = t.access_token;
@@ -644,9 +621,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
                       "oauth2 provider \"%V\": token request refused: "
                       "\"%V\"", &p->name, &t.error);
 
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login could not be completed, "
-                                    "please try again", &t.error);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_TOKEN, &t.error);
     }
 
     if (f->status != 200) {
@@ -657,16 +632,14 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": token response without "
                       "\"access_token\"", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     if (!ngx_http_oauth2_bearer(&t.token_type)) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": unsupported token type",
                       &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     if (!p->oidc) {
@@ -678,8 +651,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": token response without "
                       "\"id_token\"", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     if (ngx_http_oauth2_jwt_parse(r->pool, &ctx->id_token, &ctx->jwt, &err)
@@ -688,9 +660,7 @@ ngx_http_oauth2_token_response(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": invalid ID token: %s",
                       &p->name, err);
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login could not be verified",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INVALID, NULL);
     }
 
     ctx->phase = ngx_http_oauth2_cb_verify;
@@ -723,9 +693,7 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "The login service is unavailable",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
     }
 
     rc = ngx_http_oauth2_jwt_verify(&ctx->jwt, ngx_http_oauth2_provider_keys(p),
@@ -759,9 +727,7 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": ID token rejected: %s",
                       &p->name, err);
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login could not be verified",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INVALID, NULL);
     }
 
     expect.issuer = p->issuer;
@@ -776,9 +742,7 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": ID token rejected: %s",
                       &p->name, err);
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login could not be verified",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INVALID, NULL);
     }
 
     if (p->userinfo && md->userinfo_endpoint.len) {
@@ -803,8 +767,7 @@ ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": no userinfo endpoint",
                       &ctx->provider->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     if (ngx_http_oauth2_start_fetch(r, ctx, "userinfo", url) != NGX_OK) {
@@ -834,9 +797,7 @@ ngx_http_oauth2_userinfo_request(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": cannot start the userinfo "
                       "request", &ctx->provider->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "The login service is unavailable",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
     }
 
     return NGX_AGAIN;
@@ -868,8 +829,7 @@ ngx_http_oauth2_userinfo_response(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": userinfo response is not a "
                       "JSON object", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     ctx->userinfo = doc;
@@ -888,9 +848,7 @@ ngx_http_oauth2_userinfo_response(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "oauth2 provider \"%V\": userinfo \"sub\" differs "
                           "from the ID token's", &p->name);
-            return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                        "The login could not be verified",
-                                        NULL);
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INVALID, NULL);
         }
 
         ctx->phase = ngx_http_oauth2_cb_finish;
@@ -911,8 +869,7 @@ ngx_http_oauth2_userinfo_response(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "oauth2 provider \"%V\": userinfo response names "
                           "no user (no \"sub\" or \"id\")", &p->name);
-            return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                        "The login service failed", NULL);
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
         }
     }
 
@@ -1052,8 +1009,7 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": the user's \"sub\" holds a "
                       "control character", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login service failed", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
     }
 
     /* $oauth2_email: an address the provider says is verified */
@@ -1115,27 +1071,20 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": the session would expire at "
                       "once (clock skew?)", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_UNAUTHORIZED,
-                                    "The login could not be verified",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INVALID, NULL);
     }
 
     rc = ngx_http_oauth2_session_save(r, olcf, ctx);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_GATEWAY,
-                                    "The login could not be completed: "
-                                    "the provider's answer is too large "
-                                    "for a session", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_TOO_LARGE, NULL);
     }
 
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oauth2 provider \"%V\": the session could not be "
                       "sealed", &p->name);
-        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "The login could not be completed, "
-                                    "please try again", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_SEAL, NULL);
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

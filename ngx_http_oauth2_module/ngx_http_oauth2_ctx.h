@@ -54,6 +54,9 @@ typedef struct {
     ngx_array_t                    *saved_cookies;      /* before a strip
                                                            elsewhere */
 
+    /* why the module refused the request ($oauth2_error), if it did */
+    ngx_str_t                       error;
+
     /* the parking record of a request that waits (ngx_http_oauth2_park.c) */
     void                           *parked;
 

@@ -170,9 +170,7 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     }
 
     if (rc != NGX_OK) {
-        return ngx_http_oauth2_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "The login service is unavailable",
-                                    NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
     }
 
     md = ngx_http_oauth2_provider_metadata(p);

@@ -16,7 +16,108 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_reply.h"
+
+
+typedef struct {
+    ngx_uint_t                      status;
+    ngx_str_t                       reason;
+    const char                     *title;
+} ngx_http_oauth2_error_t;
+
+
+static ngx_http_oauth2_error_t  ngx_http_oauth2_errors[] = {
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("no_session"), NULL },
+    { NGX_HTTP_FORBIDDEN, ngx_string("forbidden"),
+      "You are not allowed to see this page" },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("invalid_host"),
+      "The request names no valid host" },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("incomplete_response"),
+      "The login response is incomplete" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("state_mismatch"),
+      "The login could not be completed: it was not "
+      "started in this browser or has expired. Please try "
+      "again" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("state_expired"),
+      "The login took too long, please try again" },
+    { NGX_HTTP_FORBIDDEN, ngx_string("access_denied"),
+      "The login was refused by the provider" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("provider_error"),
+      "The login was refused by the provider" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("issuer_mismatch"),
+      "The login response came from the wrong provider" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("provider_unavailable"),
+      "The login service is unavailable" },
+    { NGX_HTTP_BAD_GATEWAY, ngx_string("provider_unreachable"),
+      "The login service did not answer" },
+    { NGX_HTTP_BAD_GATEWAY, ngx_string("provider_failed"),
+      "The login service failed" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("token_refused"),
+      "The login could not be completed, please try again" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("login_invalid"),
+      "The login could not be verified" },
+    { NGX_HTTP_BAD_GATEWAY, ngx_string("session_too_large"),
+      "The login could not be completed: the provider's "
+      "answer is too large for a session" },
+    { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("session_failed"),
+      "The login could not be completed, please try again" },
+};
+
+
+
+ngx_int_t
+ngx_http_oauth2_fail(ngx_http_request_t *r, ngx_uint_t err, ngx_str_t *detail)
+{
+    ngx_uint_t                 i;
+    ngx_http_err_page_t       *page;
+    ngx_http_oauth2_ctx_t     *ctx;
+    ngx_http_oauth2_error_t   *e;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    e = &ngx_http_oauth2_errors[err];
+
+    ctx = ngx_http_oauth2_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->error = e->reason;
+
+    /* what ngx_http_special_response_handler() will do with the status */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (!r->error_page && clcf->error_pages != NULL && r->uri_changes != 0)
+    {
+        page = clcf->error_pages->elts;
+
+        for (i = 0; i < clcf->error_pages->nelts; i++) {
+            if (page[i].status == (ngx_int_t) e->status) {
+                return e->status;
+            }
+        }
+    }
+
+    if (e->title == NULL) {
+        return e->status;
+    }
+
+    return ngx_http_oauth2_page(r, e->status, e->title, detail);
+}
+
+
+ngx_str_t *
+ngx_http_oauth2_error(ngx_http_request_t *r)
+{
+    ngx_http_oauth2_ctx_t  *ctx;
+
+    static ngx_str_t  none = ngx_null_string;
+
+    ctx = ngx_http_oauth2_get_ctx(r, 0);
+
+    return (ctx != NULL) ? &ctx->error : &none;
+}
 
 
 ngx_int_t
@@ -49,7 +150,7 @@ ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
 
     r->headers_out.www_authenticate = h;
 
-    return NGX_HTTP_UNAUTHORIZED;
+    return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_NO_SESSION, NULL);
 }
 
 
@@ -59,8 +160,7 @@ ngx_int_t
 ngx_http_oauth2_host_failed(ngx_http_request_t *r, ngx_int_t rc)
 {
     if (rc == NGX_DECLINED) {
-        return ngx_http_oauth2_page(r, NGX_HTTP_BAD_REQUEST,
-                                    "The request names no valid host", NULL);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_HOST, NULL);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
