@@ -9,10 +9,15 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_backchannel.h"
+#include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_token.h"
 
 
 /*
@@ -145,7 +150,8 @@ ngx_http_oauth2_backchannel(ngx_http_request_t *r,
         return rc;
     }
 
-    /* the body handler runs the phases again (perhaps already did) */
+    /* the body handler wakes the request (perhaps already did): its
+     * phases run again from the event loop */
 
     ngx_http_finalize_request(r, NGX_DONE);
 
@@ -164,8 +170,10 @@ ngx_http_oauth2_backchannel_body(ngx_http_request_t *r)
 
     bc->read = 1;
 
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
+    /* called from within ngx_http_read_client_request_body() when the
+     * body was there already: nothing runs here */
+
+    ngx_http_oauth2_wake(r);
 }
 
 
@@ -498,72 +506,6 @@ ngx_http_oauth2_backchannel_record(ngx_http_request_t *r,
                                       ngx_max(iat, now) + p->leeway + 1,
                                       keys, kinds, n,
                                       now + p->session_lifetime);
-}
-
-
-ngx_uint_t
-ngx_http_oauth2_session_revoked(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_session_t *s)
-{
-    ngx_str_t                     sid;
-    ngx_uint_t                    i;
-    ngx_http_oauth2_claim_t      *claim;
-    ngx_http_oauth2_shm_check_t   checks[2];
-    ngx_http_oauth2_main_conf_t  *omcf;
-
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
-
-    /* the common case: no logout recorded, no lock taken */
-
-    if (ngx_http_oauth2_shm_revocations(omcf->zone) == 0) {
-        return 0;
-    }
-
-    ngx_str_null(&sid);
-    claim = s->claims.elts;
-
-    for (i = 0; i < s->claims.nelts; i++) {
-        if (claim[i].type == NGX_HTTP_OAUTH2_CLAIM_STRING
-            && claim[i].name.len == sizeof("sid") - 1
-            && ngx_strncmp(claim[i].name.data, "sid", sizeof("sid") - 1)
-               == 0)
-        {
-            sid = claim[i].value;
-            break;
-        }
-    }
-
-    if (ngx_http_oauth2_shm_key(NGX_HTTP_OAUTH2_SHM_REVOKE_SUB, &p->name,
-                                &s->sub, checks[0].key)
-        != NGX_OK)
-    {
-        return 0;
-    }
-
-    /* only sessions created before the logout: a login after it stands,
-     * even if the provider kept (or reused) the sid */
-
-    checks[0].created = s->created;
-    checks[1].created = s->created;
-
-    if (ngx_http_oauth2_shm_key(sid.len ? NGX_HTTP_OAUTH2_SHM_REVOKE_SID
-                                        : NGX_HTTP_OAUTH2_SHM_REVOKE_NOSID,
-                                &p->name, sid.len ? &sid : &s->sub,
-                                checks[1].key)
-        != NGX_OK)
-    {
-        return 0;
-    }
-
-    if (!ngx_http_oauth2_shm_revoked(omcf->zone, checks, 2)) {
-        return 0;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oauth2 provider \"%V\": the session was ended by a "
-                  "back-channel logout", &p->name);
-
-    return 1;
 }
 
 

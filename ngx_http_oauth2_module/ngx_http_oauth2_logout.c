@@ -9,8 +9,13 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_logout.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_request.h"
+#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_token.h"
 
 
 /*

@@ -18,12 +18,17 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_access.h"
+#include "ngx_http_oauth2_backchannel.h"
 #include "ngx_http_oauth2_conf_provider.h"
-#include "ngx_http_oauth2_handler.h"
 #include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_refresh.h"
+#include "ngx_http_oauth2_rsession.h"
 #include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_variables.h"
 
 
 #define NGX_HTTP_OAUTH2_CLAIM_PREFIX  "oauth2_claim_"
@@ -712,6 +717,10 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     }
 
     if (ngx_http_oauth2_shm_add(cf, omcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_backchannel_init(cf, omcf) != NGX_OK) {
         return NGX_ERROR;
     }
 

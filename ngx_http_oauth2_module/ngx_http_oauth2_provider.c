@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
@@ -18,10 +19,11 @@
 
 /*
  * Each worker keeps, per provider, the metadata in force and the JWKS, and
- * at most one fetch in flight for each.  A request that needs what is not
- * there yet parks itself on a queue (its waiter lives in its own pool and
- * unlinks itself if the request goes away) and its phases run again when
- * the fetch ends, successful or not.  A failed fetch is not retried for a
+ * at most one fetch in flight for each.  Whoever needs what is not there
+ * yet puts a waiter on the cache's queue: a request its parking record's
+ * (unlinked if the request goes away, woken by posting the request), a
+ * refresh job its own.  Every waiter's handler is called when the fetch
+ * ends, successful or not.  A failed fetch is not retried for a
  * few seconds, so a provider that is down costs one error line and no
  * storm of connections; expired metadata and keys stay in use while their
  * refetch runs, and after a failed refetch.
@@ -51,19 +53,12 @@ struct ngx_http_oauth2_provider_rt_s {
 };
 
 
-typedef struct {
-    ngx_http_oauth2_waiter_t        w;
-    unsigned                        queued:1;
-} ngx_http_oauth2_waiter_ext_t;
-
-
-static ngx_int_t ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
-    ngx_http_oauth2_cache_t *cache, ngx_uint_t force);
+static ngx_int_t ngx_http_oauth2_cache_ready(ngx_http_oauth2_cache_t *cache,
+    ngx_uint_t force, ngx_http_oauth2_waiter_t *w, ngx_log_t *log);
 static ngx_int_t ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache,
     ngx_log_t *log);
-static ngx_int_t ngx_http_oauth2_wait(ngx_http_request_t *r,
-    ngx_http_oauth2_cache_t *cache);
-static void ngx_http_oauth2_wait_cleanup(void *data);
+static ngx_int_t ngx_http_oauth2_cache_wait(ngx_http_oauth2_cache_t *cache,
+    ngx_http_oauth2_waiter_t *w);
 static void ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f);
 static ngx_int_t ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err);
@@ -150,15 +145,15 @@ ngx_http_oauth2_provider_keys(ngx_http_oauth2_provider_t *p)
 
 
 ngx_int_t
-ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_uint_t need)
+ngx_http_oauth2_provider_wait(ngx_http_oauth2_provider_t *p, ngx_uint_t need,
+    ngx_http_oauth2_waiter_t *w, ngx_log_t *log)
 {
     ngx_int_t                       rc;
     ngx_http_oauth2_provider_rt_t  *rt;
 
     rt = p->rt;
 
-    rc = ngx_http_oauth2_cache_ready(r, &rt->md_cache, 0);
+    rc = ngx_http_oauth2_cache_ready(&rt->md_cache, 0, w, log);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -168,19 +163,19 @@ ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
     }
 
     if (rt->md.jwks_uri.len == 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "oauth2 provider \"%V\": no jwks_uri, ID tokens "
                       "cannot be verified", &p->name);
         return NGX_ERROR;
     }
 
-    return ngx_http_oauth2_cache_ready(r, &rt->keys_cache, 0);
+    return ngx_http_oauth2_cache_ready(&rt->keys_cache, 0, w, log);
 }
 
 
 ngx_int_t
-ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p)
+ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
+    ngx_http_oauth2_waiter_t *w, ngx_log_t *log)
 {
     ngx_http_oauth2_cache_t  *cache;
 
@@ -192,18 +187,60 @@ ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    return ngx_http_oauth2_cache_ready(r, cache, 1);
+    return ngx_http_oauth2_cache_ready(cache, 1, w, log);
+}
+
+
+void
+ngx_http_oauth2_provider_cancel(ngx_http_oauth2_waiter_t *w)
+{
+    /* not waiting: zeroed, or linked to itself since it last waited */
+
+    if (w->queue.next != NULL && w->queue.next != &w->queue) {
+        ngx_queue_remove(&w->queue);
+        ngx_queue_init(&w->queue);
+    }
+}
+
+
+ngx_int_t
+ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t need)
+{
+    ngx_http_oauth2_waiter_t  *w;
+
+    w = ngx_http_oauth2_park_waiter(r);
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oauth2_provider_wait(p, need, w, r->connection->log);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p)
+{
+    ngx_http_oauth2_waiter_t  *w;
+
+    w = ngx_http_oauth2_park_waiter(r);
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oauth2_provider_wait_keys(p, w, r->connection->log);
 }
 
 
 /*
  * NGX_OK when the data is there (possibly stale, with a refetch started),
- * NGX_AGAIN when the request waits, NGX_ERROR when it failed recently.
+ * NGX_AGAIN when w waits, NGX_ERROR when it failed recently.
  */
 
 static ngx_int_t
-ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
-    ngx_http_oauth2_cache_t *cache, ngx_uint_t force)
+ngx_http_oauth2_cache_ready(ngx_http_oauth2_cache_t *cache, ngx_uint_t force,
+    ngx_http_oauth2_waiter_t *w, ngx_log_t *log)
 {
     time_t  now;
 
@@ -218,7 +255,7 @@ ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        return ngx_http_oauth2_wait(r, cache);
+        return ngx_http_oauth2_cache_wait(cache, w);
     }
 
     if (!force && cache->expires == 0 && cache->failed
@@ -235,7 +272,7 @@ ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_oauth2_cache_fetch(cache, r->connection->log) != NGX_OK) {
+    if (ngx_http_oauth2_cache_fetch(cache, log) != NGX_OK) {
         return cache->expires ? NGX_OK : NGX_ERROR;
     }
 
@@ -243,7 +280,7 @@ ngx_http_oauth2_cache_ready(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    return ngx_http_oauth2_wait(r, cache);
+    return ngx_http_oauth2_cache_wait(cache, w);
 }
 
 
@@ -325,41 +362,16 @@ failed:
 
 
 static ngx_int_t
-ngx_http_oauth2_wait(ngx_http_request_t *r, ngx_http_oauth2_cache_t *cache)
+ngx_http_oauth2_cache_wait(ngx_http_oauth2_cache_t *cache,
+    ngx_http_oauth2_waiter_t *w)
 {
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_oauth2_waiter_ext_t  *w;
+    /* one wait at a time: a waiter still queued elsewhere moves here */
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_oauth2_waiter_ext_t));
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    ngx_http_oauth2_provider_cancel(w);
 
-    w = cln->data;
-    w->w.request = r;
-    w->w.provider = cache->provider;
-    w->queued = 1;
-
-    ngx_queue_insert_tail(&cache->waiters, &w->w.queue);
-
-    cln->handler = ngx_http_oauth2_wait_cleanup;
-
-    /* a client that goes away while it waits ends the request now */
-    r->read_event_handler = ngx_http_test_reading;
+    ngx_queue_insert_tail(&cache->waiters, &w->queue);
 
     return NGX_AGAIN;
-}
-
-
-static void
-ngx_http_oauth2_wait_cleanup(void *data)
-{
-    ngx_http_oauth2_waiter_ext_t  *w = data;
-
-    if (w->queued) {
-        ngx_queue_remove(&w->w.queue);
-        w->queued = 0;
-    }
 }
 
 
@@ -368,13 +380,12 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
 {
     ngx_http_oauth2_cache_t *cache = f->data;
 
-    ngx_int_t                      rc;
-    ngx_pool_t                    *pool;
-    ngx_queue_t                   *q;
-    const char                    *err;
-    ngx_http_request_t            *r;
-    ngx_http_oauth2_provider_t    *p;
-    ngx_http_oauth2_waiter_ext_t  *w;
+    ngx_int_t                    rc;
+    ngx_pool_t                  *pool;
+    ngx_queue_t                  waiters, *q;
+    const char                  *err;
+    ngx_http_oauth2_waiter_t    *w;
+    ngx_http_oauth2_provider_t  *p;
 
     p = cache->provider;
     err = NULL;
@@ -448,18 +459,25 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
     pool = cache->fetch_pool;
     cache->fetch_pool = NULL;
 
-    /* wake every waiter; each one is unlinked before its request runs,
-     * as running it may free it */
+    /* the waiters of this fetch: one that waits again (a new fetch) is not
+     * called twice; each is unlinked before its handler runs, which may
+     * free it or cancel others */
 
-    while (!ngx_queue_empty(&cache->waiters)) {
-        q = ngx_queue_head(&cache->waiters);
-        w = ngx_queue_data(q, ngx_http_oauth2_waiter_ext_t, w.queue);
+    ngx_queue_init(&waiters);
+
+    if (!ngx_queue_empty(&cache->waiters)) {
+        ngx_queue_add(&waiters, &cache->waiters);
+        ngx_queue_init(&cache->waiters);
+    }
+
+    while (!ngx_queue_empty(&waiters)) {
+        q = ngx_queue_head(&waiters);
+        w = ngx_queue_data(q, ngx_http_oauth2_waiter_t, queue);
 
         ngx_queue_remove(q);
-        w->queued = 0;
-        r = w->w.request;
+        ngx_queue_init(q);
 
-        ngx_http_oauth2_wake(r);
+        w->handler(w->data, rc);
     }
 
     ngx_destroy_pool(pool);
@@ -676,120 +694,4 @@ ngx_http_oauth2_provider_exit(ngx_http_oauth2_provider_t *p)
     }
 
     p->rt->keys = NULL;
-}
-
-
-/*
- * Every request parked on the provider (NGX_AGAIN) is on one list, so
- * that a worker that exits (graceful shutdown, reload) can end them
- * instead of leaving their connections open.
- */
-
-static ngx_queue_t  ngx_http_oauth2_parked;
-
-
-typedef struct {
-    ngx_queue_t                     queue;
-    ngx_http_request_t             *request;
-} ngx_http_oauth2_parked_t;
-
-
-static void
-ngx_http_oauth2_parked_cleanup(void *data)
-{
-    ngx_http_oauth2_parked_t *pk = data;
-
-    if (pk->request != NULL) {
-        ngx_queue_remove(&pk->queue);
-        pk->request = NULL;
-    }
-}
-
-
-ngx_int_t
-ngx_http_oauth2_park(ngx_http_request_t *r, void **parked)
-{
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_oauth2_parked_t  *pk;
-
-    if (*parked != NULL && ((ngx_http_oauth2_parked_t *) *parked)->request) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_oauth2_parked.next == NULL) {
-        ngx_queue_init(&ngx_http_oauth2_parked);
-    }
-
-    pk = *parked;
-
-    if (pk == NULL) {
-        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_oauth2_parked_t));
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        pk = cln->data;
-        cln->handler = ngx_http_oauth2_parked_cleanup;
-        *parked = pk;
-    }
-
-    pk->request = r;
-    ngx_queue_insert_tail(&ngx_http_oauth2_parked, &pk->queue);
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_oauth2_unpark(void *parked)
-{
-    ngx_http_oauth2_parked_cleanup(parked);
-}
-
-
-void
-ngx_http_oauth2_end_parked(void)
-{
-    ngx_queue_t               *q;
-    ngx_http_request_t        *r;
-    ngx_http_oauth2_parked_t  *pk;
-
-    if (ngx_http_oauth2_parked.next == NULL) {
-        return;
-    }
-
-    while (!ngx_queue_empty(&ngx_http_oauth2_parked)) {
-        q = ngx_queue_head(&ngx_http_oauth2_parked);
-        pk = ngx_queue_data(q, ngx_http_oauth2_parked_t, queue);
-
-        r = pk->request;
-        ngx_http_oauth2_parked_cleanup(pk);
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oauth2: worker exiting, request waiting for the "
-                      "provider ended");
-
-        r->keepalive = 0;
-        r->lingering_close = 0;
-
-        ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
-    }
-}
-
-
-void
-ngx_http_oauth2_wake(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "oauth2 wake \"%V\"", &r->uri);
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
 }

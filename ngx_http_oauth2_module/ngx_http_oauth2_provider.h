@@ -19,7 +19,8 @@
 /*
  * A provider's metadata (from discovery, overridden by the endpoints the
  * configuration names) and keys, fetched lazily on first need and shared
- * by all requests of the worker: concurrent requests wait for one fetch.
+ * by all requests and jobs of the worker: concurrent ones wait for one
+ * fetch.
  */
 
 
@@ -41,26 +42,52 @@ typedef struct {
 } ngx_http_oauth2_metadata_t;
 
 
-/* a request waiting for the provider; lives in the request's pool */
+/*
+ * Whoever waits for a provider's metadata or keys: a request (its parking
+ * record's waiter, ngx_http_oauth2_park.h) or a background job (a session
+ * refresh).  The waiter is its owner's memory; handler and data are set by
+ * the owner.  While it waits it is on the cache's queue.  When the fetch
+ * ends it is taken off and handler(data, rc) is called, rc NGX_OK if the
+ * fetch succeeded, NGX_ERROR if not; the handler may free its owner but
+ * must not run a request's phases (ngx_http_oauth2_wake() posts them).  An
+ * owner that goes away first calls ngx_http_oauth2_provider_cancel(): the
+ * handler is not called then.  Zeroed memory is a waiter that does not
+ * wait.
+ */
+
+typedef void (*ngx_http_oauth2_wait_pt)(void *data, ngx_int_t rc);
+
 typedef struct {
     ngx_queue_t                queue;
-    ngx_http_request_t        *request;
-    ngx_http_oauth2_provider_t *provider;
+    ngx_http_oauth2_wait_pt    handler;
+    void                      *data;
 } ngx_http_oauth2_waiter_t;
 
 
 /*
  * Makes what "need" names available.  NGX_OK: ready, see
- * ngx_http_oauth2_provider_metadata() / _keys().  NGX_AGAIN: the request
- * waits and is resumed (its phases run again) when the fetch ends.
- * NGX_ERROR: the provider failed recently; an error line was logged when
- * it failed and the caller answers 502/503.
+ * ngx_http_oauth2_provider_metadata() / _keys().  NGX_AGAIN: w waits and
+ * its handler is called when the fetch ends.  NGX_ERROR: the provider
+ * failed recently; an error line was logged when it failed.
  */
-ngx_int_t ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_uint_t need);
+ngx_int_t ngx_http_oauth2_provider_wait(ngx_http_oauth2_provider_t *p,
+    ngx_uint_t need, ngx_http_oauth2_waiter_t *w, ngx_log_t *log);
 
 /* asks for one JWKS refetch because a token named an unknown kid; rate
- * limited: NGX_AGAIN (wait) or NGX_DECLINED (refetched too recently) */
+ * limited: NGX_AGAIN (w waits), NGX_DECLINED (refetched too recently),
+ * NGX_OK or NGX_ERROR (no fetch: the keys there are) */
+ngx_int_t ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
+    ngx_http_oauth2_waiter_t *w, ngx_log_t *log);
+
+/* w stops waiting, if it waits */
+void ngx_http_oauth2_provider_cancel(ngx_http_oauth2_waiter_t *w);
+
+/* the same for a request, which waits through its parking record: on
+ * NGX_AGAIN the access handler returns NGX_AGAIN and the request is
+ * resumed (its phases run again) when the fetch ends; the caller answers
+ * NGX_ERROR with 502/503 */
+ngx_int_t ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t need);
 ngx_int_t ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
 
@@ -76,15 +103,6 @@ ngx_array_t *ngx_http_oauth2_provider_keys(ngx_http_oauth2_provider_t *p);
 /* allocates p->rt at configuration time */
 ngx_int_t ngx_http_oauth2_provider_init(ngx_conf_t *cf,
     ngx_http_oauth2_provider_t *p);
-
-/* resumes a parked request: runs its phases again */
-void ngx_http_oauth2_wake(ngx_http_request_t *r);
-
-/* a request that returned NGX_AGAIN is on the parked list until it runs
- * again (*parked keeps its entry), so an exiting worker ends it */
-ngx_int_t ngx_http_oauth2_park(ngx_http_request_t *r, void **parked);
-void ngx_http_oauth2_unpark(void *parked);
-void ngx_http_oauth2_end_parked(void);
 
 void ngx_http_oauth2_provider_exit(ngx_http_oauth2_provider_t *p);
 

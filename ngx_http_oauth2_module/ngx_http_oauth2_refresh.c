@@ -9,10 +9,17 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_refresh.h"
+#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_token.h"
 
 
 /*
@@ -49,9 +56,10 @@
  *
  * A new ID token is validated as at login, without the nonce (OpenID
  * Connect Core 12.2), and must be about the same user.  When it names a
- * key the worker does not know, the job asks one of its waiting requests
- * to fetch the JWKS again (that needs a request to wait on it) and that
- * request completes the job.
+ * key the worker does not know, the job waits for the JWKS to be fetched
+ * again (with its own waiter: no request needs to be there) and then
+ * completes.  The requests are resumed by ngx_http_oauth2_wake(), which
+ * posts them: the job never runs a request's phases.
  */
 
 
@@ -76,10 +84,8 @@ typedef struct {
     ngx_msec_t                      deadline;
     ngx_uint_t                      state;      /* given by a job here */
     ngx_str_t                       result;
-    ngx_http_oauth2_refresh_job_t  *keys_job;   /* fetches keys for it */
     unsigned                        queued:1;
     unsigned                        owner:1;    /* is to start the job */
-    unsigned                        keys_asked:1;
 } ngx_http_oauth2_refresh_req_t;
 
 
@@ -100,8 +106,7 @@ struct ngx_http_oauth2_refresh_job_s {
     time_t                          expires_in;
     ngx_http_oauth2_jwt_t           jwt;
     ngx_str_t                       result;     /* the new one, sealed */
-    ngx_event_t                     event;
-    ngx_http_oauth2_refresh_req_t  *keys_waiter;
+    ngx_http_oauth2_waiter_t        waiter;     /* for the JWKS */
     unsigned                        store_access_token:1;
     unsigned                        store_id_token:1;
     unsigned                        keys_refetched:1;
@@ -112,6 +117,7 @@ static ngx_int_t ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
     ngx_http_oauth2_refresh_req_t *rq);
 static void ngx_http_oauth2_refresh_done(ngx_http_oauth2_fetch_t *f);
+static void ngx_http_oauth2_refresh_keys_done(void *data, ngx_int_t rc);
 static ngx_uint_t ngx_http_oauth2_refresh_response(
     ngx_http_oauth2_refresh_job_t *job);
 static ngx_uint_t ngx_http_oauth2_refresh_validate(
@@ -120,13 +126,7 @@ static ngx_uint_t ngx_http_oauth2_refresh_session(
     ngx_http_oauth2_refresh_job_t *job);
 static void ngx_http_oauth2_refresh_finish(ngx_http_oauth2_refresh_job_t *job,
     ngx_uint_t state);
-static ngx_int_t ngx_http_oauth2_refresh_hand_keys(
-    ngx_http_oauth2_refresh_job_t *job);
-static void ngx_http_oauth2_refresh_orphan(ngx_event_t *ev);
 static void ngx_http_oauth2_refresh_free(ngx_http_oauth2_refresh_job_t *job);
-static ngx_int_t ngx_http_oauth2_refresh_keys(ngx_http_request_t *r,
-    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
-    ngx_http_oauth2_refresh_req_t *rq);
 static ngx_int_t ngx_http_oauth2_refresh_wait(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_http_oauth2_refresh_req_t *rq);
 static void ngx_http_oauth2_refresh_unwait(ngx_http_oauth2_refresh_req_t *rq);
@@ -201,10 +201,6 @@ ngx_http_oauth2_refresh(ngx_http_request_t *r,
     /* running: neither waiting nor looking any more */
 
     ngx_http_oauth2_refresh_unwait(rq);
-
-    if (rq->keys_job) {
-        return ngx_http_oauth2_refresh_keys(r, olcf, ctx, rq);
-    }
 
     if (rq->state) {
 
@@ -339,9 +335,8 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
     job->store_access_token = omcf->store_access_token;
     job->store_id_token = omcf->store_id_token;
 
-    job->event.handler = ngx_http_oauth2_refresh_orphan;
-    job->event.data = job;
-    job->event.log = ngx_cycle->log;
+    job->waiter.handler = ngx_http_oauth2_refresh_keys_done;
+    job->waiter.data = job;
 
     /* the old session, copied: the request may go away */
 
@@ -434,26 +429,44 @@ ngx_http_oauth2_refresh_done(ngx_http_oauth2_fetch_t *f)
 {
     ngx_http_oauth2_refresh_job_t *job = f->data;
 
+    ngx_int_t   rc;
     ngx_uint_t  state;
 
     state = ngx_http_oauth2_refresh_response(job);
 
     if (state == NGX_HTTP_OAUTH2_REFRESH_NEED_KEYS) {
 
-        /* the job may be gone once a request took it */
+        /* the provider may have rotated its keys: the job waits for them
+         * itself; the requests keep waiting for the job */
 
-        if (ngx_http_oauth2_refresh_hand_keys(job) == NGX_OK) {
+        rc = ngx_http_oauth2_provider_wait_keys(job->provider, &job->waiter,
+                                                ngx_cycle->log);
+
+        if (rc == NGX_AGAIN) {
             return;
         }
 
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "oauth2 provider \"%V\": the refreshed ID token is "
-                      "signed with an unknown key", &job->provider->name);
+        /* fetched too recently, or it cannot be: the keys there are */
 
-        state = NGX_HTTP_OAUTH2_SHM_FAILED;
+        job->keys_refetched = 1;
+        state = ngx_http_oauth2_refresh_validate(job);
     }
 
     ngx_http_oauth2_refresh_finish(job, state);
+}
+
+
+/* the JWKS was fetched again (or failed to be) for the new ID token */
+
+static void
+ngx_http_oauth2_refresh_keys_done(void *data, ngx_int_t rc)
+{
+    ngx_http_oauth2_refresh_job_t *job = data;
+
+    job->keys_refetched = 1;
+
+    ngx_http_oauth2_refresh_finish(job,
+                                   ngx_http_oauth2_refresh_validate(job));
 }
 
 
@@ -778,7 +791,7 @@ ngx_http_oauth2_refresh_finish(ngx_http_oauth2_refresh_job_t *job,
         }
     }
 
-    /* each is unlinked before it runs: running one may free another */
+    /* each is unlinked, then woken: posted, its phases run later */
 
     while (!ngx_queue_empty(&ready)) {
         q = ngx_queue_head(&ready);
@@ -815,125 +828,16 @@ ngx_http_oauth2_refresh_finish(ngx_http_oauth2_refresh_job_t *job,
 }
 
 
-/*
- * The new ID token names a key this worker does not know: one of the
- * requests waiting for the job fetches the JWKS again (only a request can
- * wait for it) and completes the job.  NGX_DECLINED: none waits here.
- */
-
-static ngx_int_t
-ngx_http_oauth2_refresh_hand_keys(ngx_http_oauth2_refresh_job_t *job)
-{
-    ngx_queue_t                    *q;
-    ngx_http_oauth2_refresh_req_t  *rq;
-
-    for (q = ngx_queue_head(&ngx_http_oauth2_refresh_waiters);
-         q != ngx_queue_sentinel(&ngx_http_oauth2_refresh_waiters);
-         q = ngx_queue_next(q))
-    {
-        rq = ngx_queue_data(q, ngx_http_oauth2_refresh_req_t, queue);
-
-        if (ngx_memcmp(rq->key, job->key, NGX_HTTP_OAUTH2_SHM_KEY_LEN) != 0) {
-            continue;
-        }
-
-        ngx_http_oauth2_refresh_unwait(rq);
-
-        rq->keys_job = job;
-        rq->keys_asked = 0;
-        job->keys_waiter = rq;
-
-        ngx_http_oauth2_wake(rq->request);
-
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/* the request fetching the keys for a job went away */
-
-static void
-ngx_http_oauth2_refresh_orphan(ngx_event_t *ev)
-{
-    ngx_http_oauth2_refresh_job_t *job = ev->data;
-
-    if (ngx_http_oauth2_refresh_hand_keys(job) == NGX_OK) {
-        return;
-    }
-
-    ngx_http_oauth2_refresh_finish(job, NGX_HTTP_OAUTH2_SHM_FAILED);
-}
-
-
 static void
 ngx_http_oauth2_refresh_free(ngx_http_oauth2_refresh_job_t *job)
 {
-    if (job->event.posted) {
-        ngx_delete_posted_event(&job->event);
-    }
+    ngx_http_oauth2_provider_cancel(&job->waiter);
 
     if (job->plain.len) {
         ngx_explicit_memzero(job->plain.data, job->plain.len);
     }
 
     ngx_destroy_pool(job->pool);
-}
-
-
-/* a request that completes a job whose ID token needs the keys again */
-
-static ngx_int_t
-ngx_http_oauth2_refresh_keys(ngx_http_request_t *r,
-    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
-    ngx_http_oauth2_refresh_req_t *rq)
-{
-    ngx_int_t                       rc;
-    ngx_str_t                       result;
-    ngx_uint_t                      state;
-    ngx_http_oauth2_refresh_job_t  *job;
-
-    job = rq->keys_job;
-
-    if (!rq->keys_asked) {
-        rq->keys_asked = 1;
-
-        rc = ngx_http_oauth2_provider_refresh_keys(r, job->provider);
-
-        if (rc == NGX_AGAIN) {
-            return NGX_AGAIN;
-        }
-
-        /* fetched too recently, or it cannot be: the keys there are */
-    }
-
-    rq->keys_job = NULL;
-    job->keys_waiter = NULL;
-    job->keys_refetched = 1;
-
-    state = ngx_http_oauth2_refresh_validate(job);
-
-    ngx_str_null(&result);
-
-    if (state == NGX_HTTP_OAUTH2_SHM_DONE) {
-        result.data = ngx_pnalloc(r->pool, job->result.len);
-        if (result.data == NULL) {
-            state = NGX_HTTP_OAUTH2_SHM_FAILED;
-
-        } else {
-            ngx_memcpy(result.data, job->result.data, job->result.len);
-            result.len = job->result.len;
-        }
-    }
-
-    ngx_http_oauth2_refresh_finish(job, state);
-
-    if (state == NGX_HTTP_OAUTH2_SHM_DONE) {
-        return ngx_http_oauth2_refresh_apply(r, olcf, ctx, &result);
-    }
-
-    return ngx_http_oauth2_refresh_failed(r, ctx, state);
 }
 
 
@@ -964,10 +868,7 @@ ngx_http_oauth2_refresh_wait(ngx_http_request_t *r,
     ngx_queue_insert_tail(&ngx_http_oauth2_refresh_waiters, &rq->queue);
     rq->queued = 1;
 
-    /* a client that goes away while it waits ends the request now */
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
+    /* parked by the access handler; resumed by the job or the timer */
 
     return NGX_AGAIN;
 }
@@ -1006,21 +907,12 @@ ngx_http_oauth2_refresh_cleanup(void *data)
 {
     ngx_http_oauth2_refresh_req_t *rq = data;
 
-    ngx_http_oauth2_refresh_job_t  *job;
-
     ngx_http_oauth2_refresh_unwait(rq);
 
     if (rq->owner) {
         /* it was to start the refresh: another request will */
         ngx_http_oauth2_shm_refresh_set(rq->zone, rq->key,
                                         NGX_HTTP_OAUTH2_SHM_NONE, NULL, 0);
-    }
-
-    if (rq->keys_job) {
-        /* the job finds another request, later: not from a cleanup */
-        job = rq->keys_job;
-        job->keys_waiter = NULL;
-        ngx_post_event(&job->event, &ngx_posted_events);
     }
 }
 

@@ -117,7 +117,7 @@ ngx_http_oauth2_shm_add(ngx_conf_t *cf, ngx_http_oauth2_main_conf_t *omcf)
     omcf->zone->init = ngx_http_oauth2_shm_init_zone;
     omcf->zone->data = ctx;
 
-    return ngx_http_oauth2_backchannel_init(cf, omcf);
+    return NGX_OK;
 }
 
 

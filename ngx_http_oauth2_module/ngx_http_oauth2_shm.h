@@ -63,10 +63,6 @@ typedef struct {
 ngx_int_t ngx_http_oauth2_shm_add(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf);
 
-/* ngx_http_oauth2_backchannel.c: configuration checks; the sessions keep
- * the "sid" claim when a provider has backchannel_logout_uri */
-ngx_int_t ngx_http_oauth2_backchannel_init(ngx_conf_t *cf,
-    ngx_http_oauth2_main_conf_t *omcf);
 
 /* the key of an entry; NGX_ERROR only if OpenSSL fails */
 ngx_int_t ngx_http_oauth2_shm_key(ngx_uint_t kind, ngx_str_t *provider,

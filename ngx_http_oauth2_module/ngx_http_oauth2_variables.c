@@ -9,7 +9,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_handler.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_variables.h"
 
 
 /*
@@ -25,9 +29,12 @@
 #define NGX_HTTP_OAUTH2_VAR_EXPIRES_IN    3
 #define NGX_HTTP_OAUTH2_VAR_PROVIDER      4
 #define NGX_HTTP_OAUTH2_VAR_EMAIL         5
+#define NGX_HTTP_OAUTH2_VAR_ERROR         6
 
 
 static ngx_int_t ngx_http_oauth2_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_oauth2_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_oauth2_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -57,6 +64,9 @@ static ngx_http_variable_t  ngx_http_oauth2_vars[] = {
 
     { ngx_string("oauth2_provider"), NULL, ngx_http_oauth2_variable,
       NGX_HTTP_OAUTH2_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oauth2_error"), NULL, ngx_http_oauth2_error_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -236,4 +246,14 @@ ngx_http_oauth2_set_value(ngx_http_variable_value_t *v, ngx_str_t *value)
     v->data = value->data;
 
     return NGX_OK;
+}
+
+
+/* $oauth2_error: why the module refused the request, empty if it did not */
+
+static ngx_int_t
+ngx_http_oauth2_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_oauth2_set_value(v, ngx_http_oauth2_error(r));
 }

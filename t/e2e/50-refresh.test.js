@@ -14,7 +14,9 @@
 //   (log in again: 302 / 401), a 500 (401 once the tokens have expired, but
 //   a session only within refresh_margin still passes), a new ID token about
 //   another user (refused), a new ID token signed with a key published
-//   after the JWKS was cached (fetched again, accepted).
+//   after the JWKS was cached (fetched again, accepted), also when the
+//   request that started the refresh left before the answer (the call
+//   waits for the JWKS by itself and its result serves the next request).
 // - The real OP (oidc-provider, 5 s tokens, rotation on): log in, wait past
 //   the expiry, request again: 200 without a login and a new session
 //   cookie; the previous cookie still works during the grace period.
@@ -130,6 +132,7 @@ describe('session refresh with the fake provider', moduleTestOptions(), () => {
     fault: ['token-500', ''],
     other: ['ttl-601', ''],
     kid: ['kid-rotate', '    jwks_min_refresh 0;\n'],
+    kidalone: ['kid-rotate+token-slow-800', '    jwks_min_refresh 0;\n'],
     slow: ['token-slow-800', ''],
     short: ['refresh-no-rotate+ttl-33', '    refresh_margin  32s;\n'],
     workers: ['ttl-602', ''],
@@ -301,6 +304,43 @@ ${names.map(locationConf).join('\n')}
     assert.deepEqual(res.map((r) => r.status), [200, 200, 200, 200, 200], ngx.errorLog().slice(-2000));
     assert.equal((await fake.stats())[`${scenario}/jwks`] - jwksBefore, 1, 'one JWKS refetch');
     assert.ok(setSession(res[0], 'kid'));
+  });
+
+  test('an unknown kid with no request left waiting: the refresh fetches the JWKS by itself, its result serves the next request', async () => {
+    // the old design needed a waiting request to fetch the JWKS for the
+    // call; with none left the refresh failed and the user logged in again
+    const scenario = PROVIDERS.kidalone[0];
+    const warm = await rawGet(PORT, '/p/kidalone/x', {
+      cookie: sessionCookie('kidalone', { refresh_token: fakeRefreshToken(scenario) }), accept: 'application/json',
+    });
+    assert.equal(warm.status, 200, 'the JWKS is now cached');
+
+    await fake.rotate(); // a kid the cached JWKS does not have
+    const stats = await fake.stats();
+    const jwksBefore = stats[`${scenario}/jwks`];
+    const tokenBefore = tokenCalls(stats, scenario);
+    const cur = logCursor(errorLogFile);
+    const cookie = sessionCookie('kidalone', { refresh_token: fakeRefreshToken(scenario) });
+
+    const first = http.request({
+      host: '127.0.0.1', port: PORT, path: '/p/kidalone/first', agent: false,
+      headers: { cookie, accept: 'application/json' },
+    });
+    first.on('error', () => {});
+    first.end();
+    await sleep(200);
+    first.destroy(); // before the token endpoint answers (800 ms)
+
+    await sleep(1500);
+    const after = await fake.stats();
+    assert.equal(after[`${scenario}/jwks`] - jwksBefore, 1, 'the call fetched the JWKS again');
+    assert.equal(tokenCalls(after, scenario) - tokenBefore, 1);
+
+    const next = await rawGet(PORT, '/p/kidalone/next', { cookie, accept: 'application/json' });
+    assert.equal(next.status, 200, cur.since());
+    assert.ok(setSession(next, 'kidalone'), 'the refreshed session');
+    assert.equal(tokenCalls(await fake.stats(), scenario) - tokenBefore, 1, 'no second token call');
+    assert.doesNotMatch(cur.since(), /unknown key/);
   });
 
   test('the request that started the refresh leaves: the call completes for the others', async () => {

@@ -11,9 +11,9 @@
  * reads them) and as a response body for ngx_http_oauth2_form_param()
  * ("access_token", "token_type", "refresh_token", "expires_in", "error").
  *
- * Both functions are static in ngx_http_oauth2_handler.c, which does not
- * compile without the rest of nginx: t/fuzz/run.sh extracts their current
- * text (and NGX_HTTP_OAUTH2_MAX_PARAM) from it into
+ * Both functions live in ngx_http_oauth2_token.c, whose rest needs more
+ * of nginx than the shim has: t/fuzz/run.sh extracts their current text
+ * (and NGX_HTTP_OAUTH2_MAX_PARAM from token.h) into
  * fuzz_handler_params.c, included here.  ngx_http_arg() and
  * ngx_unescape_uri() are the stand-ins of t/shim/ngx_shim.c (nginx's own
  * are not in Debian's nginx-dev).

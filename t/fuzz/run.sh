@@ -94,8 +94,9 @@ done
 INCS="$INCS -I $SRC -I $FUZZ -I $ROOT/t/shim -I $OUT"
 
 
-# ngx_http_oauth2_get_param() and _form_param() are static in the handler:
-# their current text goes into a file of their own
+# ngx_http_oauth2_get_param() and _form_param() of ngx_http_oauth2_token.c:
+# their current text goes into a file of their own (the rest of token.c
+# needs more of nginx than the shim has)
 
 extract_params() {
     awk '
@@ -107,7 +108,8 @@ extract_params() {
         on { print }
         on && /^}/ { on = 0; print "" }
         { prev = $0 }
-    ' "$SRC/ngx_http_oauth2_handler.c" > "$OUT/fuzz_handler_params.c"
+    ' "$SRC/ngx_http_oauth2_token.h" "$SRC/ngx_http_oauth2_token.c" \
+        > "$OUT/fuzz_handler_params.c"
 
     if [ "$(grep -c '^ngx_http_oauth2_\(get\|form\)_param(' \
              "$OUT/fuzz_handler_params.c")" != 2 ] \
@@ -115,7 +117,7 @@ extract_params() {
              "$OUT/fuzz_handler_params.c"
     then
         say "cannot find ngx_http_oauth2_get_param(), _form_param() and" \
-            "NGX_HTTP_OAUTH2_MAX_PARAM in ngx_http_oauth2_handler.c"
+            "NGX_HTTP_OAUTH2_MAX_PARAM in ngx_http_oauth2_token.[ch]"
         return 1
     fi
 }

@@ -1,0 +1,511 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+/*
+ * Sending a browser to the provider: the provider chooser of a location
+ * with several, the authorization request (state, nonce, PKCE), and the
+ * state cookies that carry a login in flight.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_request.h"
+#include "ngx_http_oauth2_token.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_login.h"
+
+
+#define NGX_HTTP_OAUTH2_MAX_STATES       5
+#define NGX_HTTP_OAUTH2_RANDOM_LEN       32
+
+
+typedef struct {
+    ngx_str_t                       name;
+    time_t                          created;
+} ngx_http_oauth2_state_ref_t;
+
+
+typedef struct {
+    ngx_http_oauth2_loc_conf_t     *olcf;
+    ngx_http_oauth2_provider_t     *provider;
+    ngx_array_t                     states;
+} ngx_http_oauth2_state_scan_t;
+
+
+static ngx_int_t ngx_http_oauth2_limit_states(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_scan_state(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, void *data);
+static ngx_int_t ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out);
+static ngx_int_t ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool,
+    ngx_str_t *verifier, ngx_str_t *challenge);
+
+
+/*
+ * A location that admits several providers asks the user which one: the
+ * chooser page links to this same URL with "oauth2_provider=NAME" added
+ * at the end of its arguments.
+ */
+
+ngx_http_oauth2_provider_t *
+ngx_http_oauth2_chosen(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    ngx_str_t                     name;
+    ngx_uint_t                    i;
+    ngx_http_oauth2_provider_t  **pp;
+
+    if (ngx_http_arg(r, (u_char *) "oauth2_provider",
+                     sizeof("oauth2_provider") - 1, &name)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    pp = olcf->choices->elts;
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        if (pp[i]->name.len == name.len
+            && ngx_strncmp(pp[i]->name.data, name.data, name.len) == 0)
+        {
+            return pp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_chooser(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    u_char                       *p;
+    size_t                        len, uri;
+    ngx_buf_t                    *b;
+    ngx_str_t                     url;
+    ngx_uint_t                    i, query;
+    ngx_http_oauth2_provider_t  **pp;
+
+    static u_char  head[] =
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        "<title>Log in</title></head>\n<body><h1>Log in with</h1>\n<ul>\n";
+    static u_char  tail[] = "</ul>\n</body></html>\n";
+
+    pp = olcf->choices->elts;
+
+    if (ngx_http_oauth2_request_url(r, &url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    query = (ngx_strlchr(url.data, url.data + url.len, '?') != NULL);
+
+    uri = url.len + ngx_escape_html(NULL, url.data, url.len);
+
+    len = sizeof(head) - 1 + sizeof(tail) - 1;
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        len += sizeof("<li><a href=\"&amp;oauth2_provider=\"></a></li>\n")
+               - 1 + uri + 2 * pp[i]->name.len;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, head, sizeof(head) - 1);
+
+    for (i = 0; i < olcf->choices->nelts; i++) {
+        p = ngx_cpymem(p, "<li><a href=\"", sizeof("<li><a href=\"") - 1);
+        p = (u_char *) ngx_escape_html(p, url.data, url.len);
+
+        if (query) {
+            p = ngx_cpymem(p, "&amp;", sizeof("&amp;") - 1);
+
+        } else {
+            *p++ = '?';
+        }
+
+        p = ngx_sprintf(p, "oauth2_provider=%V\">%V</a></li>\n",
+                        &pp[i]->name, &pp[i]->name);
+    }
+
+    p = ngx_cpymem(p, tail, sizeof(tail) - 1);
+
+    b->last = p;
+
+    return ngx_http_oauth2_send_html(r, NGX_HTTP_OK, b);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
+    ngx_http_oauth2_provider_t *p)
+{
+    u_char                         *s;
+    size_t                          len;
+    ngx_int_t                       rc;
+    ngx_str_t                       plain, sealed, name, redirect_uri;
+    ngx_str_t                       challenge, method, code, client_id;
+    ngx_table_elt_t                *location;
+    ngx_http_oauth2_metadata_t     *md;
+    ngx_http_oauth2_login_state_t   st;
+
+    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
+    }
+
+    md = ngx_http_oauth2_provider_metadata(p);
+
+    rc = ngx_http_oauth2_redirect_uri(r, p, &redirect_uri);
+
+    if (rc != NGX_OK) {
+        return ngx_http_oauth2_host_failed(r, rc);
+    }
+
+    ngx_memzero(&st, sizeof(ngx_http_oauth2_login_state_t));
+
+    st.created = ngx_time();
+
+    if (ngx_http_oauth2_random(r->pool, &st.state) != NGX_OK
+        || ngx_http_oauth2_random(r->pool, &st.nonce) != NGX_OK
+        || ngx_http_oauth2_random(r->pool, &st.verifier) != NGX_OK
+        || ngx_http_oauth2_pkce_challenge(r->pool, &st.verifier, &challenge)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the page to come back to: this request's own path and arguments,
+     * so always a path on this host */
+
+    if (ngx_http_oauth2_request_url(r, &st.return_url) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (olcf->choices != NULL) {
+        /* without the chooser's "oauth2_provider=NAME" at the end */
+
+        len = sizeof("oauth2_provider=") - 1 + p->name.len + 1;
+
+        if (st.return_url.len > len
+            && ngx_strncmp(st.return_url.data + st.return_url.len - len + 1,
+                           "oauth2_provider=", sizeof("oauth2_provider=") - 1)
+               == 0)
+        {
+            st.return_url.len -= len;
+        }
+    }
+
+    if (ngx_http_oauth2_limit_states(r, olcf, p) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    name.len = p->state_cookie_name.len + 8;
+    name.data = ngx_pnalloc(r->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_cpymem(name.data, p->state_cookie_name.data,
+                   p->state_cookie_name.len);
+    ngx_memcpy(s, st.state.data, 8);
+
+    if (ngx_http_oauth2_state_encode(r->pool, &st, &plain) != NGX_OK
+        || ngx_http_oauth2_seal(r->pool, olcf->keys,
+                                NGX_HTTP_OAUTH2_SEAL_STATE, &name, &plain,
+                                &sealed)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_oauth2_cookie_set(r, &name, &sealed,
+                                   NGX_HTTP_OAUTH2_STATE_TTL,
+                                   ngx_http_oauth2_secure(r, olcf),
+                                   &olcf->cookie_domain)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&code, "code");
+    ngx_str_set(&method, "S256");
+    client_id = p->client_id;
+
+    len = md->authorization_endpoint.len + 1
+          + ngx_http_oauth2_param_len("response_type", &code)
+          + ngx_http_oauth2_param_len("client_id", &client_id)
+          + ngx_http_oauth2_param_len("redirect_uri", &redirect_uri)
+          + ngx_http_oauth2_param_len("scope", &p->scope)
+          + ngx_http_oauth2_param_len("state", &st.state)
+          + ngx_http_oauth2_param_len("nonce", &st.nonce)
+          + ngx_http_oauth2_param_len("code_challenge", &challenge)
+          + ngx_http_oauth2_param_len("code_challenge_method", &method)
+          + p->auth_params.len + 1;
+
+    location = ngx_list_push(&r->headers_out.headers);
+    if (location == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    location->value.data = ngx_pnalloc(r->pool, len);
+    if (location->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_cpymem(location->value.data, md->authorization_endpoint.data,
+                   md->authorization_endpoint.len);
+
+    *s++ = ngx_strlchr(md->authorization_endpoint.data,
+                       md->authorization_endpoint.data
+                       + md->authorization_endpoint.len, '?')
+           ? '&' : '?';
+
+    s = ngx_http_oauth2_add_param(s, "response_type", &code);
+    s = ngx_http_oauth2_add_param(s, "client_id", &client_id);
+    s = ngx_http_oauth2_add_param(s, "redirect_uri", &redirect_uri);
+    s = ngx_http_oauth2_add_param(s, "scope", &p->scope);
+    s = ngx_http_oauth2_add_param(s, "state", &st.state);
+
+    if (p->oidc) {
+        s = ngx_http_oauth2_add_param(s, "nonce", &st.nonce);
+    }
+
+    s = ngx_http_oauth2_add_param(s, "code_challenge", &challenge);
+    s = ngx_http_oauth2_add_param(s, "code_challenge_method", &method);
+
+    if (p->auth_params.len) {
+        s = ngx_cpymem(s, p->auth_params.data, p->auth_params.len);
+        *s++ = '&';
+    }
+
+    /* no trailing "&" */
+    location->value.len = s - location->value.data - 1;
+
+    location->hash = 1;
+    ngx_str_set(&location->key, "Location");
+
+#if (nginx_version >= 1023000)
+    location->next = NULL;
+#endif
+
+    ngx_http_clear_location(r);
+    r->headers_out.location = location;
+
+    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oauth2 provider \"%V\": redirecting to login", &p->name);
+
+    return NGX_HTTP_MOVED_TEMPORARILY;
+}
+
+
+/*
+ * One state cookie per login in flight lets several tabs log in at once;
+ * the oldest are dropped so that at most NGX_HTTP_OAUTH2_MAX_STATES stay.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_limit_states(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_str_t                      empty;
+    ngx_uint_t                     i, j, oldest;
+    ngx_http_oauth2_state_ref_t   *ref;
+    ngx_http_oauth2_state_scan_t   scan;
+
+    scan.olcf = olcf;
+    scan.provider = p;
+
+    if (ngx_array_init(&scan.states, r->pool, 4,
+                       sizeof(ngx_http_oauth2_state_ref_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_cookie_each(r, &p->state_cookie_name,
+                                    ngx_http_oauth2_scan_state, &scan)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_str_null(&empty);
+    ref = scan.states.elts;
+
+    for (i = 0; i < scan.states.nelts; i++) {
+        if (ref[i].created != 0) {
+            continue;
+        }
+
+        /* expired or unreadable: delete */
+
+        if (ngx_http_oauth2_cookie_set(r, &ref[i].name, &empty, 0,
+                                       ngx_http_oauth2_secure(r, olcf),
+                                       &olcf->cookie_domain)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ref[i].created = NGX_MAX_TIME_T_VALUE;
+    }
+
+    for ( ;; ) {
+        j = 0;
+
+        for (i = 0; i < scan.states.nelts; i++) {
+            if (ref[i].created != NGX_MAX_TIME_T_VALUE) {
+                j++;
+            }
+        }
+
+        if (j < NGX_HTTP_OAUTH2_MAX_STATES) {
+            return NGX_OK;
+        }
+
+        oldest = 0;
+
+        for (i = 1; i < scan.states.nelts; i++) {
+            if (ref[i].created < ref[oldest].created) {
+                oldest = i;
+            }
+        }
+
+        if (ngx_http_oauth2_cookie_set(r, &ref[oldest].name, &empty, 0,
+                                       ngx_http_oauth2_secure(r, olcf),
+                                       &olcf->cookie_domain)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ref[oldest].created = NGX_MAX_TIME_T_VALUE;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_scan_state(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, void *data)
+{
+    ngx_http_oauth2_state_scan_t *scan = data;
+
+    ngx_str_t                       plain;
+    ngx_uint_t                      index;
+    ngx_http_oauth2_state_ref_t    *ref;
+    ngx_http_oauth2_login_state_t   st;
+
+    ref = ngx_array_push(&scan->states);
+    if (ref == NULL) {
+        return NGX_ERROR;
+    }
+
+    ref->name = *name;
+    ref->created = 0;
+
+    if (ngx_http_oauth2_open(r->pool, scan->olcf->keys,
+                             NGX_HTTP_OAUTH2_SEAL_STATE, name, value, &plain,
+                             &index)
+        == NGX_OK
+        && ngx_http_oauth2_state_decode(r->pool, &plain, &st) == NGX_OK
+        && st.created + NGX_HTTP_OAUTH2_STATE_TTL > ngx_time())
+    {
+        ref->created = st.created;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the redirect_uri sent to the provider: as configured, or the configured
+ * path on the host this request was sent to */
+
+ngx_int_t
+ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *uri)
+{
+    if (p->redirect_uri.data[0] != '/') {
+        *uri = p->redirect_uri;
+        return NGX_OK;
+    }
+
+    return ngx_http_oauth2_absolute_url(r, &p->redirect_uri, uri);
+}
+
+
+/* 32 random bytes, base64url: state, nonce and PKCE code_verifier */
+
+static ngx_int_t
+ngx_http_oauth2_random(ngx_pool_t *pool, ngx_str_t *out)
+{
+    u_char     buf[NGX_HTTP_OAUTH2_RANDOM_LEN];
+    ngx_str_t  src;
+
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+        return NGX_ERROR;
+    }
+
+    src.len = sizeof(buf);
+    src.data = buf;
+
+    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(sizeof(buf)));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(out, &src);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool, ngx_str_t *verifier,
+    ngx_str_t *challenge)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    ngx_str_t     src;
+    unsigned int  n;
+
+    if (EVP_Digest(verifier->data, verifier->len, md, &n, EVP_sha256(), NULL)
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    src.len = n;
+    src.data = md;
+
+    challenge->data = ngx_pnalloc(pool, ngx_base64_encoded_length(n));
+    if (challenge->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(challenge, &src);
+
+    return NGX_OK;
+}

@@ -1,0 +1,285 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+/*
+ * The OAuth 2.0 protocol pieces that several calls share: the fields of
+ * a token response and their checks, form and query parameters (encoding
+ * and parsing), and client authentication.  No request state: the
+ * fuzzer t/fuzz/fuzz_query.c links this file alone.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_token.h"
+
+
+static ngx_uint_t ngx_http_oauth2_printable(ngx_str_t *s);
+
+
+size_t
+ngx_http_oauth2_param_len(const char *name, ngx_str_t *value)
+{
+    return ngx_strlen(name) + 2 + value->len
+           + 2 * ngx_escape_uri(NULL, value->data, value->len,
+                                NGX_ESCAPE_URI_COMPONENT);
+}
+
+
+/* name=value&, the value percent-encoded */
+
+u_char *
+ngx_http_oauth2_add_param(u_char *p, const char *name, ngx_str_t *value)
+{
+    p = ngx_cpymem(p, name, ngx_strlen(name));
+    *p++ = '=';
+    p = (u_char *) ngx_escape_uri(p, value->data, value->len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    *p++ = '&';
+
+    return p;
+}
+
+
+/* a query argument, percent-decoded, bounded in size */
+
+ngx_int_t
+ngx_http_oauth2_get_param(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (raw.len == 0 || raw.len > NGX_HTTP_OAUTH2_MAX_PARAM) {
+        return NGX_DECLINED;
+    }
+
+    value->data = ngx_pnalloc(r->pool, raw.len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    dst = value->data;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    for (src = value->data; src < dst; src++) {
+        if (*src < ' ' || *src == 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return value->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* RFC 6749 2.3.1: client id and secret form-encoded, then Basic */
+
+ngx_int_t
+ngx_http_oauth2_basic_auth(ngx_pool_t *pool, ngx_http_oauth2_provider_t *p,
+    ngx_str_t *authorization)
+{
+    u_char     *s;
+    size_t      len;
+    ngx_str_t   credentials, encoded;
+
+    len = p->client_id.len + 1 + p->client_secret.len
+          + 2 * ngx_escape_uri(NULL, p->client_id.data, p->client_id.len,
+                               NGX_ESCAPE_URI_COMPONENT)
+          + 2 * ngx_escape_uri(NULL, p->client_secret.data,
+                               p->client_secret.len,
+                               NGX_ESCAPE_URI_COMPONENT);
+
+    credentials.data = ngx_pnalloc(pool, len);
+    if (credentials.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = (u_char *) ngx_escape_uri(credentials.data, p->client_id.data,
+                                  p->client_id.len, NGX_ESCAPE_URI_COMPONENT);
+    *s++ = ':';
+    s = (u_char *) ngx_escape_uri(s, p->client_secret.data,
+                                  p->client_secret.len,
+                                  NGX_ESCAPE_URI_COMPONENT);
+    credentials.len = s - credentials.data;
+
+    authorization->data = ngx_pnalloc(pool, sizeof("Basic ") - 1
+                                      + ngx_base64_encoded_length(
+                                            credentials.len));
+    if (authorization->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    encoded.data = ngx_cpymem(authorization->data, "Basic ",
+                              sizeof("Basic ") - 1);
+    ngx_encode_base64(&encoded, &credentials);
+
+    authorization->len = sizeof("Basic ") - 1 + encoded.len;
+
+    ngx_explicit_memzero(credentials.data, credentials.len);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_oauth2_token_fields(yajl_val doc, ngx_http_oauth2_token_fields_t *t)
+{
+    int64_t    n;
+    ngx_int_t  rc;
+    ngx_str_t  value;
+
+    (void) ngx_http_oauth2_json_string(doc, "error", &t->error);
+    (void) ngx_http_oauth2_json_string(doc, "access_token", &t->access_token);
+    (void) ngx_http_oauth2_json_string(doc, "token_type", &t->token_type);
+    (void) ngx_http_oauth2_json_string(doc, "refresh_token",
+                                       &t->refresh_token);
+    (void) ngx_http_oauth2_json_string(doc, "id_token", &t->id_token);
+
+    /*
+     * a number, a fraction rounded down (the session ends no later than
+     * the token), or a string of digits as in a form-encoded answer;
+     * anything else is as if absent
+     */
+
+    t->expires_in = 0;
+
+    rc = ngx_http_oauth2_json_seconds(doc, "expires_in", 0, &n);
+
+    if (rc == NGX_ERROR
+        && ngx_http_oauth2_json_string(doc, "expires_in", &value) == NGX_OK)
+    {
+        n = ngx_atotm(value.data, value.len);
+        rc = (n == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    }
+
+    if (rc == NGX_OK && n > 0 && n < 10 * 365 * 86400) {
+        t->expires_in = (time_t) n;
+    }
+}
+
+
+/*
+ * Tokens are passed on in headers ($oauth2_access_token, the refresh and
+ * revocation requests): RFC 6749 (appendix A) allows only printable ASCII
+ * in them, and a CR or LF would split the header.  The name of the first
+ * token that is not, or NULL.
+ */
+
+const char *
+ngx_http_oauth2_token_fields_invalid(ngx_http_oauth2_token_fields_t *t)
+{
+    if (!ngx_http_oauth2_printable(&t->access_token)) {
+        return "access_token";
+    }
+
+    if (!ngx_http_oauth2_printable(&t->refresh_token)) {
+        return "refresh_token";
+    }
+
+    if (!ngx_http_oauth2_printable(&t->id_token)) {
+        return "id_token";
+    }
+
+    return NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_oauth2_printable(ngx_str_t *s)
+{
+    u_char  *p, *last;
+
+    last = s->data + s->len;
+
+    for (p = s->data; p < last; p++) {
+        if (*p < 0x20 || *p > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+ngx_uint_t
+ngx_http_oauth2_bearer(ngx_str_t *token_type)
+{
+    return token_type->len == 0
+           || (token_type->len == 6
+               && ngx_strncasecmp(token_type->data, (u_char *) "bearer", 6)
+                  == 0);
+}
+
+
+void
+ngx_http_oauth2_error_code(ngx_str_t *error)
+{
+    u_char  *c;
+
+    for (c = error->data; c < error->data + error->len; c++) {
+        if (!(isalnum(*c) || *c == '_' || *c == '-')) {
+            ngx_str_set(error, "invalid");
+            return;
+        }
+    }
+}
+
+
+/* a parameter of an application/x-www-form-urlencoded body */
+
+ngx_int_t
+ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
+    const char *name, ngx_str_t *value)
+{
+    u_char  *p, *last, *end, *dst, *src;
+    size_t   len;
+
+    len = ngx_strlen(name);
+    p = body->data;
+    last = body->data + body->len;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, '&');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if ((size_t) (end - p) > len && p[len] == '='
+            && ngx_strncmp(p, name, len) == 0)
+        {
+            p += len + 1;
+
+            value->data = ngx_pnalloc(pool, end - p);
+            if (value->data == NULL) {
+                return NGX_ERROR;
+            }
+
+            dst = value->data;
+            src = p;
+            ngx_unescape_uri(&dst, &src, end - p, 0);
+            value->len = dst - value->data;
+
+            return NGX_OK;
+        }
+
+        p = end + 1;
+    }
+
+    return NGX_DECLINED;
+}

@@ -1,0 +1,70 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+/*
+ * The OAuth 2.0 protocol pieces that several calls share: the fields of
+ * a token response and their checks, form and query parameters (encoding
+ * and parsing), and client authentication.  No request state: the
+ * fuzzer t/fuzz/fuzz_query.c links this file alone.
+ * (ngx_http_oauth2_token.c)
+ */
+
+
+#ifndef _NGX_HTTP_OAUTH2_TOKEN_H_INCLUDED_
+#define _NGX_HTTP_OAUTH2_TOKEN_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_json.h"
+
+
+/* the longest query or form parameter taken */
+#define NGX_HTTP_OAUTH2_MAX_PARAM        4096
+
+
+/* the fields of a token endpoint's answer (RFC 6749, 5.1 and 5.2) */
+typedef struct {
+    ngx_str_t                       error;
+    ngx_str_t                       access_token;
+    ngx_str_t                       token_type;
+    ngx_str_t                       refresh_token;
+    ngx_str_t                       id_token;
+    time_t                          expires_in;  /* 0: absent or absurd */
+} ngx_http_oauth2_token_fields_t;
+
+
+size_t ngx_http_oauth2_param_len(const char *name, ngx_str_t *value);
+/* "name=value&" with the value percent-encoded, and its length */
+u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_oauth2_get_param(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+/* the Authorization value of client_secret_basic */
+ngx_int_t ngx_http_oauth2_basic_auth(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);
+/* the fields of a JSON token response (doc: an object); the strings point
+ * into doc */
+void ngx_http_oauth2_token_fields(yajl_val doc,
+    ngx_http_oauth2_token_fields_t *t);
+/* the first token of t with a byte outside 0x20-0x7e, or NULL */
+const char *ngx_http_oauth2_token_fields_invalid(
+    ngx_http_oauth2_token_fields_t *t);
+/* token_type absent or "Bearer", in any case (RFC 6749, 7.1) */
+ngx_uint_t ngx_http_oauth2_bearer(ngx_str_t *token_type);
+/* an error code of the provider, made fit to log and show: error codes
+ * are made of letters, digits, "_" and "-"; anything else is "invalid" */
+void ngx_http_oauth2_error_code(ngx_str_t *error);
+/* a parameter of an application/x-www-form-urlencoded body, decoded:
+ * NGX_OK, NGX_DECLINED if absent */
+ngx_int_t ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
+    const char *name, ngx_str_t *value);
+
+
+#endif /* _NGX_HTTP_OAUTH2_TOKEN_H_INCLUDED_ */
