@@ -31,6 +31,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_url.h"
 
 
 typedef struct {
