@@ -21,7 +21,7 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_conf_provider.h"
-#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_jwk.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_url.h"
 
