@@ -157,9 +157,8 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     u_char                         *s;
     size_t                          len;
     ngx_int_t                       rc;
-    ngx_str_t                       plain, sealed, name, redirect_uri;
+    ngx_str_t                       plain, sealed, name, redirect_uri, url;
     ngx_str_t                       challenge, method, code, client_id;
-    ngx_table_elt_t                *location;
     ngx_http_oauth2_metadata_t     *md;
     ngx_http_oauth2_login_state_t   st;
 
@@ -219,15 +218,11 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    name.len = p->state_cookie_name.len + 8;
-    name.data = ngx_pnalloc(r->pool, name.len);
-    if (name.data == NULL) {
+    if (ngx_http_oauth2_state_cookie_name(r->pool, p, &st.state, &name)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    s = ngx_cpymem(name.data, p->state_cookie_name.data,
-                   p->state_cookie_name.len);
-    ngx_memcpy(s, st.state.data, 8);
 
     if (ngx_http_oauth2_state_encode(r->pool, &st, &plain) != NGX_OK
         || ngx_http_oauth2_seal(r->pool, olcf->keys,
@@ -262,17 +257,12 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
           + ngx_http_oauth2_param_len("code_challenge_method", &method)
           + p->auth_params.len + 1;
 
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
+    url.data = ngx_pnalloc(r->pool, len);
+    if (url.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    location->value.data = ngx_pnalloc(r->pool, len);
-    if (location->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    s = ngx_cpymem(location->value.data, md->authorization_endpoint.data,
+    s = ngx_cpymem(url.data, md->authorization_endpoint.data,
                    md->authorization_endpoint.len);
 
     *s++ = ngx_strlchr(md->authorization_endpoint.data,
@@ -299,26 +289,12 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     }
 
     /* no trailing "&" */
-    location->value.len = s - location->value.data - 1;
-
-    location->hash = 1;
-    ngx_str_set(&location->key, "Location");
-
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-
-    ngx_http_clear_location(r);
-    r->headers_out.location = location;
-
-    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    url.len = s - url.data - 1;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oauth2 provider \"%V\": redirecting to login", &p->name);
 
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_oauth2_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
 }
 
 
@@ -506,6 +482,30 @@ ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool, ngx_str_t *verifier,
     }
 
     ngx_encode_base64url(challenge, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_state_cookie_name(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *state, ngx_str_t *name)
+{
+    u_char  *s;
+
+    if (state->len < NGX_HTTP_OAUTH2_STATE_NAME_LEN) {
+        return NGX_ERROR;
+    }
+
+    name->len = p->state_cookie_name.len + NGX_HTTP_OAUTH2_STATE_NAME_LEN;
+    name->data = ngx_pnalloc(pool, name->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_cpymem(name->data, p->state_cookie_name.data,
+                   p->state_cookie_name.len);
+    ngx_memcpy(s, state->data, NGX_HTTP_OAUTH2_STATE_NAME_LEN);
 
     return NGX_OK;
 }

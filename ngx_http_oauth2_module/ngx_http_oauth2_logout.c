@@ -41,8 +41,6 @@ static void ngx_http_oauth2_revoke(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *url, ngx_str_t *token,
     const char *hint);
 static void ngx_http_oauth2_revoke_done(ngx_http_oauth2_fetch_t *f);
-static ngx_int_t ngx_http_oauth2_logout_location(ngx_http_request_t *r,
-    ngx_str_t *location);
 
 
 typedef struct {
@@ -153,7 +151,7 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
 
     if (md == NULL || md->end_session_endpoint.len == 0) {
         location = p->post_logout_uri;
-        return ngx_http_oauth2_logout_location(r, &location);
+        return ngx_http_oauth2_redirect(r, NGX_HTTP_SEE_OTHER, &location);
     }
 
     /* RP-Initiated Logout 1.0 */
@@ -196,33 +194,7 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
 
     location.len = s - location.data - 1;
 
-    return ngx_http_oauth2_logout_location(r, &location);
-}
-
-
-static ngx_int_t
-ngx_http_oauth2_logout_location(ngx_http_request_t *r, ngx_str_t *location)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Location");
-    h->value = *location;
-
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    ngx_http_clear_location(r);
-    r->headers_out.location = h;
-
-    /* 303: the POST that logged out is not repeated */
-    return NGX_HTTP_SEE_OTHER;
+    return ngx_http_oauth2_redirect(r, NGX_HTTP_SEE_OTHER, &location);
 }
 
 
@@ -377,9 +349,9 @@ static void
 ngx_http_oauth2_revoke(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
     ngx_str_t *url, ngx_str_t *token, const char *hint)
 {
-    u_char                   *s;
     ngx_str_t                 type;
     ngx_pool_t               *pool;
+    ngx_http_oauth2_param_t   params[3];
     ngx_http_oauth2_fetch_t  *f;
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
@@ -400,40 +372,15 @@ ngx_http_oauth2_revoke(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
     type.data = (u_char *) hint;
     type.len = ngx_strlen(hint);
 
-    f->body.data = ngx_pnalloc(pool,
-                               ngx_http_oauth2_param_len("token", token)
-                               + ngx_http_oauth2_param_len("token_type_hint",
-                                                           &type)
-                               + ngx_http_oauth2_param_len("client_id",
-                                                           &p->client_id)
-                               + ngx_http_oauth2_param_len("client_secret",
-                                                           &p->client_secret));
-    if (f->body.data == NULL) {
+    params[0].name = "token";
+    params[0].value = token;
+    params[1].name = "token_type_hint";
+    params[1].value = &type;
+    params[2].name = NULL;
+
+    if (ngx_http_oauth2_client_request(pool, p, params, f) != NGX_OK) {
         goto failed;
     }
-
-    s = ngx_http_oauth2_add_param(f->body.data, "token", token);
-    s = ngx_http_oauth2_add_param(s, "token_type_hint", &type);
-
-    if (p->client_secret.len == 0
-        || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST)
-    {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
-
-        if (p->client_secret.len) {
-            s = ngx_http_oauth2_add_param(s, "client_secret",
-                                          &p->client_secret);
-        }
-
-    } else {
-        if (ngx_http_oauth2_basic_auth(pool, p, &f->authorization)
-            != NGX_OK)
-        {
-            goto failed;
-        }
-    }
-
-    f->body.len = s - f->body.data - 1;
 
     if (ngx_http_oauth2_fetch_start(f) == NGX_OK) {
         return;
@@ -455,11 +402,7 @@ ngx_http_oauth2_revoke_done(ngx_http_oauth2_fetch_t *f)
     ngx_pool_t *pool = f->data;
 
     if (f->rc != NGX_OK || f->status != 200) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "oauth2 provider \"%V\": %s request to \"%V\" "
-                      "failed: %s (HTTP status %ui)", &f->provider,
-                      f->endpoint, &f->url,
-                      f->error ? f->error : "unexpected answer", f->status);
+        ngx_http_oauth2_provider_failed(f, ngx_cycle->log, NULL, "");
     }
 
     ngx_destroy_pool(pool);
