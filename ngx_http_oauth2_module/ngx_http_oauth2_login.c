@@ -154,11 +154,11 @@ ngx_int_t
 ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_http_oauth2_provider_t *p)
 {
-    u_char                         *s;
     size_t                          len;
     ngx_int_t                       rc;
     ngx_str_t                       plain, sealed, name, redirect_uri, url;
     ngx_str_t                       challenge, method, code, client_id;
+    ngx_http_oauth2_param_t         params[9];
     ngx_http_oauth2_metadata_t     *md;
     ngx_http_oauth2_login_state_t   st;
 
@@ -246,50 +246,30 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_str_set(&method, "S256");
     client_id = p->client_id;
 
-    len = md->authorization_endpoint.len + 1
-          + ngx_http_oauth2_param_len("response_type", &code)
-          + ngx_http_oauth2_param_len("client_id", &client_id)
-          + ngx_http_oauth2_param_len("redirect_uri", &redirect_uri)
-          + ngx_http_oauth2_param_len("scope", &p->scope)
-          + ngx_http_oauth2_param_len("state", &st.state)
-          + ngx_http_oauth2_param_len("nonce", &st.nonce)
-          + ngx_http_oauth2_param_len("code_challenge", &challenge)
-          + ngx_http_oauth2_param_len("code_challenge_method", &method)
-          + p->auth_params.len + 1;
+    params[0].name = "response_type";
+    params[0].value = &code;
+    params[1].name = "client_id";
+    params[1].value = &client_id;
+    params[2].name = "redirect_uri";
+    params[2].value = &redirect_uri;
+    params[3].name = "scope";
+    params[3].value = &p->scope;
+    params[4].name = "state";
+    params[4].value = &st.state;
+    params[5].name = "nonce";
+    params[5].value = p->oidc ? &st.nonce : NULL;
+    params[6].name = "code_challenge";
+    params[6].value = &challenge;
+    params[7].name = "code_challenge_method";
+    params[7].value = &method;
+    params[8].name = NULL;
 
-    url.data = ngx_pnalloc(r->pool, len);
-    if (url.data == NULL) {
+    if (ngx_http_oauth2_endpoint_url(r->pool, &md->authorization_endpoint,
+                                     params, &p->auth_params, &url)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    s = ngx_cpymem(url.data, md->authorization_endpoint.data,
-                   md->authorization_endpoint.len);
-
-    *s++ = ngx_strlchr(md->authorization_endpoint.data,
-                       md->authorization_endpoint.data
-                       + md->authorization_endpoint.len, '?')
-           ? '&' : '?';
-
-    s = ngx_http_oauth2_add_param(s, "response_type", &code);
-    s = ngx_http_oauth2_add_param(s, "client_id", &client_id);
-    s = ngx_http_oauth2_add_param(s, "redirect_uri", &redirect_uri);
-    s = ngx_http_oauth2_add_param(s, "scope", &p->scope);
-    s = ngx_http_oauth2_add_param(s, "state", &st.state);
-
-    if (p->oidc) {
-        s = ngx_http_oauth2_add_param(s, "nonce", &st.nonce);
-    }
-
-    s = ngx_http_oauth2_add_param(s, "code_challenge", &challenge);
-    s = ngx_http_oauth2_add_param(s, "code_challenge_method", &method);
-
-    if (p->auth_params.len) {
-        s = ngx_cpymem(s, p->auth_params.data, p->auth_params.len);
-        *s++ = '&';
-    }
-
-    /* no trailing "&" */
-    url.len = s - url.data - 1;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oauth2 provider \"%V\": redirecting to login", &p->name);

@@ -52,8 +52,7 @@ ngx_int_t
 ngx_http_oauth2_logout(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
 {
-    u_char                        *s;
-    size_t                         len;
+    ngx_http_oauth2_param_t        params[4];
     ngx_int_t                      rc;
     ngx_str_t                      value, plain, empty, location;
     ngx_str_t                      post_logout, client_id, hint;
@@ -165,34 +164,20 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
     client_id = p->client_id;
     hint = have_session ? session.id_token : empty;
 
-    len = md->end_session_endpoint.len + 1
-          + ngx_http_oauth2_param_len("client_id", &client_id)
-          + ngx_http_oauth2_param_len("post_logout_redirect_uri",
-                                      &post_logout)
-          + ngx_http_oauth2_param_len("id_token_hint", &hint);
+    params[0].name = "client_id";
+    params[0].value = &client_id;
+    params[1].name = "post_logout_redirect_uri";
+    params[1].value = &post_logout;
+    params[2].name = "id_token_hint";
+    params[2].value = hint.len ? &hint : NULL;
+    params[3].name = NULL;
 
-    location.data = ngx_pnalloc(r->pool, len);
-    if (location.data == NULL) {
+    if (ngx_http_oauth2_endpoint_url(r->pool, &md->end_session_endpoint,
+                                     params, &empty, &location)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    s = ngx_cpymem(location.data, md->end_session_endpoint.data,
-                   md->end_session_endpoint.len);
-
-    *s++ = ngx_strlchr(md->end_session_endpoint.data,
-                       md->end_session_endpoint.data
-                       + md->end_session_endpoint.len, '?')
-           ? '&' : '?';
-
-    s = ngx_http_oauth2_add_param(s, "client_id", &client_id);
-    s = ngx_http_oauth2_add_param(s, "post_logout_redirect_uri",
-                                  &post_logout);
-
-    if (hint.len) {
-        s = ngx_http_oauth2_add_param(s, "id_token_hint", &hint);
-    }
-
-    location.len = s - location.data - 1;
 
     return ngx_http_oauth2_redirect(r, NGX_HTTP_SEE_OTHER, &location);
 }

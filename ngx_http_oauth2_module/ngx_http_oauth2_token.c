@@ -149,6 +149,50 @@ ngx_http_oauth2_client_request(ngx_pool_t *pool,
 }
 
 
+
+ngx_int_t
+ngx_http_oauth2_endpoint_url(ngx_pool_t *pool, ngx_str_t *endpoint,
+    ngx_http_oauth2_param_t *params, ngx_str_t *extra, ngx_str_t *url)
+{
+    u_char                   *s;
+    size_t                    len;
+    ngx_http_oauth2_param_t  *pm;
+
+    len = endpoint->len + 1 + extra->len + 1;
+
+    for (pm = params; pm->name != NULL; pm++) {
+        if (pm->value != NULL) {
+            len += ngx_http_oauth2_param_len(pm->name, pm->value);
+        }
+    }
+
+    url->data = ngx_pnalloc(pool, len);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_cpymem(url->data, endpoint->data, endpoint->len);
+
+    *s++ = ngx_strlchr(endpoint->data, endpoint->data + endpoint->len, '?')
+           ? '&' : '?';
+
+    for (pm = params; pm->name != NULL; pm++) {
+        if (pm->value != NULL) {
+            s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+        }
+    }
+
+    if (extra->len) {
+        s = ngx_cpymem(s, extra->data, extra->len);
+        *s++ = '&';
+    }
+
+    /* no trailing "&" (or "?" with no parameter at all) */
+    url->len = s - url->data - 1;
+
+    return NGX_OK;
+}
+
 /* RFC 6749 2.3.1: client id and secret form-encoded, then Basic */
 
 static ngx_int_t

@@ -80,5 +80,11 @@ ngx_int_t ngx_http_oauth2_client_request(ngx_pool_t *pool,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_param_t *params,
     ngx_http_oauth2_fetch_t *f);
 
+/* endpoint with params (a NULL value is left out) and extra, a query
+ * string as it is, added to its query */
+ngx_int_t ngx_http_oauth2_endpoint_url(ngx_pool_t *pool,
+    ngx_str_t *endpoint, ngx_http_oauth2_param_t *params, ngx_str_t *extra,
+    ngx_str_t *url);
+
 
 #endif /* _NGX_HTTP_OAUTH2_TOKEN_H_INCLUDED_ */
