@@ -17,7 +17,8 @@
 #   SRC                the module's sources
 #   SHIM_INCS          -I for the nginx headers, the module and the shim
 #   SHIM_CFLAGS        what the unit tests build with (-Werror)
-#   SHIM_SEAL_SRCS     the module files of sealed cookies
+#   SHIM_SEAL_SRCS     the module files of sealed cookies: sealing,
+#                      encoding, cookies, the opened-session cache
 #   SHIM_JWT_SRCS      the module files of JWTs and JSON
 #
 # and shim_tree (is there a configured tree) and shim_sanitize OUT (sets
@@ -49,7 +50,10 @@ SHIM_INCS="$SHIM_INCS -I $SRC -I $ROOT/t/shim"
 SHIM_CFLAGS="-g -O1 -pipe -W -Wall -Wpointer-arith -Wno-unused-parameter"
 SHIM_CFLAGS="$SHIM_CFLAGS -Werror -Wno-deprecated-declarations"
 
-SHIM_SEAL_SRCS="$SRC/ngx_http_oauth2_session.c"
+SHIM_SEAL_SRCS="$SRC/ngx_http_oauth2_base64url.c $SRC/ngx_http_oauth2_seal.c"
+SHIM_SEAL_SRCS="$SHIM_SEAL_SRCS $SRC/ngx_http_oauth2_codec.c"
+SHIM_SEAL_SRCS="$SHIM_SEAL_SRCS $SRC/ngx_http_oauth2_cookie.c"
+SHIM_SEAL_SRCS="$SHIM_SEAL_SRCS $SRC/ngx_http_oauth2_ocache.c"
 
 SHIM_JWT_SRCS="$SRC/ngx_http_oauth2_json.c $SRC/ngx_http_oauth2_jwt.c"
 

@@ -1,13 +1,14 @@
 #!/bin/sh
 #
-# Builds and runs the unit tests of ngx_http_oauth2_session.c, then checks
-# that it and t/tools/seal.js agree byte for byte: keys, sealed values both
-# ways, both plaintext formats, cookie chunks and Set-Cookie headers.
+# Builds and runs the unit tests of the session cookies (ngx_http_oauth2_
+# seal.c, _codec.c, _cookie.c, _ocache.c), then checks that they and
+# t/tools/seal.js agree byte for byte: keys, sealed values both ways, both
+# plaintext formats, cookie chunks and Set-Cookie headers.
 #
 #   t/unit/session.sh
 #
 # session_test.c and t/shim/ngx_shim.c (stand-ins for the nginx core
-# functions used) are compiled with the module file against the headers
+# functions used) are compiled with the module files against the headers
 # of the configured nginx tree (t/shim/build-env.sh).  The last line of
 # the output is "N passed, M failed"; the exit status is non-zero on any
 # failure.
