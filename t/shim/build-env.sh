@@ -55,7 +55,8 @@ SHIM_SEAL_SRCS="$SHIM_SEAL_SRCS $SRC/ngx_http_oauth2_codec.c"
 SHIM_SEAL_SRCS="$SHIM_SEAL_SRCS $SRC/ngx_http_oauth2_cookie.c"
 SHIM_SEAL_SRCS="$SHIM_SEAL_SRCS $SRC/ngx_http_oauth2_ocache.c"
 
-SHIM_JWT_SRCS="$SRC/ngx_http_oauth2_json.c $SRC/ngx_http_oauth2_jwt.c"
+SHIM_JWT_SRCS="$SRC/ngx_http_oauth2_base64url.c $SRC/ngx_http_oauth2_json.c"
+SHIM_JWT_SRCS="$SHIM_JWT_SRCS $SRC/ngx_http_oauth2_jwt.c"
 
 
 shim_tree() {

@@ -1,7 +1,7 @@
 #!/bin/sh
 #
 # Builds and runs the unit tests of ngx_http_oauth2_json.c and
-# ngx_http_oauth2_jwt.c.
+# ngx_http_oauth2_jwt.c (and the base64url decoder they use).
 #
 #   t/unit/run.sh
 #
