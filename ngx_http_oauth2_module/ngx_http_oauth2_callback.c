@@ -32,6 +32,8 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_login.h"
@@ -40,6 +42,7 @@
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_url.h"
 #include "ngx_http_oauth2_callback.h"

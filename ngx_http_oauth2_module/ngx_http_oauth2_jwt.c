@@ -9,6 +9,7 @@
 #include <ngx_http_oauth2_module.h>
 #include <ngx_http_oauth2_json.h>
 #include <ngx_http_oauth2_jwt.h>
+#include <ngx_http_oauth2_base64url.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -60,8 +61,7 @@ typedef struct {
 
 
 static ngx_http_oauth2_jwt_alg_t *ngx_http_oauth2_jwt_alg(ngx_uint_t bit);
-static ngx_int_t ngx_http_oauth2_b64url_value(u_char c);
-static ngx_int_t ngx_http_oauth2_b64url_decode(ngx_pool_t *pool, u_char *p,
+static ngx_int_t ngx_http_oauth2_jwt_base64url(ngx_pool_t *pool, u_char *p,
     size_t len, ngx_str_t *out);
 static ngx_int_t ngx_http_oauth2_jwk_member(ngx_pool_t *pool, yajl_val v,
     const char *name, ngx_str_t *out);
@@ -166,33 +166,6 @@ ngx_http_oauth2_jwt_alg(ngx_uint_t bit)
 }
 
 
-static ngx_int_t
-ngx_http_oauth2_b64url_value(u_char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-
-    if (c == '-') {
-        return 62;
-    }
-
-    if (c == '_') {
-        return 63;
-    }
-
-    return -1;
-}
-
-
 /*
  * Strict base64url (RFC 7515, section 2): the URL-safe alphabet only, no
  * "=" padding, no whitespace, and the unused bits of the last character
@@ -200,31 +173,10 @@ ngx_http_oauth2_b64url_value(u_char c)
  */
 
 static ngx_int_t
-ngx_http_oauth2_b64url_decode(ngx_pool_t *pool, u_char *p, size_t len,
+ngx_http_oauth2_jwt_base64url(ngx_pool_t *pool, u_char *p, size_t len,
     ngx_str_t *out)
 {
-    size_t     i;
-    ngx_int_t  last;
     ngx_str_t  src;
-
-    if (len % 4 == 1) {
-        return NGX_ERROR;
-    }
-
-    last = 0;
-
-    for (i = 0; i < len; i++) {
-        last = ngx_http_oauth2_b64url_value(p[i]);
-        if (last < 0) {
-            return NGX_ERROR;
-        }
-    }
-
-    if ((len % 4 == 2 && (last & 0x0f) != 0)
-        || (len % 4 == 3 && (last & 0x03) != 0))
-    {
-        return NGX_ERROR;
-    }
 
     out->data = ngx_pnalloc(pool, ngx_base64_decoded_length(len) + 1);
     if (out->data == NULL) {
@@ -234,11 +186,8 @@ ngx_http_oauth2_b64url_decode(ngx_pool_t *pool, u_char *p, size_t len,
     src.len = len;
     src.data = p;
 
-    if (ngx_decode_base64url(out, &src) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_oauth2_base64url_decode(out, &src,
+                                            NGX_HTTP_OAUTH2_BASE64URL_STRICT);
 }
 
 
@@ -254,7 +203,7 @@ ngx_http_oauth2_jwk_member(ngx_pool_t *pool, yajl_val v, const char *name,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oauth2_b64url_decode(pool, s.data, s.len, out) != NGX_OK) {
+    if (ngx_http_oauth2_jwt_base64url(pool, s.data, s.len, out) != NGX_OK) {
         return NGX_DECLINED;
     }
 
@@ -760,11 +709,11 @@ ngx_http_oauth2_jwt_parse(ngx_pool_t *pool, ngx_str_t *token,
         return NGX_ERROR;
     }
 
-    if (ngx_http_oauth2_b64url_decode(pool, p, dot1 - p, &header) != NGX_OK
-        || ngx_http_oauth2_b64url_decode(pool, dot1 + 1, dot2 - dot1 - 1,
+    if (ngx_http_oauth2_jwt_base64url(pool, p, dot1 - p, &header) != NGX_OK
+        || ngx_http_oauth2_jwt_base64url(pool, dot1 + 1, dot2 - dot1 - 1,
                                          &payload)
            != NGX_OK
-        || ngx_http_oauth2_b64url_decode(pool, dot2 + 1, last - dot2 - 1,
+        || ngx_http_oauth2_jwt_base64url(pool, dot2 + 1, last - dot2 - 1,
                                          &jwt->signature)
            != NGX_OK)
     {

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
@@ -17,7 +18,7 @@
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
 #include "ngx_http_oauth2_rsession.h"
-#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
 #include "ngx_http_oauth2_token.h"
 
