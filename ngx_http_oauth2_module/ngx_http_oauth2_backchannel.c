@@ -665,19 +665,17 @@ static ngx_int_t
 ngx_http_oauth2_backchannel_reply(ngx_http_request_t *r, ngx_uint_t status,
     const char *error, const char *description)
 {
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_buf_t  *b;
+
+    static ngx_str_t  json = ngx_string("application/json");
 
     b = NULL;
-    len = 0;
 
     if (error != NULL) {
-        len = sizeof("{\"error\":\"\",\"error_description\":\"\"}\n") - 1
-              + ngx_strlen(error) + ngx_strlen(description);
-
-        b = ngx_create_temp_buf(r->pool, len);
+        b = ngx_create_temp_buf(r->pool,
+                                sizeof("{\"error\":\"\",\"error_description\":"
+                                       "\"\"}\n") - 1
+                                + ngx_strlen(error) + ngx_strlen(description));
         if (b == NULL) {
             ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
             return NGX_DONE;
@@ -686,45 +684,7 @@ ngx_http_oauth2_backchannel_reply(ngx_http_request_t *r, ngx_uint_t status,
         b->last = ngx_sprintf(b->last,
                               "{\"error\":\"%s\",\"error_description\":"
                               "\"%s\"}\n", error, description);
-
-        b->last_buf = (r == r->main) ? 1 : 0;
-        b->last_in_chain = 1;
-
-        len = b->last - b->pos;
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-
-    if (b != NULL) {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-        r->headers_out.content_type_len = sizeof("application/json") - 1;
-        r->headers_out.content_type_lowcase = NULL;
-
-    } else {
-        r->header_only = 1;
-    }
-
-    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return NGX_DONE;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return ngx_http_oauth2_send(r, status, &json, b);
 }

@@ -32,6 +32,8 @@
 #include <openssl/crypto.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_login.h"
@@ -40,6 +42,7 @@
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_url.h"
 #include "ngx_http_oauth2_callback.h"
@@ -82,7 +85,6 @@ ngx_http_oauth2_provider_t *
 ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
     ngx_http_oauth2_main_conf_t *omcf)
 {
-    u_char                       *s;
     ngx_str_t                     state, name, value;
     ngx_uint_t                    i;
     ngx_http_oauth2_provider_t  **pp, *first;
@@ -113,15 +115,11 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
             }
         }
 
-        name.len = pp[i]->state_cookie_name.len + 8;
-        name.data = ngx_pnalloc(r->pool, name.len);
-        if (name.data == NULL) {
+        if (ngx_http_oauth2_state_cookie_name(r->pool, pp[i], &state, &name)
+            != NGX_OK)
+        {
             return first;
         }
-
-        s = ngx_cpymem(name.data, pp[i]->state_cookie_name.data,
-                       pp[i]->state_cookie_name.len);
-        ngx_memcpy(s, state.data, 8);
 
         if (ngx_http_oauth2_cookie_get(r, &name, &value, NULL) == NGX_OK) {
             return pp[i];
@@ -230,15 +228,11 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
 
     /* the state cookie is named after the state's first characters */
 
-    name.len = p->state_cookie_name.len + 8;
-    name.data = ngx_pnalloc(r->pool, name.len);
-    if (name.data == NULL) {
+    if (ngx_http_oauth2_state_cookie_name(r->pool, p, &state, &name)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    s = ngx_cpymem(name.data, p->state_cookie_name.data,
-                   p->state_cookie_name.len);
-    ngx_memcpy(s, state.data, 8);
 
     valid = 0;
 
@@ -378,9 +372,8 @@ static ngx_int_t
 ngx_http_oauth2_token_request(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_str_t *code, ngx_str_t *redirect_uri)
 {
-    u_char                      *s;
-    size_t                       len;
     ngx_str_t                    grant;
+    ngx_http_oauth2_param_t      params[5];
     ngx_http_oauth2_metadata_t  *md;
     ngx_http_oauth2_provider_t  *p;
 
@@ -395,42 +388,21 @@ ngx_http_oauth2_token_request(ngx_http_request_t *r,
 
     ngx_str_set(&grant, "authorization_code");
 
-    len = ngx_http_oauth2_param_len("grant_type", &grant)
-          + ngx_http_oauth2_param_len("code", code)
-          + ngx_http_oauth2_param_len("redirect_uri", redirect_uri)
-          + ngx_http_oauth2_param_len("code_verifier", &ctx->login.verifier)
-          + ngx_http_oauth2_param_len("client_id", &p->client_id)
-          + ngx_http_oauth2_param_len("client_secret", &p->client_secret);
+    params[0].name = "grant_type";
+    params[0].value = &grant;
+    params[1].name = "code";
+    params[1].value = code;
+    params[2].name = "redirect_uri";
+    params[2].value = redirect_uri;
+    params[3].name = "code_verifier";
+    params[3].value = &ctx->login.verifier;
+    params[4].name = NULL;
 
-    ctx->fetch->body.data = ngx_pnalloc(r->pool, len);
-    if (ctx->fetch->body.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    s = ctx->fetch->body.data;
-    s = ngx_http_oauth2_add_param(s, "grant_type", &grant);
-    s = ngx_http_oauth2_add_param(s, "code", code);
-    s = ngx_http_oauth2_add_param(s, "redirect_uri", redirect_uri);
-    s = ngx_http_oauth2_add_param(s, "code_verifier", &ctx->login.verifier);
-
-    if (p->client_secret.len == 0
-        || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST)
-    {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
-
-        if (p->client_secret.len) {
-            s = ngx_http_oauth2_add_param(s, "client_secret",
-                                          &p->client_secret);
-        }
-
-    } else if (ngx_http_oauth2_basic_auth(r->pool, p,
-                                          &ctx->fetch->authorization)
-               != NGX_OK)
+    if (ngx_http_oauth2_client_request(r->pool, p, params, ctx->fetch)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->fetch->body.len = s - ctx->fetch->body.data - 1;
 
     if (p->preset == NGX_HTTP_OAUTH2_PRESET_GITHUB) {
         ngx_str_set(&ctx->fetch->accept, "application/json");
@@ -514,22 +486,11 @@ ngx_http_oauth2_fetch_failed(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
 
     f = ctx->fetch;
 
+    ngx_http_oauth2_provider_failed(f, r->connection->log, NULL, "");
+
     if (f->rc != NGX_OK) {
-        ngx_log_error((ngx_exiting ? NGX_LOG_INFO : NGX_LOG_ERR),
-                      r->connection->log, 0,
-                      "oauth2 provider \"%V\": %s request to \"%V\" "
-                      "failed: %s%s%s%s", &f->provider, f->endpoint, &f->url,
-                      f->error ? f->error : "unknown error",
-                      f->detail && *f->detail ? " (" : "",
-                      f->detail && *f->detail ? f->detail : "",
-                      f->detail && *f->detail ? ")" : "");
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNREACHABLE, NULL);
     }
-
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "oauth2 provider \"%V\": %s request to \"%V\" failed: "
-                  "HTTP status %ui", &f->provider, f->endpoint, &f->url,
-                  f->status);
 
     return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
 }
@@ -953,9 +914,8 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     time_t                        now;
     int64_t                       n;
     ngx_int_t                     rc;
-    ngx_str_t                    *names;
+    ngx_str_t                     url, *names;
     ngx_uint_t                    i;
-    ngx_table_elt_t              *location;
     ngx_http_oauth2_claim_t      *claim;
     ngx_http_oauth2_provider_t   *p;
     ngx_http_oauth2_session_t    *s;
@@ -1090,32 +1050,16 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oauth2 provider \"%V\": user logged in", &p->name);
 
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     /* the return URL was sealed by us, but check it again: a path on
      * this host, never "//host" or "/\host" */
 
-    if (ngx_http_oauth2_local_url(r->pool, &ctx->login.return_url,
-                                  &location->value)
+    if (ngx_http_oauth2_local_url(r->pool, &ctx->login.return_url, &url)
         != NGX_OK)
     {
-        ngx_str_set(&location->value, "/");
+        ngx_str_set(&url, "/");
     }
 
-    location->hash = 1;
-    ngx_str_set(&location->key, "Location");
-
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-
-    ngx_http_clear_location(r);
-    r->headers_out.location = location;
-
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_oauth2_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
 }
 
 

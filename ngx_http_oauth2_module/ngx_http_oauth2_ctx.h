@@ -22,9 +22,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_jwt.h"
-#include "ngx_http_oauth2_session.h"
 
 
 /* where a callback request is in its exchange with the provider */

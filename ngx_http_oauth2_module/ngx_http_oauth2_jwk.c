@@ -6,7 +6,8 @@
 
 /*
  * JSON Web Keys: the JWS algorithms the module knows (JWA, RFC 7518) and
- * which keys serve them, strict base64url, and the parsing of a JWKS
+ * which keys serve them, strict base64url into pool memory (with
+ * ngx_http_oauth2_base64url.c's decoder), and the parsing of a JWKS
  * document into public keys (RSA, EC P-256/P-384/P-521, Ed25519) ready
  * for verification.  ngx_http_oauth2_jwt.c verifies tokens with them;
  * nothing here knows about tokens.
@@ -16,6 +17,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http_oauth2_module.h>
+#include <ngx_http_oauth2_base64url.h>
 #include <ngx_http_oauth2_json.h>
 #include <ngx_http_oauth2_jwk.h>
 
@@ -45,7 +47,6 @@ typedef struct {
 } ngx_http_oauth2_jwk_curve_t;
 
 
-static ngx_int_t ngx_http_oauth2_b64url_value(u_char c);
 static ngx_int_t ngx_http_oauth2_jwk_member(ngx_pool_t *pool, yajl_val v,
     const char *name, ngx_str_t *out);
 static ngx_int_t ngx_http_oauth2_jwk_parse(ngx_pool_t *pool, yajl_val v,
@@ -142,33 +143,6 @@ ngx_http_oauth2_alg(ngx_uint_t bit)
 }
 
 
-static ngx_int_t
-ngx_http_oauth2_b64url_value(u_char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-
-    if (c == '-') {
-        return 62;
-    }
-
-    if (c == '_') {
-        return 63;
-    }
-
-    return -1;
-}
-
-
 /*
  * Strict base64url (RFC 7515, section 2): the URL-safe alphabet only, no
  * "=" padding, no whitespace, and the unused bits of the last character
@@ -176,31 +150,10 @@ ngx_http_oauth2_b64url_value(u_char c)
  */
 
 ngx_int_t
-ngx_http_oauth2_b64url_decode(ngx_pool_t *pool, u_char *p, size_t len,
+ngx_http_oauth2_jwk_base64url(ngx_pool_t *pool, u_char *p, size_t len,
     ngx_str_t *out)
 {
-    size_t     i;
-    ngx_int_t  last;
     ngx_str_t  src;
-
-    if (len % 4 == 1) {
-        return NGX_ERROR;
-    }
-
-    last = 0;
-
-    for (i = 0; i < len; i++) {
-        last = ngx_http_oauth2_b64url_value(p[i]);
-        if (last < 0) {
-            return NGX_ERROR;
-        }
-    }
-
-    if ((len % 4 == 2 && (last & 0x0f) != 0)
-        || (len % 4 == 3 && (last & 0x03) != 0))
-    {
-        return NGX_ERROR;
-    }
 
     out->data = ngx_pnalloc(pool, ngx_base64_decoded_length(len) + 1);
     if (out->data == NULL) {
@@ -210,11 +163,8 @@ ngx_http_oauth2_b64url_decode(ngx_pool_t *pool, u_char *p, size_t len,
     src.len = len;
     src.data = p;
 
-    if (ngx_decode_base64url(out, &src) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_oauth2_base64url_decode(out, &src,
+                                            NGX_HTTP_OAUTH2_BASE64URL_STRICT);
 }
 
 
@@ -230,7 +180,7 @@ ngx_http_oauth2_jwk_member(ngx_pool_t *pool, yajl_val v, const char *name,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oauth2_b64url_decode(pool, s.data, s.len, out) != NGX_OK) {
+    if (ngx_http_oauth2_jwk_base64url(pool, s.data, s.len, out) != NGX_OK) {
         return NGX_DECLINED;
     }
 

@@ -57,9 +57,10 @@ ngx_http_oauth2_alg_t *ngx_http_oauth2_alg(ngx_uint_t bit);
 
 /*
  * Strict base64url (RFC 7515, section 2) of len bytes at p into out,
- * allocated in pool: NGX_ERROR if it is not exactly that.
+ * allocated in pool, as JWK members and JWS segments are: NGX_ERROR if it
+ * is not exactly that.
  */
-ngx_int_t ngx_http_oauth2_b64url_decode(ngx_pool_t *pool, u_char *p,
+ngx_int_t ngx_http_oauth2_jwk_base64url(ngx_pool_t *pool, u_char *p,
     size_t len, ngx_str_t *out);
 
 

@@ -75,11 +75,11 @@ ngx_http_oauth2_jwt_parse(ngx_pool_t *pool, ngx_str_t *token,
         return NGX_ERROR;
     }
 
-    if (ngx_http_oauth2_b64url_decode(pool, p, dot1 - p, &header) != NGX_OK
-        || ngx_http_oauth2_b64url_decode(pool, dot1 + 1, dot2 - dot1 - 1,
+    if (ngx_http_oauth2_jwk_base64url(pool, p, dot1 - p, &header) != NGX_OK
+        || ngx_http_oauth2_jwk_base64url(pool, dot1 + 1, dot2 - dot1 - 1,
                                          &payload)
            != NGX_OK
-        || ngx_http_oauth2_b64url_decode(pool, dot2 + 1, last - dot2 - 1,
+        || ngx_http_oauth2_jwk_base64url(pool, dot2 + 1, last - dot2 - 1,
                                          &jwt->signature)
            != NGX_OK)
     {

@@ -18,9 +18,12 @@
 #include <openssl/rand.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_login.h"
@@ -154,12 +157,11 @@ ngx_int_t
 ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_http_oauth2_provider_t *p)
 {
-    u_char                         *s;
     size_t                          len;
     ngx_int_t                       rc;
-    ngx_str_t                       plain, sealed, name, redirect_uri;
+    ngx_str_t                       plain, sealed, name, redirect_uri, url;
     ngx_str_t                       challenge, method, code, client_id;
-    ngx_table_elt_t                *location;
+    ngx_http_oauth2_param_t         params[9];
     ngx_http_oauth2_metadata_t     *md;
     ngx_http_oauth2_login_state_t   st;
 
@@ -219,15 +221,11 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    name.len = p->state_cookie_name.len + 8;
-    name.data = ngx_pnalloc(r->pool, name.len);
-    if (name.data == NULL) {
+    if (ngx_http_oauth2_state_cookie_name(r->pool, p, &st.state, &name)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    s = ngx_cpymem(name.data, p->state_cookie_name.data,
-                   p->state_cookie_name.len);
-    ngx_memcpy(s, st.state.data, 8);
 
     if (ngx_http_oauth2_state_encode(r->pool, &st, &plain) != NGX_OK
         || ngx_http_oauth2_seal(r->pool, olcf->keys,
@@ -251,74 +249,35 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_str_set(&method, "S256");
     client_id = p->client_id;
 
-    len = md->authorization_endpoint.len + 1
-          + ngx_http_oauth2_param_len("response_type", &code)
-          + ngx_http_oauth2_param_len("client_id", &client_id)
-          + ngx_http_oauth2_param_len("redirect_uri", &redirect_uri)
-          + ngx_http_oauth2_param_len("scope", &p->scope)
-          + ngx_http_oauth2_param_len("state", &st.state)
-          + ngx_http_oauth2_param_len("nonce", &st.nonce)
-          + ngx_http_oauth2_param_len("code_challenge", &challenge)
-          + ngx_http_oauth2_param_len("code_challenge_method", &method)
-          + p->auth_params.len + 1;
+    params[0].name = "response_type";
+    params[0].value = &code;
+    params[1].name = "client_id";
+    params[1].value = &client_id;
+    params[2].name = "redirect_uri";
+    params[2].value = &redirect_uri;
+    params[3].name = "scope";
+    params[3].value = &p->scope;
+    params[4].name = "state";
+    params[4].value = &st.state;
+    params[5].name = "nonce";
+    params[5].value = p->oidc ? &st.nonce : NULL;
+    params[6].name = "code_challenge";
+    params[6].value = &challenge;
+    params[7].name = "code_challenge_method";
+    params[7].value = &method;
+    params[8].name = NULL;
 
-    location = ngx_list_push(&r->headers_out.headers);
-    if (location == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    location->value.data = ngx_pnalloc(r->pool, len);
-    if (location->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    s = ngx_cpymem(location->value.data, md->authorization_endpoint.data,
-                   md->authorization_endpoint.len);
-
-    *s++ = ngx_strlchr(md->authorization_endpoint.data,
-                       md->authorization_endpoint.data
-                       + md->authorization_endpoint.len, '?')
-           ? '&' : '?';
-
-    s = ngx_http_oauth2_add_param(s, "response_type", &code);
-    s = ngx_http_oauth2_add_param(s, "client_id", &client_id);
-    s = ngx_http_oauth2_add_param(s, "redirect_uri", &redirect_uri);
-    s = ngx_http_oauth2_add_param(s, "scope", &p->scope);
-    s = ngx_http_oauth2_add_param(s, "state", &st.state);
-
-    if (p->oidc) {
-        s = ngx_http_oauth2_add_param(s, "nonce", &st.nonce);
-    }
-
-    s = ngx_http_oauth2_add_param(s, "code_challenge", &challenge);
-    s = ngx_http_oauth2_add_param(s, "code_challenge_method", &method);
-
-    if (p->auth_params.len) {
-        s = ngx_cpymem(s, p->auth_params.data, p->auth_params.len);
-        *s++ = '&';
-    }
-
-    /* no trailing "&" */
-    location->value.len = s - location->value.data - 1;
-
-    location->hash = 1;
-    ngx_str_set(&location->key, "Location");
-
-#if (nginx_version >= 1023000)
-    location->next = NULL;
-#endif
-
-    ngx_http_clear_location(r);
-    r->headers_out.location = location;
-
-    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+    if (ngx_http_oauth2_endpoint_url(r->pool, &md->authorization_endpoint,
+                                     params, &p->auth_params, &url)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oauth2 provider \"%V\": redirecting to login", &p->name);
 
-    return NGX_HTTP_MOVED_TEMPORARILY;
+    return ngx_http_oauth2_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
 }
 
 
@@ -506,6 +465,30 @@ ngx_http_oauth2_pkce_challenge(ngx_pool_t *pool, ngx_str_t *verifier,
     }
 
     ngx_encode_base64url(challenge, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_state_cookie_name(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *state, ngx_str_t *name)
+{
+    u_char  *s;
+
+    if (state->len < NGX_HTTP_OAUTH2_STATE_NAME_LEN) {
+        return NGX_ERROR;
+    }
+
+    name->len = p->state_cookie_name.len + NGX_HTTP_OAUTH2_STATE_NAME_LEN;
+    name->data = ngx_pnalloc(pool, name->len);
+    if (name->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_cpymem(name->data, p->state_cookie_name.data,
+                   p->state_cookie_name.len);
+    ngx_memcpy(s, state->data, NGX_HTTP_OAUTH2_STATE_NAME_LEN);
 
     return NGX_OK;
 }

@@ -26,6 +26,9 @@
 /* how long a login may take, from the redirect to the callback */
 #define NGX_HTTP_OAUTH2_STATE_TTL        600
 
+/* a state cookie is named after this many characters of its state */
+#define NGX_HTTP_OAUTH2_STATE_NAME_LEN   8
+
 
 ngx_http_oauth2_provider_t *ngx_http_oauth2_chosen(
     ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf);
@@ -35,6 +38,11 @@ ngx_int_t ngx_http_oauth2_login(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 ngx_int_t ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *uri);
+
+/* the name of the state cookie of a login: the provider's prefix and the
+ * state's first NGX_HTTP_OAUTH2_STATE_NAME_LEN characters */
+ngx_int_t ngx_http_oauth2_state_cookie_name(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *state, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_OAUTH2_LOGIN_H_INCLUDED_ */

@@ -9,12 +9,14 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_logout.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
-#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 
 
@@ -41,8 +43,6 @@ static void ngx_http_oauth2_revoke(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *url, ngx_str_t *token,
     const char *hint);
 static void ngx_http_oauth2_revoke_done(ngx_http_oauth2_fetch_t *f);
-static ngx_int_t ngx_http_oauth2_logout_location(ngx_http_request_t *r,
-    ngx_str_t *location);
 
 
 typedef struct {
@@ -54,8 +54,7 @@ ngx_int_t
 ngx_http_oauth2_logout(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
 {
-    u_char                        *s;
-    size_t                         len;
+    ngx_http_oauth2_param_t        params[4];
     ngx_int_t                      rc;
     ngx_str_t                      value, plain, empty, location;
     ngx_str_t                      post_logout, client_id, hint;
@@ -153,7 +152,7 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
 
     if (md == NULL || md->end_session_endpoint.len == 0) {
         location = p->post_logout_uri;
-        return ngx_http_oauth2_logout_location(r, &location);
+        return ngx_http_oauth2_redirect(r, NGX_HTTP_SEE_OTHER, &location);
     }
 
     /* RP-Initiated Logout 1.0 */
@@ -167,62 +166,22 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
     client_id = p->client_id;
     hint = have_session ? session.id_token : empty;
 
-    len = md->end_session_endpoint.len + 1
-          + ngx_http_oauth2_param_len("client_id", &client_id)
-          + ngx_http_oauth2_param_len("post_logout_redirect_uri",
-                                      &post_logout)
-          + ngx_http_oauth2_param_len("id_token_hint", &hint);
+    params[0].name = "client_id";
+    params[0].value = &client_id;
+    params[1].name = "post_logout_redirect_uri";
+    params[1].value = &post_logout;
+    params[2].name = "id_token_hint";
+    params[2].value = hint.len ? &hint : NULL;
+    params[3].name = NULL;
 
-    location.data = ngx_pnalloc(r->pool, len);
-    if (location.data == NULL) {
+    if (ngx_http_oauth2_endpoint_url(r->pool, &md->end_session_endpoint,
+                                     params, &empty, &location)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    s = ngx_cpymem(location.data, md->end_session_endpoint.data,
-                   md->end_session_endpoint.len);
-
-    *s++ = ngx_strlchr(md->end_session_endpoint.data,
-                       md->end_session_endpoint.data
-                       + md->end_session_endpoint.len, '?')
-           ? '&' : '?';
-
-    s = ngx_http_oauth2_add_param(s, "client_id", &client_id);
-    s = ngx_http_oauth2_add_param(s, "post_logout_redirect_uri",
-                                  &post_logout);
-
-    if (hint.len) {
-        s = ngx_http_oauth2_add_param(s, "id_token_hint", &hint);
-    }
-
-    location.len = s - location.data - 1;
-
-    return ngx_http_oauth2_logout_location(r, &location);
-}
-
-
-static ngx_int_t
-ngx_http_oauth2_logout_location(ngx_http_request_t *r, ngx_str_t *location)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Location");
-    h->value = *location;
-
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    ngx_http_clear_location(r);
-    r->headers_out.location = h;
-
-    /* 303: the POST that logged out is not repeated */
-    return NGX_HTTP_SEE_OTHER;
+    return ngx_http_oauth2_redirect(r, NGX_HTTP_SEE_OTHER, &location);
 }
 
 
@@ -377,9 +336,9 @@ static void
 ngx_http_oauth2_revoke(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
     ngx_str_t *url, ngx_str_t *token, const char *hint)
 {
-    u_char                   *s;
     ngx_str_t                 type;
     ngx_pool_t               *pool;
+    ngx_http_oauth2_param_t   params[3];
     ngx_http_oauth2_fetch_t  *f;
 
     pool = ngx_create_pool(1024, ngx_cycle->log);
@@ -400,40 +359,15 @@ ngx_http_oauth2_revoke(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
     type.data = (u_char *) hint;
     type.len = ngx_strlen(hint);
 
-    f->body.data = ngx_pnalloc(pool,
-                               ngx_http_oauth2_param_len("token", token)
-                               + ngx_http_oauth2_param_len("token_type_hint",
-                                                           &type)
-                               + ngx_http_oauth2_param_len("client_id",
-                                                           &p->client_id)
-                               + ngx_http_oauth2_param_len("client_secret",
-                                                           &p->client_secret));
-    if (f->body.data == NULL) {
+    params[0].name = "token";
+    params[0].value = token;
+    params[1].name = "token_type_hint";
+    params[1].value = &type;
+    params[2].name = NULL;
+
+    if (ngx_http_oauth2_client_request(pool, p, params, f) != NGX_OK) {
         goto failed;
     }
-
-    s = ngx_http_oauth2_add_param(f->body.data, "token", token);
-    s = ngx_http_oauth2_add_param(s, "token_type_hint", &type);
-
-    if (p->client_secret.len == 0
-        || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST)
-    {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
-
-        if (p->client_secret.len) {
-            s = ngx_http_oauth2_add_param(s, "client_secret",
-                                          &p->client_secret);
-        }
-
-    } else {
-        if (ngx_http_oauth2_basic_auth(pool, p, &f->authorization)
-            != NGX_OK)
-        {
-            goto failed;
-        }
-    }
-
-    f->body.len = s - f->body.data - 1;
 
     if (ngx_http_oauth2_fetch_start(f) == NGX_OK) {
         return;
@@ -455,11 +389,7 @@ ngx_http_oauth2_revoke_done(ngx_http_oauth2_fetch_t *f)
     ngx_pool_t *pool = f->data;
 
     if (f->rc != NGX_OK || f->status != 200) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "oauth2 provider \"%V\": %s request to \"%V\" "
-                      "failed: %s (HTTP status %ui)", &f->provider,
-                      f->endpoint, &f->url,
-                      f->error ? f->error : "unexpected answer", f->status);
+        ngx_http_oauth2_provider_failed(f, ngx_cycle->log, NULL, "");
     }
 
     ngx_destroy_pool(pool);

@@ -25,8 +25,9 @@
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
+#include "ngx_http_oauth2_ocache.h"
 #include "ngx_http_oauth2_rsession.h"
-#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
 #include "ngx_http_oauth2_variables.h"
 
@@ -919,6 +920,7 @@ ngx_http_oauth2_exit_process(ngx_cycle_t *cycle)
         }
     }
 
-    ngx_http_oauth2_session_exit();
+    ngx_http_oauth2_ocache_exit();
+    ngx_http_oauth2_seal_exit();
     ngx_http_oauth2_http_exit_process(cycle);
 }

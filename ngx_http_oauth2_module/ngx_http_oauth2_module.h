@@ -13,7 +13,6 @@
 #include <ngx_http.h>
 
 
-#define NGX_HTTP_OAUTH2_KEY_LEN           32
 #define NGX_HTTP_OAUTH2_MIN_SECRET_LEN    32
 
 /* ID token signature algorithms, a bit each */
@@ -49,13 +48,6 @@
 
 
 typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
-
-
-/* one AES-256-GCM key derived from one oauth2_cookie_secret */
-typedef struct {
-    u_char                          session[NGX_HTTP_OAUTH2_KEY_LEN];
-    u_char                          state[NGX_HTTP_OAUTH2_KEY_LEN];
-} ngx_http_oauth2_keys_t;
 
 
 /* one oauth2_provider block */
@@ -167,7 +159,7 @@ typedef struct {
     u_char                         *file;
     ngx_uint_t                      line;
 
-    /* ngx_http_oauth2_keys_t: the first seals, every one opens */
+    /* ngx_http_oauth2_keys_t (seal.h): the first seals, every one opens */
     ngx_array_t                    *keys;
 
     ngx_uint_t                      cookie_secure;

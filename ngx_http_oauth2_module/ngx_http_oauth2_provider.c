@@ -130,6 +130,41 @@ ngx_http_oauth2_provider_fetch(ngx_pool_t *pool, ngx_log_t *log,
 }
 
 
+void
+ngx_http_oauth2_provider_failed(ngx_http_oauth2_fetch_t *f, ngx_log_t *log,
+    const char *cause, const char *more)
+{
+    ngx_uint_t   level;
+    const char  *detail;
+
+    if (f->rc != NGX_OK) {
+        /* cut short by this worker's exit: no fault of the provider */
+        level = (ngx_exiting || ngx_terminate) ? NGX_LOG_INFO : NGX_LOG_ERR;
+        detail = (f->detail && *f->detail) ? f->detail : NULL;
+
+        ngx_log_error(level, log, 0,
+                      "oauth2 provider \"%V\": %s request to \"%V\" "
+                      "failed: %s%s%s%s%s", &f->provider, f->endpoint,
+                      &f->url, f->error ? f->error : "unknown error", more,
+                      detail ? " (" : "", detail ? detail : "",
+                      detail ? ")" : "");
+        return;
+    }
+
+    if (cause == NULL || f->status != 200) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oauth2 provider \"%V\": %s request to \"%V\" "
+                      "failed: HTTP status %ui%s", &f->provider, f->endpoint,
+                      &f->url, f->status, more);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "oauth2 provider \"%V\": %s request to \"%V\" failed: "
+                  "%s%s", &f->provider, f->endpoint, &f->url, cause, more);
+}
+
+
 ngx_http_oauth2_metadata_t *
 ngx_http_oauth2_provider_metadata(ngx_http_oauth2_provider_t *p)
 {
@@ -434,26 +469,9 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
 
         cache->failed = ngx_time();
 
-        if (f->status && f->status != 200) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "oauth2 provider \"%V\": %s request to \"%V\" "
-                          "failed: HTTP status %ui%s",
-                          &p->name, f->endpoint, &f->url, f->status,
-                          cache->expires ? ", keeping cached data" : "");
-
-        } else {
-            /* a fetch cut short by a graceful shutdown is no error */
-            ngx_log_error((ngx_exiting ? NGX_LOG_INFO : NGX_LOG_ERR),
-                          ngx_cycle->log, 0,
-                          "oauth2 provider \"%V\": %s request to \"%V\" "
-                          "failed: %s%s%s%s%s",
-                          &p->name, f->endpoint, &f->url,
-                          err ? err : "unknown error",
-                          cache->expires ? ", keeping cached data" : "",
-                          f->detail && *f->detail ? " (" : "",
-                          f->detail && *f->detail ? f->detail : "",
-                          f->detail && *f->detail ? ")" : "");
-        }
+        ngx_http_oauth2_provider_failed(f, ngx_cycle->log, err,
+                                        cache->expires
+                                        ? ", keeping cached data" : "");
     }
 
     pool = cache->fetch_pool;

@@ -96,6 +96,16 @@ ngx_int_t ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
 ngx_http_oauth2_fetch_t *ngx_http_oauth2_provider_fetch(ngx_pool_t *pool,
     ngx_log_t *log, ngx_http_oauth2_provider_t *p, const char *endpoint);
 
+/*
+ * The one error line of a failed call to the provider: provider, endpoint,
+ * URL and cause: libcurl's (and its message) when no answer came, else the
+ * HTTP status unless it was 200, else cause (what was wrong with the
+ * answer).  A call cut short by this worker's exit is logged at info.
+ * more is added to the line ("" for nothing).
+ */
+void ngx_http_oauth2_provider_failed(ngx_http_oauth2_fetch_t *f,
+    ngx_log_t *log, const char *cause, const char *more);
+
 ngx_http_oauth2_metadata_t *ngx_http_oauth2_provider_metadata(
     ngx_http_oauth2_provider_t *p);
 ngx_array_t *ngx_http_oauth2_provider_keys(ngx_http_oauth2_provider_t *p);

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
@@ -17,7 +18,7 @@
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
 #include "ngx_http_oauth2_rsession.h"
-#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
 #include "ngx_http_oauth2_token.h"
 
@@ -296,10 +297,9 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
     ngx_http_oauth2_refresh_req_t *rq)
 {
-    u_char                         *s;
-    size_t                          len;
     ngx_str_t                       grant;
     ngx_pool_t                     *pool;
+    ngx_http_oauth2_param_t         params[3];
     ngx_http_oauth2_fetch_t        *f;
     ngx_http_oauth2_provider_t     *p;
     ngx_http_oauth2_metadata_t     *md;
@@ -349,7 +349,7 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
     }
 
     f = ngx_http_oauth2_provider_fetch(pool, ngx_cycle->log, p,
-                                       "token (refresh)");
+                                       "refresh");
     if (f == NULL) {
         goto failed;
     }
@@ -363,38 +363,15 @@ ngx_http_oauth2_refresh_start(ngx_http_request_t *r,
 
     ngx_str_set(&grant, "refresh_token");
 
-    len = ngx_http_oauth2_param_len("grant_type", &grant)
-          + ngx_http_oauth2_param_len("refresh_token",
-                                      &job->session.refresh_token)
-          + ngx_http_oauth2_param_len("client_id", &p->client_id)
-          + ngx_http_oauth2_param_len("client_secret", &p->client_secret);
+    params[0].name = "grant_type";
+    params[0].value = &grant;
+    params[1].name = "refresh_token";
+    params[1].value = &job->session.refresh_token;
+    params[2].name = NULL;
 
-    f->body.data = ngx_pnalloc(pool, len);
-    if (f->body.data == NULL) {
+    if (ngx_http_oauth2_client_request(pool, p, params, f) != NGX_OK) {
         goto failed;
     }
-
-    s = ngx_http_oauth2_add_param(f->body.data, "grant_type", &grant);
-    s = ngx_http_oauth2_add_param(s, "refresh_token",
-                                  &job->session.refresh_token);
-
-    if (p->client_secret.len == 0
-        || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST)
-    {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
-
-        if (p->client_secret.len) {
-            s = ngx_http_oauth2_add_param(s, "client_secret",
-                                          &p->client_secret);
-        }
-
-    } else if (ngx_http_oauth2_basic_auth(pool, p, &f->authorization)
-               != NGX_OK)
-    {
-        goto failed;
-    }
-
-    f->body.len = s - f->body.data - 1;
 
     job->fetch = f;
 
@@ -474,7 +451,6 @@ static ngx_uint_t
 ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
 {
     yajl_val                         doc;
-    ngx_uint_t                       level;
     ngx_log_t                       *log;
     const char                      *err, *bad;
     ngx_http_oauth2_fetch_t         *f;
@@ -485,22 +461,10 @@ ngx_http_oauth2_refresh_response(ngx_http_oauth2_refresh_job_t *job)
     p = job->provider;
     log = ngx_cycle->log;
 
-    if (f->rc != NGX_OK) {
-        /* cut short by this worker's exit: no fault of the provider */
-        level = (ngx_exiting || ngx_terminate) ? NGX_LOG_INFO : NGX_LOG_ERR;
-
-        ngx_log_error(level, log, 0,
-                      "oauth2 provider \"%V\": refresh request to \"%V\" "
-                      "failed: %s", &p->name, &f->url,
-                      f->error ? f->error : "unknown error");
-        return NGX_HTTP_OAUTH2_SHM_FAILED;
-    }
-
-    if (f->status != 200 && f->status != 400 && f->status != 401) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "oauth2 provider \"%V\": refresh request to \"%V\" "
-                      "failed: HTTP status %ui", &p->name, &f->url,
-                      f->status);
+    if (f->rc != NGX_OK
+        || (f->status != 200 && f->status != 400 && f->status != 401))
+    {
+        ngx_http_oauth2_provider_failed(f, log, NULL, "");
         return NGX_HTTP_OAUTH2_SHM_FAILED;
     }
 

@@ -217,25 +217,46 @@ ngx_int_t
 ngx_http_oauth2_send_html(ngx_http_request_t *r, ngx_uint_t status,
     ngx_buf_t *b)
 {
+    static ngx_str_t  html = ngx_string("text/html; charset=utf-8");
+
+    return ngx_http_oauth2_send(r, status, &html, b);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b)
+{
+    u_char       *semicolon;
     ngx_int_t     rc;
     ngx_chain_t   out;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/html") - 1;
-    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = (b != NULL) ? b->last - b->pos : 0;
+
+    if (b != NULL) {
+        b->last_buf = (r == r->main) ? 1 : 0;
+        b->last_in_chain = 1;
+
+        semicolon = ngx_strlchr(type->data, type->data + type->len, ';');
+
+        r->headers_out.content_type = *type;
+        r->headers_out.content_type_len = semicolon
+                                           ? (size_t) (semicolon - type->data)
+                                           : type->len;
+        r->headers_out.content_type_lowcase = NULL;
+
+    } else {
+        r->header_only = 1;
+    }
 
     ngx_http_clear_location(r);
 
-    /* no page of the module's may be framed by another site */
+    /* nothing of the module's may be cached or framed by another site */
 
     if (ngx_http_oauth2_no_store(r) != NGX_OK
         || ngx_http_oauth2_add_header(r, "X-Frame-Options", "DENY")
@@ -248,7 +269,7 @@ ngx_http_oauth2_send_html(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_DONE;
     }
 
-    if (r->method == NGX_HTTP_HEAD) {
+    if (r->method == NGX_HTTP_HEAD && b != NULL) {
         b->pos = b->last;
     }
 
@@ -344,4 +365,34 @@ ngx_http_oauth2_secure(ngx_http_request_t *r,
 #endif
 
     return 0;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_redirect(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *url)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Location");
+    h->value = *url;
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    ngx_http_clear_location(r);
+    r->headers_out.location = h;
+
+    if (ngx_http_oauth2_no_store(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return status;
 }

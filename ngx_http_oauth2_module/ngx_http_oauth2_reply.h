@@ -54,6 +54,11 @@ ngx_int_t ngx_http_oauth2_page(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, ngx_str_t *detail);
 ngx_int_t ngx_http_oauth2_send_html(ngx_http_request_t *r,
     ngx_uint_t status, ngx_buf_t *b);
+
+/* sends b (NULL: no body) as the whole answer, of type type, with the
+ * headers every answer of the module carries; finalizes: NGX_DONE */
+ngx_int_t ngx_http_oauth2_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, ngx_buf_t *b);
 ngx_int_t ngx_http_oauth2_no_store(ngx_http_request_t *r);
 ngx_uint_t ngx_http_oauth2_secure(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf);
@@ -71,6 +76,11 @@ ngx_int_t ngx_http_oauth2_fail(ngx_http_request_t *r, ngx_uint_t err,
 
 /* the reason of the request's refusal, empty if none */
 ngx_str_t *ngx_http_oauth2_error(ngx_http_request_t *r);
+
+/* a redirect (status 302 or 303) to url, not to be cached: the status,
+ * for the access phase to return */
+ngx_int_t ngx_http_oauth2_redirect(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *url);
 
 
 #endif /* _NGX_HTTP_OAUTH2_REPLY_H_INCLUDED_ */

@@ -16,8 +16,12 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_ocache.h"
 #include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
 #include "ngx_http_oauth2_rsession.h"
 

@@ -22,6 +22,10 @@
 #include "ngx_http_oauth2_token.h"
 
 
+static ngx_int_t ngx_http_oauth2_basic_auth(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);
+
+
 static ngx_uint_t ngx_http_oauth2_printable(ngx_str_t *s);
 
 
@@ -88,9 +92,110 @@ ngx_http_oauth2_get_param(ngx_http_request_t *r, const char *name,
 }
 
 
-/* RFC 6749 2.3.1: client id and secret form-encoded, then Basic */
+ngx_int_t
+ngx_http_oauth2_client_request(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_param_t *params,
+    ngx_http_oauth2_fetch_t *f)
+{
+    u_char                   *s;
+    size_t                    len;
+    ngx_uint_t                post;
+    ngx_http_oauth2_param_t  *pm;
+
+    post = (p->client_secret.len == 0
+            || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST);
+
+    len = 0;
+
+    for (pm = params; pm->name != NULL; pm++) {
+        len += ngx_http_oauth2_param_len(pm->name, pm->value);
+    }
+
+    if (post) {
+        len += ngx_http_oauth2_param_len("client_id", &p->client_id)
+               + ngx_http_oauth2_param_len("client_secret",
+                                           &p->client_secret);
+    }
+
+    f->body.data = ngx_pnalloc(pool, len);
+    if (f->body.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = f->body.data;
+
+    for (pm = params; pm->name != NULL; pm++) {
+        s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+    }
+
+    if (post) {
+        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
+
+        if (p->client_secret.len) {
+            s = ngx_http_oauth2_add_param(s, "client_secret",
+                                          &p->client_secret);
+        }
+
+    } else if (ngx_http_oauth2_basic_auth(pool, p, &f->authorization)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* no trailing "&" */
+    f->body.len = s - f->body.data - 1;
+
+    return NGX_OK;
+}
+
+
 
 ngx_int_t
+ngx_http_oauth2_endpoint_url(ngx_pool_t *pool, ngx_str_t *endpoint,
+    ngx_http_oauth2_param_t *params, ngx_str_t *extra, ngx_str_t *url)
+{
+    u_char                   *s;
+    size_t                    len;
+    ngx_http_oauth2_param_t  *pm;
+
+    len = endpoint->len + 1 + extra->len + 1;
+
+    for (pm = params; pm->name != NULL; pm++) {
+        if (pm->value != NULL) {
+            len += ngx_http_oauth2_param_len(pm->name, pm->value);
+        }
+    }
+
+    url->data = ngx_pnalloc(pool, len);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_cpymem(url->data, endpoint->data, endpoint->len);
+
+    *s++ = ngx_strlchr(endpoint->data, endpoint->data + endpoint->len, '?')
+           ? '&' : '?';
+
+    for (pm = params; pm->name != NULL; pm++) {
+        if (pm->value != NULL) {
+            s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+        }
+    }
+
+    if (extra->len) {
+        s = ngx_cpymem(s, extra->data, extra->len);
+        *s++ = '&';
+    }
+
+    /* no trailing "&" (or "?" with no parameter at all) */
+    url->len = s - url->data - 1;
+
+    return NGX_OK;
+}
+
+/* RFC 6749 2.3.1: client id and secret form-encoded, then Basic */
+
+static ngx_int_t
 ngx_http_oauth2_basic_auth(ngx_pool_t *pool, ngx_http_oauth2_provider_t *p,
     ngx_str_t *authorization)
 {

@@ -22,6 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
 
 
@@ -46,9 +47,6 @@ u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_oauth2_get_param(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
-/* the Authorization value of client_secret_basic */
-ngx_int_t ngx_http_oauth2_basic_auth(ngx_pool_t *pool,
-    ngx_http_oauth2_provider_t *p, ngx_str_t *authorization);
 /* the fields of a JSON token response (doc: an object); the strings point
  * into doc */
 void ngx_http_oauth2_token_fields(yajl_val doc,
@@ -65,6 +63,28 @@ void ngx_http_oauth2_error_code(ngx_str_t *error);
  * NGX_OK, NGX_DECLINED if absent */
 ngx_int_t ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
     const char *name, ngx_str_t *value);
+
+/* a parameter of a form body */
+typedef struct {
+    const char                     *name;
+    ngx_str_t                      *value;
+} ngx_http_oauth2_param_t;
+
+/*
+ * The form body of a call that authenticates the client (code exchange,
+ * refresh, revocation): params, up to a NULL name, then the client's
+ * credentials as client_auth_method says: client_id (and client_secret)
+ * in the body, or an Authorization header (client_secret_basic).
+ */
+ngx_int_t ngx_http_oauth2_client_request(ngx_pool_t *pool,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_param_t *params,
+    ngx_http_oauth2_fetch_t *f);
+
+/* endpoint with params (a NULL value is left out) and extra, a query
+ * string as it is, added to its query */
+ngx_int_t ngx_http_oauth2_endpoint_url(ngx_pool_t *pool,
+    ngx_str_t *endpoint, ngx_http_oauth2_param_t *params, ngx_str_t *extra,
+    ngx_str_t *url);
 
 
 #endif /* _NGX_HTTP_OAUTH2_TOKEN_H_INCLUDED_ */

@@ -21,7 +21,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
+#include "ngx_http_oauth2_codec.h"
 #include "ngx_shim.h"
 
 

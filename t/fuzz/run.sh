@@ -10,7 +10,7 @@
 # Each harness is compiled with clang -fsanitize=fuzzer,address,undefined
 # together with the module files it exercises and t/shim/ngx_shim.c (the
 # nginx core functions they call), against the headers of the configured
-# nginx tree, as t/unit/ does.  Then, per harness:
+# nginx tree, as t/unit/ does (t/shim/build-env.sh).  Then, per harness:
 #
 #   1. every input of t/fuzz/regressions/<harness>/ is replayed: any
 #      failure fails the run (a regression input is a crash found once);
@@ -32,8 +32,8 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/.build}
-case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+SHIM_WHO=t/fuzz/run.sh
+. "$ROOT/t/shim/build-env.sh"
 
 ALL="cookie plain jwt jwks json query url"
 
@@ -48,22 +48,9 @@ say() {
     printf '%s\n' "t/fuzz/run.sh: $*" >&2
 }
 
-if [ -z "${NGX_TREE:-}" ]; then
-    for t in "$BUILD_DIR/nginx" "$BUILD_DIR/nginx-custom"; do
-        if [ -f "$t/objs/ngx_auto_config.h" ]; then
-            NGX_TREE=$t
-            break
-        fi
-    done
-fi
-
-if [ -z "${NGX_TREE:-}" ] || [ ! -f "$NGX_TREE/objs/ngx_auto_config.h" ]; then
-    say "no configured nginx tree in $BUILD_DIR; run ./build.sh build"
-    exit 1
-fi
+shim_tree || exit 1
 
 CC=${CC:-clang}
-SRC=$ROOT/ngx_http_oauth2_module
 FUZZ=$ROOT/t/fuzz
 OUT=$BUILD_DIR/fuzz
 mkdir -p "$OUT"
@@ -85,13 +72,7 @@ CFLAGS="$CFLAGS -fsanitize=fuzzer,address,undefined"
 CFLAGS="$CFLAGS -fno-sanitize-recover=all"
 CFLAGS="$CFLAGS -DFUZZ_KEYS_DIR=\"$FUZZ/keys\""
 
-INCS=
-for d in src/core src/event src/event/modules src/os/unix objs \
-         src/http src/http/modules src/http/v2
-do
-    INCS="$INCS -I $NGX_TREE/$d"
-done
-INCS="$INCS -I $SRC -I $FUZZ -I $ROOT/t/shim -I $OUT"
+INCS="$SHIM_INCS -I $FUZZ -I $OUT"
 
 
 # ngx_http_oauth2_get_param() and _form_param() of ngx_http_oauth2_token.c:
@@ -125,9 +106,8 @@ extract_params() {
 
 sources() {
     case $1 in
-    cookie|plain) echo "$SRC/ngx_http_oauth2_session.c" ;;
-    jwt|jwks)     echo "$SRC/ngx_http_oauth2_json.c $SRC/ngx_http_oauth2_jwk.c" \
-                       "$SRC/ngx_http_oauth2_jwt.c" ;;
+    cookie|plain) echo "$SHIM_SEAL_SRCS" ;;
+    jwt|jwks)     echo "$SHIM_JWT_SRCS" ;;
     json)         echo "$SRC/ngx_http_oauth2_json.c" ;;
     query)        echo "" ;;
     url)          echo "$SRC/ngx_http_oauth2_url.c" ;;

@@ -1,15 +1,17 @@
 #!/bin/sh
 #
-# Builds and runs the unit tests of ngx_http_oauth2_session.c, then checks
-# that it and t/tools/seal.js agree byte for byte: keys, sealed values both
-# ways, both plaintext formats, cookie chunks and Set-Cookie headers.
+# Builds and runs the unit tests of the session cookies (ngx_http_oauth2_
+# seal.c, _codec.c, _cookie.c, _ocache.c), then checks that they and
+# t/tools/seal.js agree byte for byte: keys, sealed values both ways, both
+# plaintext formats, cookie chunks and Set-Cookie headers.
 #
 #   t/unit/session.sh
 #
 # session_test.c and t/shim/ngx_shim.c (stand-ins for the nginx core
-# functions used) are compiled with the module file against the headers of the
-# configured nginx tree.  The last line of the output is "N passed, M
-# failed"; the exit status is non-zero on any failure.
+# functions used) are compiled with the module files against the headers
+# of the configured nginx tree (t/shim/build-env.sh).  The last line of
+# the output is "N passed, M failed"; the exit status is non-zero on any
+# failure.
 #
 # Environment:
 #   BUILD_DIR=dir      where build.sh configured nginx (default: .build)
@@ -21,59 +23,27 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/.build}
-case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+SHIM_WHO=t/unit/session.sh
+. "$ROOT/t/shim/build-env.sh"
 
-if [ -z "${NGX_TREE:-}" ]; then
-    for t in "$BUILD_DIR/nginx" "$BUILD_DIR/nginx-custom"; do
-        if [ -f "$t/objs/ngx_auto_config.h" ]; then
-            NGX_TREE=$t
-            break
-        fi
-    done
-fi
-
-if [ -z "${NGX_TREE:-}" ] || [ ! -f "$NGX_TREE/objs/ngx_auto_config.h" ]; then
-    echo "t/unit/session.sh: no configured nginx tree; run ./build.sh build" >&2
+if ! shim_tree; then
     echo "0 passed, 1 failed"
     exit 1
 fi
 
 CC=${CC:-cc}
-SRC=$ROOT/ngx_http_oauth2_module
-UNIT=$ROOT/t/unit
 SEAL="node $ROOT/t/tools/seal.js"
 OUT=$BUILD_DIR/unit
 mkdir -p "$OUT"
 
-CFLAGS="-g -O1 -pipe -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror"
-LDFLAGS=
-
-if [ "${SANITIZE:-1}" != 0 ] \
-   && echo 'int main(void){return 0;}' \
-      | $CC -fsanitize=address,undefined -x c - -o "$OUT/session_probe" \
-            2>/dev/null
-then
-    CFLAGS="$CFLAGS -fsanitize=address,undefined -fno-sanitize-recover=all"
-    CFLAGS="$CFLAGS -fno-omit-frame-pointer"
-    LDFLAGS="-fsanitize=address,undefined"
-fi
-rm -f "$OUT/session_probe"
-
-INCS=
-for d in src/core src/event src/event/modules src/os/unix objs \
-         src/http src/http/modules src/http/v2
-do
-    INCS="$INCS -I $NGX_TREE/$d"
-done
+shim_sanitize "$OUT"
 
 BIN=$OUT/session_test
 
 # shellcheck disable=SC2086
-$CC $CFLAGS $INCS -I "$SRC" -I "$ROOT/t/shim" -o "$BIN" \
-    "$UNIT/session_test.c" "$ROOT/t/shim/ngx_shim.c" \
-    "$SRC/ngx_http_oauth2_session.c" \
-    $LDFLAGS -lcrypto
+$CC $SHIM_CFLAGS $SHIM_SAN_CFLAGS $SHIM_INCS -o "$BIN" \
+    "$ROOT/t/unit/session_test.c" "$ROOT/t/shim/ngx_shim.c" $SHIM_SEAL_SRCS \
+    $SHIM_SAN_LDFLAGS -lcrypto
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}

@@ -5,7 +5,8 @@
 
 
 /*
- * Unit tests of ngx_http_oauth2_session.c, linked with t/shim/ngx_shim.c.
+ * Unit tests of the session cookies: ngx_http_oauth2_seal.c, _codec.c,
+ * _cookie.c and _ocache.c, linked with t/shim/ngx_shim.c.
  *
  *   session_test                 run the tests, print "N passed, N failed"
  *   session_test bench [N]       time N opens of a session cookie
@@ -32,7 +33,10 @@
 
 #include <sys/time.h>
 
-#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
+#include "ngx_http_oauth2_ocache.h"
 #include "ngx_shim.h"
 
 
@@ -987,14 +991,16 @@ test_session_cache(ngx_pool_t *pool)
                                           &o, NULL) == NGX_ABORT);
 
     /* the process's exit frees the entries (the sanitizer's leak check) */
-    ngx_http_oauth2_session_exit();
+    ngx_http_oauth2_ocache_exit();
+    ngx_http_oauth2_seal_exit();
     ngx_http_oauth2_open_cache_stats(&st);
     T(st.entries == 0 && st.used == 0);
 
     T(ngx_http_oauth2_session_open_cached(pool, size, keys, &name, &sealed,
                                           &o, NULL) == NGX_OK);
 
-    ngx_http_oauth2_session_exit();
+    ngx_http_oauth2_ocache_exit();
+    ngx_http_oauth2_seal_exit();
 }
 
 

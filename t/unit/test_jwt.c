@@ -16,6 +16,7 @@
 #include <ngx_http_oauth2_module.h>
 #include <ngx_http_oauth2_json.h>
 #include <ngx_http_oauth2_jwt.h>
+#include <ngx_http_oauth2_base64url.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -69,6 +70,7 @@ static ngx_int_t t_verify(const char *token, ngx_array_t *keys,
 static ngx_int_t t_claims(const char *payload, const char *nonce,
     const char **err);
 
+static void test_base64url(void);
 static void test_alg_bit(void);
 static void test_json(void);
 static void test_jwks(void);
@@ -502,6 +504,77 @@ t_claims(const char *payload, const char *nonce, const char **err)
     expect.leeway = 60;
 
     return ngx_http_oauth2_jwt_check_id_token(&jwt, &expect, err);
+}
+
+
+/* the module's one decoder, in both strictnesses */
+
+static void
+test_base64url(void)
+{
+    u_char      buf[16];
+    ngx_str_t   src, dst;
+    ngx_uint_t  i;
+
+    static struct {
+        const char  *in;
+        const char  *out;     /* NULL: refused */
+        const char  *strict;  /* NULL: refused when strict */
+    } cases[] = {
+        { "", "", "" },
+        { "AQEB", "\x01\x01\x01", "\x01\x01\x01" },
+        { "_-8", "\xff\xef", "\xff\xef" },
+        { "YQ", "a", "a" },
+        { "YR", "a", NULL },          /* spare bits set */
+        { "YWI", "ab", "ab" },
+        { "YWJ", "ab", NULL },
+        { "YWJj", "abc", "abc" },
+        { "YWJjZ", NULL, NULL },      /* 4k + 1 characters */
+        { "YQ==", NULL, NULL },       /* padding */
+        { "YW+j", NULL, NULL },       /* the base64 alphabet */
+        { "YW/j", NULL, NULL },
+        { "YW j", NULL, NULL },
+        { "YWJjYQ.", NULL, NULL },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        src.data = (u_char *) cases[i].in;
+        src.len = ngx_strlen(cases[i].in);
+
+        dst.data = buf;
+        dst.len = 0;
+
+        if (cases[i].out == NULL) {
+            CHECK(t_fmt("base64url: \"%s\" refused", cases[i].in),
+                  ngx_http_oauth2_base64url_decode(&dst, &src, 0)
+                  == NGX_ERROR);
+
+        } else {
+            CHECK(t_fmt("base64url: \"%s\" decoded", cases[i].in),
+                  ngx_http_oauth2_base64url_decode(&dst, &src, 0) == NGX_OK
+                  && dst.len == ngx_strlen(cases[i].out)
+                  && ngx_memcmp(buf, cases[i].out, dst.len) == 0);
+        }
+
+        dst.len = 0;
+
+        if (cases[i].strict == NULL) {
+            CHECK(t_fmt("base64url: \"%s\" refused when strict",
+                        cases[i].in),
+                  ngx_http_oauth2_base64url_decode(&dst, &src,
+                                          NGX_HTTP_OAUTH2_BASE64URL_STRICT)
+                  == NGX_ERROR);
+
+        } else {
+            CHECK(t_fmt("base64url: \"%s\" decoded when strict",
+                        cases[i].in),
+                  ngx_http_oauth2_base64url_decode(&dst, &src,
+                                          NGX_HTTP_OAUTH2_BASE64URL_STRICT)
+                  == NGX_OK
+                  && dst.len == ngx_strlen(cases[i].strict)
+                  && ngx_memcmp(buf, cases[i].strict, dst.len) == 0);
+        }
+    }
 }
 
 
@@ -1926,6 +1999,7 @@ main(int argc, char **argv)
         return 2;
     }
 
+    test_base64url();
     test_alg_bit();
     test_json();
     test_jwks();
