@@ -41,7 +41,7 @@
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_url.h"

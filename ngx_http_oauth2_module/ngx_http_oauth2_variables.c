@@ -12,7 +12,7 @@
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_reply.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_variables.h"
 
 
