@@ -27,7 +27,7 @@
 #include "ngx_http_oauth2_refresh.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_access.h"
 
 

@@ -4,22 +4,6 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_backchannel.h"
-#include "ngx_http_oauth2_ctx.h"
-#include "ngx_http_oauth2_json.h"
-#include "ngx_http_oauth2_jwt.h"
-#include "ngx_http_oauth2_park.h"
-#include "ngx_http_oauth2_provider.h"
-#include "ngx_http_oauth2_reply.h"
-#include "ngx_http_oauth2_shm.h"
-#include "ngx_http_oauth2_token.h"
-
-
 /*
  * OpenID Connect Back-Channel Logout 1.0.  The provider POSTs a logout
  * token (a JWT) to backchannel_logout_uri when a user's session at the
@@ -44,6 +28,22 @@
  * while no logout is recorded).  Answers: 200, or 400 with a JSON error
  * (section 2.8), always with Cache-Control: no-store.
  */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_backchannel.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_park.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_token.h"
 
 
 #define NGX_HTTP_OAUTH2_BC_MAX_BODY   65536
@@ -196,7 +196,7 @@ ngx_http_oauth2_backchannel_verify(ngx_http_request_t *r,
         bc->parsed = 1;
     }
 
-    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA
+    rc = ngx_http_oauth2_park_provider(r, p, NGX_HTTP_OAUTH2_NEED_METADATA
                                               |NGX_HTTP_OAUTH2_NEED_JWKS);
 
     if (rc == NGX_AGAIN) {
@@ -221,7 +221,7 @@ ngx_http_oauth2_backchannel_verify(ngx_http_request_t *r,
 
         bc->keys_refetched = 1;
 
-        if (ngx_http_oauth2_provider_refresh_keys(r, p) == NGX_AGAIN) {
+        if (ngx_http_oauth2_park_keys(r, p) == NGX_AGAIN) {
             return NGX_AGAIN;
         }
 

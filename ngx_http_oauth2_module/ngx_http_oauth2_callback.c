@@ -41,7 +41,7 @@
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_url.h"
@@ -330,7 +330,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INCOMPLETE, NULL);
     }
 
-    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
+    rc = ngx_http_oauth2_park_provider(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
@@ -647,7 +647,7 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
                                                 &md->userinfo_endpoint);
     }
 
-    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_JWKS);
+    rc = ngx_http_oauth2_park_provider(r, p, NGX_HTTP_OAUTH2_NEED_JWKS);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;
@@ -666,7 +666,7 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
 
         ctx->keys_refetched = 1;
 
-        rc = ngx_http_oauth2_provider_refresh_keys(r, p);
+        rc = ngx_http_oauth2_park_keys(r, p);
 
         if (rc == NGX_AGAIN) {
             return NGX_AGAIN;

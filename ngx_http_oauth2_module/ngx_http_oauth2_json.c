@@ -4,6 +4,13 @@
  */
 
 
+/*
+ * The thin layer over yajl: documents from a provider parsed with bounds
+ * (size, nesting, strings without control characters), and the typed
+ * reads of their members (strings, integers, NumericDates, claims).
+ */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http_oauth2_module.h>

@@ -25,6 +25,7 @@
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
+#include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_login.h"
 
@@ -165,7 +166,7 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_http_oauth2_metadata_t     *md;
     ngx_http_oauth2_login_state_t   st;
 
-    rc = ngx_http_oauth2_provider_ready(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
+    rc = ngx_http_oauth2_park_provider(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;

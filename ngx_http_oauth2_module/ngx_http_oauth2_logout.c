@@ -4,22 +4,6 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_codec.h"
-#include "ngx_http_oauth2_cookie.h"
-#include "ngx_http_oauth2_http.h"
-#include "ngx_http_oauth2_logout.h"
-#include "ngx_http_oauth2_provider.h"
-#include "ngx_http_oauth2_reply.h"
-#include "ngx_http_oauth2_request.h"
-#include "ngx_http_oauth2_seal.h"
-#include "ngx_http_oauth2_token.h"
-
-
 /*
  * logout_uri: the session and state cookies are deleted, the tokens are
  * revoked at the provider if asked (RFC 7009, without making the user
@@ -31,6 +15,23 @@
  * browser marks as cross-site (Sec-Fetch-Site, else Origin or Referer)
  * gets a page with a button instead, whose same-origin POST logs out.
  */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_cookie.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_logout.h"
+#include "ngx_http_oauth2_park.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_request.h"
+#include "ngx_http_oauth2_seal.h"
+#include "ngx_http_oauth2_token.h"
 
 
 static ngx_uint_t ngx_http_oauth2_same_origin(ngx_http_request_t *r);
@@ -82,7 +83,7 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
     md = NULL;
 
     if (p->oidc) {
-        rc = ngx_http_oauth2_provider_ready(r, p,
+        rc = ngx_http_oauth2_park_provider(r, p,
                                             NGX_HTTP_OAUTH2_NEED_METADATA);
         if (rc == NGX_AGAIN) {
             return NGX_AGAIN;

@@ -26,7 +26,7 @@
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
 #include "ngx_http_oauth2_ocache.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
 #include "ngx_http_oauth2_variables.h"

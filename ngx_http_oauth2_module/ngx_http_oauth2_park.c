@@ -4,16 +4,6 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_ctx.h"
-#include "ngx_http_oauth2_park.h"
-#include "ngx_http_oauth2_provider.h"
-
-
 /*
  * How a request waits.
  *
@@ -51,6 +41,16 @@
  * Background jobs (a session refresh) wait with a waiter of their own
  * (ngx_http_oauth2_provider.h), never through a request.
  */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_park.h"
+#include "ngx_http_oauth2_provider.h"
 
 
 typedef struct {
@@ -305,4 +305,34 @@ ngx_http_oauth2_end_parked(void)
 
         ngx_http_finalize_request(r, NGX_HTTP_SERVICE_UNAVAILABLE);
     }
+}
+
+
+ngx_int_t
+ngx_http_oauth2_park_provider(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t need)
+{
+    ngx_http_oauth2_waiter_t  *w;
+
+    w = ngx_http_oauth2_park_waiter(r);
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oauth2_provider_wait(p, need, w, r->connection->log);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_park_keys(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p)
+{
+    ngx_http_oauth2_waiter_t  *w;
+
+    w = ngx_http_oauth2_park_waiter(r);
+    if (w == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oauth2_provider_wait_keys(p, w, r->connection->log);
 }

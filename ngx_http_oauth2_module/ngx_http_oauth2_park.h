@@ -39,5 +39,18 @@ ngx_http_oauth2_waiter_t *ngx_http_oauth2_park_waiter(ngx_http_request_t *r);
 /* the worker exits: every parked request is answered 503 */
 void ngx_http_oauth2_end_parked(void);
 
+/*
+ * ngx_http_oauth2_provider_wait() and _wait_keys() for a request, which
+ * waits through its parking record: on NGX_AGAIN the access handler
+ * returns NGX_AGAIN and the request is resumed (its phases run again)
+ * when the fetch ends; the caller answers NGX_ERROR with 502/503.
+ */
+ngx_int_t ngx_http_oauth2_park_provider(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t need);
+
+/* the same for a refetch of the keys (an unknown kid) */
+ngx_int_t ngx_http_oauth2_park_keys(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p);
+
 
 #endif /* _NGX_HTTP_OAUTH2_PARK_H_INCLUDED_ */

@@ -4,19 +4,6 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_park.h"
-#include "ngx_http_oauth2_provider.h"
-#include "ngx_http_oauth2_http.h"
-#include "ngx_http_oauth2_json.h"
-#include "ngx_http_oauth2_jwt.h"
-#include "ngx_http_oauth2_url.h"
-
-
 /*
  * Each worker keeps, per provider, the metadata in force and the JWKS, and
  * at most one fetch in flight for each.  Whoever needs what is not there
@@ -28,6 +15,18 @@
  * storm of connections; expired metadata and keys stay in use while their
  * refetch runs, and after a failed refetch.
  */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_url.h"
 
 
 #define NGX_HTTP_OAUTH2_RETRY_DELAY  5
@@ -235,36 +234,6 @@ ngx_http_oauth2_provider_cancel(ngx_http_oauth2_waiter_t *w)
         ngx_queue_remove(&w->queue);
         ngx_queue_init(&w->queue);
     }
-}
-
-
-ngx_int_t
-ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_uint_t need)
-{
-    ngx_http_oauth2_waiter_t  *w;
-
-    w = ngx_http_oauth2_park_waiter(r);
-    if (w == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oauth2_provider_wait(p, need, w, r->connection->log);
-}
-
-
-ngx_int_t
-ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p)
-{
-    ngx_http_oauth2_waiter_t  *w;
-
-    w = ngx_http_oauth2_park_waiter(r);
-    if (w == NULL) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oauth2_provider_wait_keys(p, w, r->connection->log);
 }
 
 

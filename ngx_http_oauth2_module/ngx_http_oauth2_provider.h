@@ -82,14 +82,6 @@ ngx_int_t ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
 /* w stops waiting, if it waits */
 void ngx_http_oauth2_provider_cancel(ngx_http_oauth2_waiter_t *w);
 
-/* the same for a request, which waits through its parking record: on
- * NGX_AGAIN the access handler returns NGX_AGAIN and the request is
- * resumed (its phases run again) when the fetch ends; the caller answers
- * NGX_ERROR with 502/503 */
-ngx_int_t ngx_http_oauth2_provider_ready(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p, ngx_uint_t need);
-ngx_int_t ngx_http_oauth2_provider_refresh_keys(ngx_http_request_t *r,
-    ngx_http_oauth2_provider_t *p);
 
 /* a fetch with the provider's timeouts, size cap and CAs; the caller
  * sets the URL, body, handler */

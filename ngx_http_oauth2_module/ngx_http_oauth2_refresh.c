@@ -4,25 +4,6 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-
-#include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_codec.h"
-#include "ngx_http_oauth2_ctx.h"
-#include "ngx_http_oauth2_http.h"
-#include "ngx_http_oauth2_json.h"
-#include "ngx_http_oauth2_jwt.h"
-#include "ngx_http_oauth2_park.h"
-#include "ngx_http_oauth2_provider.h"
-#include "ngx_http_oauth2_refresh.h"
-#include "ngx_http_oauth2_rsession.h"
-#include "ngx_http_oauth2_seal.h"
-#include "ngx_http_oauth2_shm.h"
-#include "ngx_http_oauth2_token.h"
-
-
 /*
  * Refreshing an expired session (RFC 6749, section 6; OpenID Connect Core
  * 1.0, section 12), once per refresh token across all the workers.
@@ -62,6 +43,25 @@
  * completes.  The requests are resumed by ngx_http_oauth2_wake(), which
  * posts them: the job never runs a request's phases.
  */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_park.h"
+#include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_refresh.h"
+#include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_seal.h"
+#include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_token.h"
 
 
 #define NGX_HTTP_OAUTH2_REFRESH_POLL       25      /* ms */
@@ -261,7 +261,7 @@ ngx_http_oauth2_refresh(ngx_http_request_t *r,
         need |= NGX_HTTP_OAUTH2_NEED_JWKS;
     }
 
-    rc = ngx_http_oauth2_provider_ready(r, p, need);
+    rc = ngx_http_oauth2_park_provider(r, p, need);
 
     if (rc == NGX_AGAIN) {
         return NGX_AGAIN;

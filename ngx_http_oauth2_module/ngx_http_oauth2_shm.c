@@ -4,15 +4,6 @@
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
-#include <openssl/evp.h>
-
-#include "ngx_http_oauth2_module.h"
-#include "ngx_http_oauth2_shm.h"
-
-
 /*
  * One slab pool; its entries are in one red-black tree by key and in one
  * of two queues, newest first: the short-lived ones (refreshes, logout
@@ -27,6 +18,15 @@
  * check every request with a session makes costs one memory read while
  * there is none.
  */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <openssl/evp.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_shm.h"
 
 
 #define NGX_HTTP_OAUTH2_SHM_EXPIRE_STEP    8

@@ -4,6 +4,13 @@
  */
 
 
+/*
+ * The session as variables.  Each getter opens the session cookie on
+ * first use if the access phase has not done it yet, so the variables
+ * also work in the rewrite phase ("if", "set", "map").
+ */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
@@ -12,15 +19,8 @@
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_reply.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_variables.h"
-
-
-/*
- * The session as variables.  Each getter opens the session cookie on
- * first use if the access phase has not done it yet, so the variables
- * also work in the rewrite phase ("if", "set", "map").
- */
 
 
 #define NGX_HTTP_OAUTH2_VAR_SUB           0

@@ -23,7 +23,7 @@
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
-#include "ngx_http_oauth2_rsession.h"
+#include "ngx_http_oauth2_session.h"
 
 
 /* what the session cookie leaves of large_client_header_buffers */

@@ -8,12 +8,12 @@
  * A request's session: opening the provider's cookie (lifetimes, idle
  * time, back-channel revocations), oauth2_require, and sealing it into
  * Set-Cookie within what nginx accepts back.
- * (ngx_http_oauth2_rsession.c)
+ * (ngx_http_oauth2_session.c)
  */
 
 
-#ifndef _NGX_HTTP_OAUTH2_RSESSION_H_INCLUDED_
-#define _NGX_HTTP_OAUTH2_RSESSION_H_INCLUDED_
+#ifndef _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_
+#define _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -38,4 +38,4 @@ ngx_int_t ngx_http_oauth2_session_save(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
 
 
-#endif /* _NGX_HTTP_OAUTH2_RSESSION_H_INCLUDED_ */
+#endif /* _NGX_HTTP_OAUTH2_SESSION_H_INCLUDED_ */
