@@ -94,7 +94,6 @@
 
 #include <curl/curl.h>
 
-#include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_http_multi.h"
 
 

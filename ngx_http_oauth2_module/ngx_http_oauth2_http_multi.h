@@ -13,14 +13,61 @@
 
 #include <curl/curl.h>
 
-#include "ngx_http_oauth2_http.h"
-
 
 /*
  * The worker's libcurl multi handle, driven by nginx events and one
- * timer.  Only ngx_http_oauth2_http.c uses it: everyone else starts
- * fetches through ngx_http_oauth2_http.h.
+ * timer.  Only ngx_http_oauth2_http.c calls it: everyone else starts
+ * fetches through ngx_http_oauth2_http.h, which documents the fetch
+ * below; it is declared here, the lowest file that reads its fields.
  */
+
+
+typedef struct ngx_http_oauth2_fetch_s  ngx_http_oauth2_fetch_t;
+
+typedef void (*ngx_http_oauth2_fetch_pt)(ngx_http_oauth2_fetch_t *f);
+
+
+struct ngx_http_oauth2_fetch_s {
+    /* set by the caller before ngx_http_oauth2_fetch_start() */
+    ngx_str_t                   url;
+    ngx_str_t                   body;          /* POST form body if set */
+    ngx_str_t                   authorization; /* Authorization value */
+    ngx_str_t                   accept;        /* default application/json */
+    ngx_str_t                   user_agent;    /* default module's own */
+    ngx_str_t                   ca_file;       /* extra trusted CAs */
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  timeout;
+    size_t                      max_size;
+
+    ngx_http_oauth2_fetch_pt    handler;
+    void                       *data;
+
+    /* what the caller names in its log lines: provider and endpoint */
+    ngx_str_t                   provider;
+    const char                 *endpoint;
+
+    /* results, valid in the handler */
+    ngx_int_t                   rc;            /* NGX_OK or NGX_ERROR */
+    ngx_uint_t                  status;        /* HTTP status, 0 if none */
+    ngx_str_t                   content_type;
+    ngx_str_t                   response;      /* NUL-terminated */
+    const char                 *error;         /* cause when rc != NGX_OK */
+    const char                 *detail;        /* libcurl's own message */
+    ngx_msec_t                  elapsed;
+
+    /* private */
+    ngx_pool_t                 *pool;
+    ngx_log_t                  *log;
+    void                       *easy;
+    void                       *headers;
+    ngx_buf_t                  *buf;
+    ngx_msec_t                  start;
+    ngx_queue_t                 queue;         /* in the worker's list */
+    unsigned                    running:1;
+    unsigned                    oversize:1;
+    unsigned                    aborted:1;
+    char                       *errbuf;
+};
 
 
 /* called once per transfer that ends, from an nginx event handler and

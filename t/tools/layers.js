@@ -23,8 +23,8 @@ const MAX_LINES = 1200;
 // the layers of docs/design.md, lowest first
 const LAYERS = [
   ['json', 'url', 'base64url'],
-  ['http', 'seal', 'codec', 'cookie', 'jwt', 'shm'],
-  ['ocache'],
+  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'shm'],
+  ['http', 'jwt', 'ocache'],
   ['ctx', 'provider'],
   ['park', 'reply', 'request', 'token'],
   ['session'],
@@ -38,9 +38,7 @@ const LAYERS = [
 // files that may be split further without changing the picture: the
 // parts of one concern share their layer
 const EXTRA = {
-  jwk: 'jwt',
   http_curl: 'http',
-  http_multi: 'http',
   http_fetch: 'http',
   http_events: 'http',
 };
