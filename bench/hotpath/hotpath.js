@@ -230,21 +230,22 @@ const NGINX_KINDS = {
   default: {
     what: 'default settings',
     locations: {
-      plain: '',
+      // the baselines pass the Cookie header as nginx without the module
+      plain: 'oauth2_strip_cookies off;',
       // what add_header itself costs, with a constant of the same length
-      hdr: 'add_header X-Email alice@example.com;',
+      hdr: 'oauth2_strip_cookies off;\n        add_header X-Email alice@example.com;',
       prot: 'oauth2 op;',
       claim: 'oauth2 op;\n        add_header X-Email $oauth2_claim_email;',
       // the issue's own wording: through a proxy to a backend (this same
       // server, over kept-alive upstream connections), unprotected and with
       // proxy_set_header X-Email $oauth2_claim_email; the backend echoes
       // the header it got, so the run checks it arrived
-      pplain: 'proxy_pass http://hot_self/back/;',
+      pplain: 'oauth2_strip_cookies off;\n        proxy_pass http://hot_self/back/;',
       // (a location's own proxy_set_header drops the inherited ones:
       // Connection "" again, or every request opens a new connection)
       pclaim: 'oauth2 op;\n        proxy_set_header X-Email $oauth2_claim_email;\n'
         + '        proxy_set_header Connection "";\n        proxy_pass http://hot_self/back/;',
-      back: 'add_header X-Got-Email $http_x_email;',
+      back: 'oauth2_strip_cookies off;\n        add_header X-Got-Email $http_x_email;',
     },
     http: (port) => `upstream hot_self {
     server 127.0.0.1:${port};
@@ -257,14 +258,14 @@ proxy_set_header Connection "";
   token: {
     what: '$oauth2_access_token used',
     locations: {
-      plain: '',
+      plain: 'oauth2_strip_cookies off;',
       token: 'oauth2 op;\n        add_header X-Access-Token $oauth2_access_token;',
     },
   },
   tokens: {
     what: '$oauth2_access_token and $oauth2_id_token used',
     locations: {
-      plain: '',
+      plain: 'oauth2_strip_cookies off;',
       tokens: 'oauth2 op;\n        add_header X-Access-Token $oauth2_access_token;',
       // only here so that the ID token is stored
       idt: 'oauth2 op;\n        add_header X-Id-Token $oauth2_id_token;',
@@ -867,7 +868,7 @@ const CG_FUNCS = [
   'ngx_http_oauth2_session_open_cached', 'ngx_http_oauth2_open', 'ngx_decode_base64url', 'ngx_http_oauth2_base64url_decode', 'ngx_http_oauth2_gcm',
   'ngx_http_oauth2_session_decode',
   'ngx_http_oauth2_cookie_strip', 'ngx_http_oauth2_cookie_next_pair', 'ngx_http_oauth2_claim_variable',
-  'ngx_http_oauth2_variable',
+  'ngx_http_oauth2_variable', 'ngx_http_oauth2_subrequest_handler', 'ngx_http_oauth2_cookie_save',
 ];
 
 /** Inclusive instruction counts of CG_FUNCS in a callgrind dump (the largest entry of each name). */
@@ -914,10 +915,17 @@ server {
     listen 127.0.0.1:${port};
     root ${root};
     access_log off;
-    location /plain/ { }
+    # the baselines do what nginx without the module does: pass the
+    # Cookie header as it came
+    location /plain/ {
+        oauth2_strip_cookies off;
+    }
     location /hdr/ {
+        oauth2_strip_cookies off;
         add_header X-Email alice@example.com;
     }
+    # unprotected, the module's cookies kept from upstreams (the default)
+    location /open/ { }
     location /prot/ {
         oauth2 op;
     }
@@ -927,7 +935,7 @@ server {
     }
 }`,
     });
-    writeHtml(root, ['plain', 'hdr', 'prot', 'claim']);
+    writeHtml(root, ['plain', 'hdr', 'open', 'prot', 'claim']);
     const pid = ngx.proc.pid;
     const t = Math.floor(Date.now() / 1000);
     // shaped like the real sessions of the throughput part
@@ -945,6 +953,7 @@ server {
       { id: 'plain', name: 'unprotected, no cookie', url: url('plain'), cookie: null },
       { id: 'plain-cookie', name: 'unprotected, default-size session cookie', url: url('plain'), cookie: small },
       { id: 'plain-header', name: 'unprotected, the same cookie, `add_header X-Email alice@example.com`', url: url('hdr'), cookie: small, vs: 'plain-cookie' },
+      { id: 'open', name: 'unprotected, default-size session cookie, the module\'s cookies stripped (the default)', url: url('open'), cookie: small, vs: 'plain-cookie' },
       { id: 'oauth2', name: '`oauth2`, default-size session cookie', url: url('prot'), cookie: small, vs: 'plain-cookie' },
       { id: 'claim', name: '`oauth2` + `add_header X-Email $oauth2_claim_email`', url: url('claim'), cookie: small, vs: 'plain-header' },
       // every request another session: none is in the worker's cache of opened sessions (the first request of each)
