@@ -24,10 +24,7 @@
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
-
-
-/* the longest query or form parameter taken */
-#define NGX_HTTP_OAUTH2_MAX_PARAM        4096
+#include "ngx_http_oauth2_form.h"
 
 
 /* the fields of a token endpoint's answer (RFC 6749, 5.1 and 5.2) */
@@ -45,8 +42,6 @@ size_t ngx_http_oauth2_param_len(const char *name, ngx_str_t *value);
 /* "name=value&" with the value percent-encoded, and its length */
 u_char *ngx_http_oauth2_add_param(u_char *p, const char *name,
     ngx_str_t *value);
-ngx_int_t ngx_http_oauth2_get_param(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 /* the fields of a JSON token response (doc: an object); the strings point
  * into doc */
 void ngx_http_oauth2_token_fields(yajl_val doc,
@@ -59,10 +54,6 @@ ngx_uint_t ngx_http_oauth2_bearer(ngx_str_t *token_type);
 /* an error code of the provider, made fit to log and show: error codes
  * are made of letters, digits, "_" and "-"; anything else is "invalid" */
 void ngx_http_oauth2_error_code(ngx_str_t *error);
-/* a parameter of an application/x-www-form-urlencoded body, decoded:
- * NGX_OK, NGX_DECLINED if absent */
-ngx_int_t ngx_http_oauth2_form_param(ngx_pool_t *pool, ngx_str_t *body,
-    const char *name, ngx_str_t *value);
 
 /* a parameter of a form body */
 typedef struct {

@@ -11,10 +11,7 @@
  * reads them) and as a response body for ngx_http_oauth2_form_param()
  * ("access_token", "token_type", "refresh_token", "expires_in", "error").
  *
- * Both functions live in ngx_http_oauth2_token.c, whose rest needs more
- * of nginx than the shim has: t/fuzz/run.sh extracts their current text
- * (and NGX_HTTP_OAUTH2_MAX_PARAM from token.h) into
- * fuzz_handler_params.c, included here.  ngx_http_arg() and
+ * Both live in ngx_http_oauth2_form.c, linked as it is.  ngx_http_arg() and
  * ngx_unescape_uri() are the stand-ins of t/shim/ngx_shim.c (nginx's own
  * are not in Debian's nginx-dev).
  *
@@ -29,7 +26,7 @@
 
 #include "ngx_shim.h"
 
-#include "fuzz_handler_params.c"
+#include "ngx_http_oauth2_form.h"
 
 
 static const char  *fuzz_args[] = {

@@ -75,41 +75,12 @@ CFLAGS="$CFLAGS -DFUZZ_KEYS_DIR=\"$FUZZ/keys\""
 INCS="$SHIM_INCS -I $FUZZ -I $OUT"
 
 
-# ngx_http_oauth2_get_param() and _form_param() of ngx_http_oauth2_token.c:
-# their current text goes into a file of their own (the rest of token.c
-# needs more of nginx than the shim has)
-
-extract_params() {
-    awk '
-        /^#define NGX_HTTP_OAUTH2_MAX_PARAM[ \t]/ { print; print ""; next }
-        /^ngx_http_oauth2_(get_param|form_param)\(/ {
-            print prev
-            on = 1
-        }
-        on { print }
-        on && /^}/ { on = 0; print "" }
-        { prev = $0 }
-    ' "$SRC/ngx_http_oauth2_token.h" "$SRC/ngx_http_oauth2_token.c" \
-        > "$OUT/fuzz_handler_params.c"
-
-    if [ "$(grep -c '^ngx_http_oauth2_\(get\|form\)_param(' \
-             "$OUT/fuzz_handler_params.c")" != 2 ] \
-       || ! grep -q '^#define NGX_HTTP_OAUTH2_MAX_PARAM' \
-             "$OUT/fuzz_handler_params.c"
-    then
-        say "cannot find ngx_http_oauth2_get_param(), _form_param() and" \
-            "NGX_HTTP_OAUTH2_MAX_PARAM in ngx_http_oauth2_token.[ch]"
-        return 1
-    fi
-}
-
-
 sources() {
     case $1 in
     cookie|plain) echo "$SHIM_SEAL_SRCS" ;;
     jwt|jwks)     echo "$SHIM_JWT_SRCS" ;;
     json)         echo "$SRC/ngx_http_oauth2_json.c" ;;
-    query)        echo "" ;;
+    query)        echo "$SRC/ngx_http_oauth2_form.c" ;;
     url)          echo "$SRC/ngx_http_oauth2_url.c" ;;
     *)            return 1 ;;
     esac
@@ -132,10 +103,6 @@ options() {
 build() {
     h=$1
     src=$(sources "$h") || { say "unknown harness \"$h\""; return 1; }
-
-    if [ "$h" = query ]; then
-        extract_params || return 1
-    fi
 
     # shellcheck disable=SC2086
     $CC $CFLAGS $INCS -o "$OUT/fuzz_$h" "$FUZZ/fuzz_$h.c" \

@@ -22,7 +22,7 @@ const MAX_LINES = 1200;
 
 // the layers of docs/design.md, lowest first
 const LAYERS = [
-  ['json', 'url', 'base64url'],
+  ['json', 'url', 'base64url', 'form'],
   ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'shm'],
   ['http', 'jwt', 'ocache'],
   ['ctx', 'provider'],
