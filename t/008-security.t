@@ -187,7 +187,7 @@ Location: ^http://[^?]+\?.*&redirect_uri=http%3A%2F%2Fwww\.App\.example%3A8443%2
 
 === TEST 11: the callback refuses a poisoned Host before the code exchange
 --- more_headers eval
-"Host: victim.example\@attacker.example\r\nCookie: " . main::state_cookie()
+"Host: victim.example\@attacker.example\nCookie: " . main::state_cookie()
 --- request eval
 "GET /oauth2/callback?code=abc&state=$main::State&iss=http%3A%2F%2F127.0.0.1%3A$ENV{TEST_NGINX_FAKE_OP_PORT}%2Fok"
 --- error_code: 400
