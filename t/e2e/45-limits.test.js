@@ -45,27 +45,9 @@ function start(name, location) {
 
   before(async () => {
     env = await createEnv(name);
-    const fake = await env.fake();
-    ctx.backend = await env.backend();
-    ctx.nginx = await env.nginx({
-      port: PORT,
-      http: `
-oauth2_provider big {
-    issuer         ${fake.issuer('idt-big-20000')};
-    client_id      ${config.FAKE_CLIENT.id};
-    client_secret  ${config.FAKE_CLIENT.secret};
-}
-oauth2_cookie_secret ${config.COOKIE_SECRET};
-
-server {
-    listen 127.0.0.1:${PORT};
-    location / {
-        oauth2 big;
-        ${location}
-        proxy_pass http://127.0.0.1:${ctx.backend.port};
-    }
-}`,
-    });
+    Object.assign(ctx, await env.fakeLogin({
+      port: PORT, scenario: 'idt-big-20000', provider: 'big', location,
+    }));
   });
   after(() => env && env.stop());
 

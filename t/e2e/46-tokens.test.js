@@ -26,28 +26,13 @@ describe('an access token with CR LF from the token endpoint', moduleTestOptions
 
   before(async () => {
     env = await createEnv('46-tokens');
-    const fake = await env.fake();
-    backend = await env.backend();
-    nginx = await env.nginx({
+    ({ nginx, backend } = await env.fakeLogin({
       port: PORT,
-      http: `
-oauth2_provider crlf {
-    issuer         ${fake.issuer('token-crlf')};
-    client_id      ${config.FAKE_CLIENT.id};
-    client_secret  ${config.FAKE_CLIENT.secret};
-}
-oauth2_cookie_secret ${config.COOKIE_SECRET};
-
-server {
-    listen 127.0.0.1:${PORT};
-    location / {
-        oauth2 crlf;
-        proxy_set_header Authorization "Bearer $oauth2_access_token";
-        add_header X-Token $oauth2_access_token;
-        proxy_pass http://127.0.0.1:${backend.port};
-    }
-}`,
-    });
+      scenario: 'token-crlf',
+      provider: 'crlf',
+      location: 'proxy_set_header Authorization "Bearer $oauth2_access_token";\n'
+        + '        add_header X-Token $oauth2_access_token;',
+    }));
   });
   after(() => env && env.stop());
 

@@ -33,6 +33,35 @@ async function createEnv(name, { lock = true } = {}) {
     fake: async (opts = {}) => track(await services.startFake({ logDir: dir, ...opts }), 'fake'),
     backend: async (opts = {}) => track(await services.startBackend(opts), 'backend'),
     nginx: async (opts = {}) => track(await startNginx({ name, ...opts }), 'nginx'),
+    /**
+     * The fake provider with `scenario`, a backend, and nginx on `port`
+     * with one provider `provider` protecting / (with the `location`
+     * lines) in front of the backend.  Resolves { fake, backend, nginx }.
+     */
+    async fakeLogin({ port, scenario = 'ok', provider = 'fake', location = '' }) {
+      const fake = await env.fake();
+      const backend = await env.backend();
+      const nginx = await env.nginx({
+        port,
+        http: `
+oauth2_provider ${provider} {
+    issuer         ${fake.issuer(scenario)};
+    client_id      ${config.FAKE_CLIENT.id};
+    client_secret  ${config.FAKE_CLIENT.secret};
+}
+oauth2_cookie_secret ${config.COOKIE_SECRET};
+
+server {
+    listen 127.0.0.1:${port};
+    location / {
+        oauth2 ${provider};
+        ${location}
+        proxy_pass http://127.0.0.1:${backend.port};
+    }
+}`,
+      });
+      return { fake, backend, nginx };
+    },
     /** register anything with a stop()/close() */
     own: (h, what = 'resource') => track(h, what),
     /** Print the logs of what we started (call from a failing test for context). */
