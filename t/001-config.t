@@ -485,16 +485,3 @@ Accept: application/json
 --- no_error_log
 [emerg]
 
-
-
-=== TEST 27: another value of userinfo is refused
---- http_config
-    oauth2_provider a {
-        issuer     https://op.example.com;
-        client_id  a;
-        userinfo   sometimes;
-    }
---- config
---- must_die
---- error_log
-invalid value "sometimes"
