@@ -43,6 +43,15 @@ ${Object.entries(headers).map(([h, v]) => `        proxy_set_header ${h} ${v};`)
 /** the OP, a backend and nginx; conf(op, backend) gives the providers and locations */
 async function start(name, opOpts, conf) {
   const env = await createEnv(name);
+  try {
+    return await startIn(env, opOpts, conf);
+  } catch (e) {
+    await env.stop();
+    throw e;
+  }
+}
+
+async function startIn(env, opOpts, conf) {
   const op = await env.op({
     redirectUris: ['op', 'mail', 'bare'].map((p) => `${ORIGIN}/cb/${p}`),
     ...opOpts,
