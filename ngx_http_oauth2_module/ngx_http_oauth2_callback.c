@@ -13,7 +13,9 @@
  *   token_done    read the token response; for OpenID Connect wait for
  *                 the JWKS
  *   verify        verify the ID token (one JWKS refetch on an unknown
- *                 kid); fetch userinfo if configured or plain OAuth 2.0
+ *                 kid); fetch userinfo with "userinfo on", for plain
+ *                 OAuth 2.0, and with "userinfo auto" when the ID token
+ *                 lacks a claim the configuration uses
  *   userinfo_done check userinfo (its sub must be the ID token's)
  *   emails_done   GitHub: the primary verified address
  *   finish        seal the session cookie, 302 to the return URL
@@ -706,7 +708,15 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INVALID, NULL);
     }
 
-    if (p->userinfo && md->userinfo_endpoint.len) {
+    /* "userinfo auto": only when the ID token lacks a claim that the
+     * configuration uses (set up by ngx_http_oauth2_module.c) */
+
+    if (md->userinfo_endpoint.len
+        && (p->userinfo == NGX_HTTP_OAUTH2_USERINFO_ON
+            || (p->userinfo_claims != NULL
+                && !ngx_http_oauth2_jwt_has_claims(&ctx->jwt,
+                                                   p->userinfo_claims))))
+    {
         return ngx_http_oauth2_userinfo_request(r, ctx,
                                                 &md->userinfo_endpoint);
     }

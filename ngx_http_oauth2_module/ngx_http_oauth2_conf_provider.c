@@ -64,6 +64,14 @@ static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_oauth2_userinfo_modes[] = {
+    { ngx_string("off"), NGX_HTTP_OAUTH2_USERINFO_OFF },
+    { ngx_string("on"), NGX_HTTP_OAUTH2_USERINFO_ON },
+    { ngx_string("auto"), NGX_HTTP_OAUTH2_USERINFO_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
 /*
  * The directives of an oauth2_provider block.  They are not nginx
  * directives of their own: the block handler dispatches them here, so
@@ -179,11 +187,11 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       NULL },
 
     { ngx_string("userinfo"),
-      NGX_CONF_FLAG,
-      ngx_conf_set_flag_slot,
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
       0,
       offsetof(ngx_http_oauth2_provider_t, userinfo),
-      NULL },
+      &ngx_http_oauth2_userinfo_modes },
 
     { ngx_string("ssl_trusted_certificate"),
       NGX_CONF_TAKE1,
@@ -301,11 +309,6 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
 };
 
 
-static ngx_str_t  ngx_http_oauth2_default_scope = ngx_string("openid");
-static ngx_str_t  ngx_http_oauth2_default_redirect =
-    ngx_string("/oauth2/callback");
-
-
 char *
 ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -367,7 +370,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->name = value[1];
     p->preset = NGX_CONF_UNSET_UINT;
     p->auth_method = NGX_CONF_UNSET_UINT;
-    p->userinfo = NGX_CONF_UNSET;
+    p->userinfo = NGX_CONF_UNSET_UINT;
     p->connect_timeout = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->max_response_size = NGX_CONF_UNSET_SIZE;
@@ -557,11 +560,11 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     }
 
     if (p->scope.data == NULL) {
-        p->scope = ngx_http_oauth2_default_scope;
+        ngx_str_set(&p->scope, "openid");
     }
 
     if (p->redirect_uri.data == NULL) {
-        p->redirect_uri = ngx_http_oauth2_default_redirect;
+        ngx_str_set(&p->redirect_uri, "/oauth2/callback");
     }
 
     /* an OpenID Connect provider gives an ID token; a plain OAuth 2.0 one
@@ -585,7 +588,7 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        if (p->userinfo == 0) {
+        if (p->userinfo == NGX_HTTP_OAUTH2_USERINFO_OFF) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "oauth2 provider \"%V\" is plain OAuth 2.0 and "
                           "cannot have \"userinfo off\" in %s:%ui",
@@ -593,10 +596,10 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
             return NGX_CONF_ERROR;
         }
 
-        p->userinfo = 1;
+        p->userinfo = NGX_HTTP_OAUTH2_USERINFO_ON;
     }
 
-    ngx_conf_init_value(p->userinfo, 0);
+    ngx_conf_init_uint_value(p->userinfo, NGX_HTTP_OAUTH2_USERINFO_AUTO);
     ngx_conf_init_uint_value(p->auth_method, NGX_HTTP_OAUTH2_AUTH_BASIC);
     ngx_conf_init_msec_value(p->connect_timeout, 5000);
     ngx_conf_init_msec_value(p->timeout, 10000);

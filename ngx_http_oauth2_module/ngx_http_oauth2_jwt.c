@@ -654,3 +654,24 @@ ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
 
     return NGX_OK;
 }
+
+
+ngx_uint_t
+ngx_http_oauth2_jwt_has_claims(ngx_http_oauth2_jwt_t *jwt, ngx_array_t *names)
+{
+    char       **name;
+    yajl_val     v;
+    ngx_uint_t   i;
+
+    name = names->elts;
+
+    for (i = 0; i < names->nelts; i++) {
+        v = ngx_http_oauth2_json_get(jwt->claims, name[i]);
+
+        if (v == NULL || YAJL_IS_NULL(v)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

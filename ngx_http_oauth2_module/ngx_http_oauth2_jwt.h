@@ -66,5 +66,9 @@ ngx_int_t ngx_http_oauth2_jwt_verify(ngx_http_oauth2_jwt_t *jwt,
 ngx_int_t ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
     ngx_http_oauth2_jwt_expect_t *expect, const char **err);
 
+/* 1 if the token carries each claim of names (char *), not null */
+ngx_uint_t ngx_http_oauth2_jwt_has_claims(ngx_http_oauth2_jwt_t *jwt,
+    ngx_array_t *names);
+
 
 #endif /* _NGX_HTTP_OAUTH2_JWT_H_INCLUDED_ */

@@ -49,6 +49,10 @@ static char *ngx_http_oauth2_require(ngx_conf_t *cf, ngx_command_t *cmd,
 static ngx_int_t ngx_http_oauth2_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oauth2_init(ngx_conf_t *cf);
 static void ngx_http_oauth2_unique_claims(ngx_http_oauth2_main_conf_t *omcf);
+static ngx_int_t ngx_http_oauth2_userinfo_claims(ngx_conf_t *cf,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p);
+static ngx_uint_t ngx_http_oauth2_scope_has(ngx_str_t *scope,
+    const char *name);
 static void ngx_http_oauth2_check_cookie_size(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf, ngx_http_oauth2_main_conf_t *omcf);
 static void *ngx_http_oauth2_create_main_conf(ngx_conf_t *cf);
@@ -787,6 +791,12 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
 
     ngx_http_oauth2_unique_claims(omcf);
 
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (ngx_http_oauth2_userinfo_claims(cf, omcf, pp[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     ngx_http_oauth2_check_cookie_size(cf, cmcf, omcf);
 
     return NGX_OK;
@@ -879,6 +889,92 @@ ngx_http_oauth2_unique_claims(ngx_http_oauth2_main_conf_t *omcf)
     }
 
     omcf->claims.nelts = n;
+}
+
+
+/*
+ * "userinfo auto" with OpenID Connect: the login asks userinfo only when
+ * the ID token lacks one of these claims (OpenID Connect Core 5.4 lets a
+ * provider that issues an access token put the scope's claims in userinfo
+ * alone): every claim the configuration uses, and "email" and
+ * "email_verified" when the scope asks for the address, which
+ * $oauth2_email is always kept from
+ */
+
+static ngx_int_t
+ngx_http_oauth2_userinfo_claims(ngx_conf_t *cf,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p)
+{
+    char        **name;
+    ngx_str_t    *claim;
+    ngx_uint_t    i;
+
+    if (p->userinfo != NGX_HTTP_OAUTH2_USERINFO_AUTO || !p->oidc) {
+        return NGX_OK;
+    }
+
+    p->userinfo_claims = ngx_array_create(cf->pool, omcf->claims.nelts + 2,
+                                          sizeof(char *));
+    if (p->userinfo_claims == NULL) {
+        return NGX_ERROR;
+    }
+
+    claim = omcf->claims.elts;
+
+    for (i = 0; i < omcf->claims.nelts; i++) {
+        name = ngx_array_push(p->userinfo_claims);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
+        *name = ngx_pnalloc(cf->pool, claim[i].len + 1);
+        if (*name == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn((u_char *) *name, claim[i].data, claim[i].len + 1);
+    }
+
+    if (ngx_http_oauth2_scope_has(&p->scope, "email")) {
+        name = ngx_array_push_n(p->userinfo_claims, 2);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
+        name[0] = "email";
+        name[1] = "email_verified";
+    }
+
+    return NGX_OK;
+}
+
+
+/* 1 if the space-separated scope has the value name (RFC 6749, 3.3) */
+
+static ngx_uint_t
+ngx_http_oauth2_scope_has(ngx_str_t *scope, const char *name)
+{
+    u_char  *p, *end, *last;
+    size_t   len;
+
+    len = ngx_strlen(name);
+    p = scope->data;
+    last = p + scope->len;
+
+    while (p < last) {
+        end = ngx_strlchr(p, last, ' ');
+        if (end == NULL) {
+            end = last;
+        }
+
+        if ((size_t) (end - p) == len && ngx_strncmp(p, name, len) == 0) {
+            return 1;
+        }
+
+        p = end + 1;
+    }
+
+    return 0;
 }
 
 

@@ -46,6 +46,11 @@
 
 #define NGX_HTTP_OAUTH2_SECURE_AUTO       2
 
+/* userinfo off | on | auto */
+#define NGX_HTTP_OAUTH2_USERINFO_OFF      0
+#define NGX_HTTP_OAUTH2_USERINFO_ON       1
+#define NGX_HTTP_OAUTH2_USERINFO_AUTO     2
+
 
 typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
 
@@ -80,8 +85,14 @@ typedef struct {
     ngx_uint_t                      preset;
     ngx_uint_t                      auth_method;
     ngx_uint_t                      algs;
+    ngx_uint_t                      userinfo;
 
-    ngx_flag_t                      userinfo;
+    /*
+     * "userinfo auto" with OpenID Connect: the claims (char *) an ID
+     * token must carry for the login to do without userinfo; else NULL
+     */
+    ngx_array_t                    *userinfo_claims;
+
     ngx_flag_t                      oidc;
     ngx_flag_t                      refresh;
     ngx_flag_t                      revoke;

@@ -658,18 +658,22 @@ ngx_http_oauth2_refresh_session(ngx_http_oauth2_refresh_job_t *job)
         return NGX_HTTP_OAUTH2_SHM_FAILED;
     }
 
-    if (expires < cap && expires <= now + p->refresh_margin) {
-        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                      "oauth2 provider \"%V\": the tokens last less than "
-                      "\"refresh_margin\", every request will refresh them",
-                      &p->name);
-    }
-
     s->expires = expires;
     s->access_expires = job->expires_in ? now + job->expires_in : 0;
 
     if (job->store_access_token) {
         s->access_token = job->access_token;
+    }
+
+    /* with the access token kept, the session ends no later than it */
+
+    expires = ngx_http_oauth2_session_end(s);
+
+    if (expires < cap && expires <= now + p->refresh_margin) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "oauth2 provider \"%V\": the tokens last less than "
+                      "\"refresh_margin\", every request will refresh them",
+                      &p->name);
     }
 
     if (job->refresh_token.len) {
@@ -730,8 +734,8 @@ ngx_http_oauth2_refresh_finish(ngx_http_oauth2_refresh_job_t *job,
         /* never handed out once it needs a refresh itself: a provider
          * that does not rotate would get the same refresh token again */
 
-        ttl = ngx_min(ttl, job->session.expires - job->provider->refresh_margin
-                           - ngx_time());
+        ttl = ngx_min(ttl, ngx_http_oauth2_session_end(&job->session)
+                           - job->provider->refresh_margin - ngx_time());
         ttl = ngx_max(ttl, 1);
     }
 
@@ -937,7 +941,7 @@ ngx_http_oauth2_refresh_failed(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_uint_t state)
 {
     if (state == NGX_HTTP_OAUTH2_SHM_FAILED
-        && ctx->session.expires > ngx_time())
+        && ngx_http_oauth2_session_end(&ctx->session) > ngx_time())
     {
         /* the provider failed, but the tokens are good for a little while
          * yet (the session is within refresh_margin): let it pass */

@@ -203,7 +203,7 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
 
     /* a session with a refresh token is refreshed a little early */
 
-    if (ctx->session.expires
+    if (ngx_http_oauth2_session_end(&ctx->session)
         <= now + (ctx->session.refresh_token.len ? p->refresh_margin : 0))
     {
         ctx->session_expired = 1;
@@ -217,6 +217,28 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
     ctx->session_valid = 1;
 
     return NGX_OK;
+}
+
+
+/*
+ * The session ends at s->expires (the ID token's exp, or the access
+ * token's without an ID token; never past session_lifetime).  A session
+ * that keeps the access token (the configuration uses
+ * $oauth2_access_token) ends when the access token expires if that is
+ * sooner: it is refreshed refresh_margin before, or the user logs in
+ * again, and an upstream never receives an expired access token.
+ */
+
+time_t
+ngx_http_oauth2_session_end(ngx_http_oauth2_session_t *s)
+{
+    if (s->access_token.len && s->access_expires
+        && s->access_expires < s->expires)
+    {
+        return s->access_expires;
+    }
+
+    return s->expires;
 }
 
 
@@ -346,7 +368,7 @@ ngx_http_oauth2_session_save(ngx_http_request_t *r,
      * refresh to find it */
 
     exp = (s->refresh_token.len ? s->created + p->session_lifetime
-                                : s->expires)
+                                : ngx_http_oauth2_session_end(s))
           - ngx_time();
 
     if (exp <= 0) {

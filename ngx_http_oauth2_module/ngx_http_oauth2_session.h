@@ -27,6 +27,10 @@
 /* opens the request's session cookie at most once; the ctx or NULL */
 ngx_http_oauth2_ctx_t *ngx_http_oauth2_get_session(ngx_http_request_t *r);
 
+/* when the session is to be refreshed by, or ends: its end, or sooner
+ * the expiry of the access token it keeps */
+time_t ngx_http_oauth2_session_end(ngx_http_oauth2_session_t *s);
+
 /* every oauth2_require rule of the location holds: NGX_OK, else
  * NGX_DECLINED (logged at info) */
 ngx_int_t ngx_http_oauth2_session_require(ngx_http_request_t *r,

@@ -457,3 +457,31 @@ Accept: application/json
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer realm="op_1"
+
+
+
+=== TEST 26: userinfo takes off, on or auto (the default)
+--- http_config
+    oauth2_provider a {
+        issuer     https://op.example.com;
+        client_id  a;
+        userinfo   auto;
+    }
+    oauth2_provider b {
+        issuer     https://op.example.com;
+        client_id  b;
+        userinfo   off;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 a;
+    }
+--- request
+GET /
+--- more_headers
+Accept: application/json
+--- error_code: 401
+--- no_error_log
+[emerg]
+

@@ -29,6 +29,41 @@ sub expired {
         . "\nAccept: application/json";
 }
 
+# a session good for an hour holding the access token "at-old", which
+# expires in $in seconds, with a refresh token for the scenario if given
+sub access {
+    my ($in, $scenario, $accept) = @_;
+    my $rt = '';
+    if (defined $scenario) {
+        $rt = ',"refresh_token":"rt.' . encode_base64url('{"sub":"alice",'
+            . '"client_id":"fake-client","scope":"openid","scenario":"'
+            . $scenario . '","auth_time":' . (time - 100) . ',"jti":"'
+            . int(rand(1e9)) . time . '"}') . '"';
+    }
+    return "Cookie: " . seal('{"sub":"alice","created":' . (time - 100)
+        . ',"expires":' . (time + 3600) . ',"access_expires":' . (time + $in)
+        . ',"access_token":"at-old"' . $rt . '}')
+        . "\nAccept: " . ($accept // 'application/json');
+}
+
+# the fake provider of a scenario, and a location forwarding the access
+# token (the configuration uses $oauth2_access_token)
+sub provider {
+    my ($scenario) = @_;
+    return "oauth2_provider fake {\n"
+        . "    issuer http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/$scenario;\n"
+        . "    client_id fake-client;\n"
+        . "    client_secret fake-secret-0123456789abcdefghijkl;\n"
+        . "}\noauth2_cookie_secret 0123456789abcdef0123456789abcdef;\n";
+}
+
+sub forward {
+    my ($extra) = @_;
+    return "location / {\n    oauth2 fake;\n"
+        . '    add_header X-Access-Token $oauth2_access_token;' . "\n"
+        . "    " . ($extra // '') . "\n}\n";
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -250,3 +285,59 @@ POST /oauth2/backchannel
 --- error_code: 400
 --- error_log
 back-channel logout token rejected: not a form
+
+
+
+=== TEST 10: the access token forwarded has expired, no refresh token: 401, though the ID token has not
+--- http_config eval
+main::provider('ok')
+--- config eval
+main::forward()
+--- more_headers eval
+main::access(-5)
+--- request
+GET /index.html
+--- error_code: 401
+--- response_headers
+! X-Access-Token
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: the same for a page load: sent to log in again
+--- http_config eval
+main::provider('ok')
+--- config eval
+main::forward()
+--- more_headers eval
+main::access(-5, undef, 'text/html')
+--- request
+GET /index.html
+--- error_code: 302
+--- response_headers_like
+Location: ^http://127\.0\.0\.1:\d+/ok/authorize\?.+
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: the access token forwarded expires within refresh_margin: refreshed, the new one is forwarded
+--- http_config eval
+main::provider('ttl-613')
+--- config eval
+main::forward('add_header X-Expires-In $oauth2_expires_in;')
+--- more_headers eval
+main::access(10, 'ttl-613')
+--- request
+GET /index.html
+--- error_code: 200
+--- response_body
+secret page
+--- response_headers_like
+X-Access-Token: ^(?!at-old$).+
+X-Expires-In: ^(60\d|61[0-3])$
+--- error_log
+oauth2 provider "fake": session refreshed
+--- no_error_log
+[error]

@@ -49,14 +49,16 @@ const HEADERS = {
   staff: '$oauth2_claim_staff',
 };
 
+// a scenario with a "-ui" twin: the ID token alone ("userinfo off"), then
+// userinfo too; the others with the default "userinfo auto"
 const OIDC = [
-  { name: 'claims-ctl' },
+  { name: 'claims-ctl', extra: 'userinfo off;' },
   { name: 'claims-ctl-ui', scenario: 'claims-ctl', extra: 'userinfo on;' },
   { name: 'claims-nul' },
-  { name: 'sub-ctl' },
+  { name: 'sub-ctl', extra: 'userinfo off;' },
   { name: 'sub-ctl-ui', scenario: 'sub-ctl', extra: 'userinfo on;' },
   { name: 'claims-typed' },
-  { name: 'email-unverified' },
+  { name: 'email-unverified', extra: 'userinfo off;' },
   { name: 'email-unverified-ui', scenario: 'email-unverified', extra: 'userinfo on;' },
   { name: 'ok' },
 ];

@@ -33,9 +33,10 @@ const USAGE = `usage: node t/op/server.js [options]
   --no-rotate                  do not rotate refresh tokens (default: rotate on every use)
   --consent MODE               'auto' (default; no consent page) or 'prompt' (dev consent
                                page is shown) (env OP_CONSENT)
-  --conform                    claims only through userinfo when an access token is issued
-                               (oidc-provider's conformIdTokenClaims); by default the
-                               ID token carries the scope claims too
+  --permissive                 the ID token carries the scope's claims too; by default
+                               they are only in userinfo when an access token is issued
+                               (oidc-provider's default conformIdTokenClaims, OpenID
+                               Connect Core 5.4, as Okta does) (env OP_PERMISSIVE=1)
   --keys FILE                  private JWKS to use; created with fresh keys if missing
   --exit-on-stdin-close        exit when stdin reaches EOF (used by the test helpers so
                                that a dead test runner never leaves the OP behind)
@@ -69,7 +70,7 @@ function parseCli(argv) {
         'session-ttl': { type: 'string' },
         'no-rotate': { type: 'boolean' },
         consent: { type: 'string' },
-        conform: { type: 'boolean' },
+        permissive: { type: 'boolean' },
         keys: { type: 'string' },
         'exit-on-stdin-close': { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -122,7 +123,7 @@ function parseCli(argv) {
   o.rotate = !parsed['no-rotate'];
   o.consent = parsed.consent ?? env.OP_CONSENT ?? 'auto';
   if (!['auto', 'prompt'].includes(o.consent)) fail(`--consent must be auto or prompt, got ${o.consent}`);
-  o.conform = !!parsed.conform;
+  o.conform = !(parsed.permissive || env.OP_PERMISSIVE === '1');
   o.keysFile = parsed.keys;
   o.exitOnStdinClose = !!parsed['exit-on-stdin-close'];
   o.verbose = !!parsed.verbose;

@@ -19,9 +19,9 @@ function logFileIn(dir, name) {
 /**
  * Start the real OP.
  * opts: { port, issuer, redirectUris: [], postLogoutRedirectUris: [], backchannelLogoutUri,
- *         accessTtl, idTtl, consent: 'auto'|'prompt', conform, tlsCert, tlsKey, extraArgs: [],
+ *         accessTtl, idTtl, consent: 'auto'|'prompt', permissive, tlsCert, tlsKey, extraArgs: [],
  *         logDir, verbose }
- * Returns { issuer, port, url(path), discovery(), stop(), proc }.
+ * Returns { issuer, port, url(path), discovery(), stop(), providerConf(name, directives), proc }.
  */
 async function startOP(opts = {}) {
   const port = opts.port || config.OP_PORT;
@@ -34,7 +34,8 @@ async function startOP(opts = {}) {
   if (opts.accessTtl) args.push('--access-ttl', String(opts.accessTtl));
   if (opts.idTtl) args.push('--id-ttl', String(opts.idTtl));
   if (opts.consent) args.push('--consent', opts.consent);
-  if (opts.conform) args.push('--conform');
+  // the OP is spec-conformant (claims in userinfo only) unless permissive
+  if (opts.permissive) args.push('--permissive');
   if (opts.tlsCert) args.push('--tls-cert', opts.tlsCert, '--tls-key', opts.tlsKey);
   if (opts.verbose !== false) args.push('--verbose');
   args.push(...(opts.extraArgs || []));
@@ -57,6 +58,15 @@ async function startOP(opts = {}) {
       return r.json();
     },
     stop: () => proc.stop(),
+    /** an oauth2_provider block for the built-in client, its secret in env OP_SECRET */
+    providerConf: (name, directives = '') => `
+oauth2_provider ${name} {
+    issuer         ${issuer};
+    client_id      ${config.OP_CLIENT.id};
+    client_secret  env:OP_SECRET;
+    redirect_uri   /cb/${name};
+    ${directives}
+}`,
   };
 }
 
