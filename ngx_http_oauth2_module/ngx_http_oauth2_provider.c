@@ -94,8 +94,13 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     rt->keys_cache.what = NGX_HTTP_OAUTH2_NEED_JWKS;
     ngx_queue_init(&rt->keys_cache.waiters);
 
-    if (p->issuer.len == 0) {
-        /* everything is configured: no discovery, ever */
+    /* every endpoint a login needs is configured: no discovery, ever (the
+     * optional ones are then only those configured) */
+
+    if (p->issuer.len == 0
+        || (p->authorization_endpoint.len && p->token_endpoint.len
+            && (!p->oidc || p->jwks_uri.len)))
+    {
         rt->md_cache.expires = NGX_MAX_TIME_T_VALUE;
     }
 

@@ -457,3 +457,19 @@ Accept: application/json
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer realm="op_1"
+
+
+
+=== TEST 26: an OpenID Connect provider without issuer is refused: its ID tokens' iss could never match
+--- http_config
+    oauth2_provider op {
+        authorization_endpoint  https://op.example.com/authorize;
+        token_endpoint          https://op.example.com/token;
+        jwks_uri                https://op.example.com/jwks;
+        client_id               a;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op" needs "issuer" (always with "openid" in its scope)

@@ -214,12 +214,17 @@ ${body.trim().split('\n').map((l) => `    ${l.trim()}`).join('\n')}
       // 1: lazy discovery
       lazy: `issuer ${FAKE}/ok;`,
       down: `issuer ${FAKE}/ttl-601;`,
-      // 2: explicit endpoints win over discovery
+      // 2: explicit endpoints win over discovery, which fills in the rest
       override: `
         issuer                 ${FAKE}/ttl-602;
         authorization_endpoint ${overrideGate.base}/ttl-602/authorize;
-        token_endpoint         ${overrideGate.base}/ttl-602/token;
         jwks_uri               ${FAKE}/ttl-612/jwks;`,
+      // 2b: every endpoint a login needs is named: no discovery at all
+      nodisco: `
+        issuer                 ${FAKE}/discovery-none;
+        authorization_endpoint ${FAKE}/discovery-none/authorize;
+        token_endpoint         ${FAKE}/discovery-none/token;
+        jwks_uri               ${FAKE}/discovery-none/jwks;`,
       // 3, 4: the JWKS cache
       rotate: `
         issuer           ${FAKE}/kid-rotate;
@@ -310,18 +315,33 @@ ${Object.keys(providers).map((name) => `
     assert.equal(s['ok/token'], 4, JSON.stringify(s));
   });
 
-  test('2. authorization_endpoint, token_endpoint and jwks_uri override the discovered ones', async () => {
+  test('2. authorization_endpoint and jwks_uri override the discovered ones; discovery gives the token endpoint', async () => {
     await ensureFake();
     const client = new HttpClient();
     const r = await login(client, '/override/x', { authorizeBase: `${overrideGate.base}/ttl-602` });
     assertLoggedIn(r, '/override/x', 'login with overridden endpoints');
     assert.equal(overrideGate.hitsFor(/^\/ttl-602\/authorize\?/), 1, `the browser went to the configured authorization endpoint: ${overrideGate.hits}`);
-    assert.equal(overrideGate.hitsFor(/^\/ttl-602\/token$/), 1, `the code went to the configured token endpoint: ${overrideGate.hits}`);
+    assert.equal(overrideGate.hitsFor(/^\/ttl-602\/token$/), 0, `no token request through the gate: ${overrideGate.hits}`);
     const s = await fake.stats();
-    assert.equal(s[`ttl-602/${DISCOVERY}`], 1, `discovery still fetched: ${JSON.stringify(s)}`);
-    assert.equal(s['ttl-602/token'], 1, 'only the relayed token request (none to the discovered endpoint)');
+    assert.equal(s[`ttl-602/${DISCOVERY}`], 1, `discovery fetched for the token endpoint not named: ${JSON.stringify(s)}`);
+    assert.equal(s['ttl-602/token'], 1, `the code went to the discovered token endpoint: ${JSON.stringify(s)}`);
     assert.equal(s['ttl-612/jwks'], 1, `keys from the configured jwks_uri: ${JSON.stringify(s)}`);
     assert.equal(s['ttl-602/jwks'], undefined, `not from the discovered jwks_uri: ${JSON.stringify(s)}`);
+  });
+
+  test('2b. issuer and the endpoints named, no discovery document: logins work, discovery never asked', async () => {
+    await ensureFake();
+    const base = `${FAKE}/discovery-none`;
+    for (let i = 0; i < 2; i++) {
+      assertLoggedIn(await login(new HttpClient(), `/nodisco/p${i}`, { authorizeBase: base }), `/nodisco/p${i}`, `login ${i} without discovery`);
+    }
+    const s = await fake.stats();
+    assert.equal(s[`discovery-none/${DISCOVERY}`], undefined, `no discovery request: ${JSON.stringify(s)}${errTail()}`);
+    assert.equal(s['discovery-none/token'], 2, JSON.stringify(s));
+    assert.equal(s['discovery-none/jwks'], 1, JSON.stringify(s));
+    assert.equal(logLines(/\[error\].*oauth2 provider "nodisco"/).length, 0, `no error line${errTail()}`);
+    const nodisco = await new HttpClient().navigate(`${base}/${DISCOVERY}`);
+    assert.equal(nodisco.status, 404, 'the provider has no discovery document indeed');
   });
 
   test('3. key rotation: an unknown kid makes exactly one JWKS refetch and the login succeeds', async () => {
