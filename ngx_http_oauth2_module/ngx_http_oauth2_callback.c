@@ -662,26 +662,20 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
 
     if (rc == NGX_AGAIN && !ctx->keys_refetched) {
 
-        /* a kid we do not know: the provider may have rotated its keys */
+        /* a kid we do not know: the provider may have rotated its keys;
+         * the request waits for the refetch (at most jwks_min_refresh) */
 
         ctx->keys_refetched = 1;
 
-        rc = ngx_http_oauth2_park_keys(r, p);
-
-        if (rc == NGX_AGAIN) {
+        if (ngx_http_oauth2_park_keys(r, p) == NGX_AGAIN) {
             return NGX_AGAIN;
         }
 
-        if (rc == NGX_OK) {
-            rc = ngx_http_oauth2_jwt_verify(&ctx->jwt,
-                                            ngx_http_oauth2_provider_keys(p),
-                                            p->algs, &p->client_secret, &err);
+        /* no refetch could start: the keys there are */
 
-        } else {
-            err = "unknown kid, and the JWKS was fetched too recently "
-                  "to fetch it again";
-            rc = NGX_DECLINED;
-        }
+        rc = ngx_http_oauth2_jwt_verify(&ctx->jwt,
+                                        ngx_http_oauth2_provider_keys(p),
+                                        p->algs, &p->client_secret, &err);
     }
 
     if (rc != NGX_OK) {
