@@ -12,8 +12,9 @@
  *                 and iss parameters; POST the code to the token endpoint
  *   token_done    read the token response; for OpenID Connect wait for
  *                 the JWKS
- *   verify        verify the ID token (one JWKS refetch on an unknown
- *                 kid); fetch userinfo if configured or plain OAuth 2.0
+ *   verify        verify the ID token (an unknown kid waits for one
+ *                 JWKS refetch, put off until jwks_min_refresh allows
+ *                 it); fetch userinfo if configured or plain OAuth 2.0
  *   userinfo_done check userinfo (its sub must be the ID token's)
  *   emails_done   GitHub: the primary verified address
  *   finish        seal the session cookie, 302 to the return URL

@@ -68,6 +68,8 @@ static ngx_int_t ngx_http_oauth2_cache_wait(ngx_http_oauth2_cache_t *cache,
 static void ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f);
 static void ngx_http_oauth2_cache_wake(ngx_http_oauth2_cache_t *cache,
     ngx_int_t rc);
+static ngx_msec_int_t ngx_http_oauth2_keys_refetch_in(
+    ngx_http_oauth2_cache_t *cache);
 static void ngx_http_oauth2_keys_refetch(ngx_event_t *ev);
 static ngx_int_t ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err);
@@ -235,9 +237,7 @@ ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
 
     cache = &p->rt->keys_cache;
 
-    left = (ngx_msec_int_t) (cache->fetched_msec
-                             + (ngx_msec_t) p->jwks_min_refresh * 1000
-                             - ngx_current_msec);
+    left = ngx_http_oauth2_keys_refetch_in(cache);
 
     if (cache->fetch_pool != NULL || left <= 0) {
         return ngx_http_oauth2_cache_ready(cache, 1, w, log);
@@ -258,6 +258,19 @@ ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
 }
 
 
+/* how long until jwks_min_refresh allows the next JWKS fetch (<= 0: now) */
+
+static ngx_msec_int_t
+ngx_http_oauth2_keys_refetch_in(ngx_http_oauth2_cache_t *cache)
+{
+    ngx_msec_t  min;
+
+    min = (ngx_msec_t) cache->provider->jwks_min_refresh * 1000;
+
+    return (ngx_msec_int_t) (cache->fetched_msec + min - ngx_current_msec);
+}
+
+
 /* the refetch put off by jwks_min_refresh is allowed now */
 
 static void
@@ -274,10 +287,7 @@ ngx_http_oauth2_keys_refetch(ngx_event_t *ev)
 
     /* a fetch since the timer was set (the keys expired) counts too */
 
-    left = (ngx_msec_int_t) (cache->fetched_msec
-                             + (ngx_msec_t) cache->provider->jwks_min_refresh
-                               * 1000
-                             - ngx_current_msec);
+    left = ngx_http_oauth2_keys_refetch_in(cache);
 
     if (left > 0) {
         ngx_add_timer(ev, (ngx_msec_t) left);
