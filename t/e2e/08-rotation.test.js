@@ -26,7 +26,6 @@ describe('key rotation at the real OP', moduleTestOptions(), () => {
   let env;
   let op;
   let ngx;
-  let backend;
   let keysA;
   let keysB;
 
@@ -42,30 +41,7 @@ describe('key rotation at the real OP', moduleTestOptions(), () => {
     keysB = path.join(env.dir, 'keys-b.json');
     for (const f of [keysA, keysB]) fs.rmSync(f, { force: true });
     op = await startOp(keysA);
-    backend = await env.backend();
-    ngx = await env.nginx({
-      port: PORT,
-      env: { OP_SECRET: config.OP_CLIENT.secret },
-      http: `
-oauth2_provider op {
-    issuer            ${op.issuer};
-    client_id         ${config.OP_CLIENT.id};
-    client_secret     env:OP_SECRET;
-    scope             "openid email profile";
-    redirect_uri      /oauth2/callback;
-    jwks_min_refresh  5s;
-}
-oauth2_cookie_secret ${config.COOKIE_SECRET};
-
-server {
-    listen 127.0.0.1:${PORT};
-    location / {
-        oauth2 op;
-        proxy_set_header X-Email $oauth2_claim_email;
-        proxy_pass http://127.0.0.1:${backend.port};
-    }
-}`,
-    });
+    ({ nginx: ngx } = await env.opLogin({ port: PORT, op, lines: 'jwks_min_refresh 5s;' }));
   });
   after(() => env && env.stop());
 
