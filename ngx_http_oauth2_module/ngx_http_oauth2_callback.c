@@ -12,8 +12,9 @@
  *                 and iss parameters; POST the code to the token endpoint
  *   token_done    read the token response; for OpenID Connect wait for
  *                 the JWKS
- *   verify        verify the ID token (one JWKS refetch on an unknown
- *                 kid); fetch userinfo with "userinfo on", for plain
+ *   verify        verify the ID token (an unknown kid waits for one
+ *                 JWKS refetch, put off until jwks_min_refresh allows
+ *                 it); fetch userinfo with "userinfo on", for plain
  *                 OAuth 2.0, and with "userinfo auto" when the ID token
  *                 lacks a claim the configuration uses
  *   userinfo_done check userinfo (its sub must be the ID token's)
@@ -664,26 +665,20 @@ ngx_http_oauth2_verify(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
 
     if (rc == NGX_AGAIN && !ctx->keys_refetched) {
 
-        /* a kid we do not know: the provider may have rotated its keys */
+        /* a kid we do not know: the provider may have rotated its keys;
+         * the request waits for the refetch (at most jwks_min_refresh) */
 
         ctx->keys_refetched = 1;
 
-        rc = ngx_http_oauth2_park_keys(r, p);
-
-        if (rc == NGX_AGAIN) {
+        if (ngx_http_oauth2_park_keys(r, p) == NGX_AGAIN) {
             return NGX_AGAIN;
         }
 
-        if (rc == NGX_OK) {
-            rc = ngx_http_oauth2_jwt_verify(&ctx->jwt,
-                                            ngx_http_oauth2_provider_keys(p),
-                                            p->algs, &p->client_secret, &err);
+        /* no refetch could start: the keys there are */
 
-        } else {
-            err = "unknown kid, and the JWKS was fetched too recently "
-                  "to fetch it again";
-            rc = NGX_DECLINED;
-        }
+        rc = ngx_http_oauth2_jwt_verify(&ctx->jwt,
+                                        ngx_http_oauth2_provider_keys(p),
+                                        p->algs, &p->client_secret, &err);
     }
 
     if (rc != NGX_OK) {

@@ -548,17 +548,6 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (p->issuer.len == 0
-        && (p->authorization_endpoint.len == 0 || p->token_endpoint.len == 0))
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "oauth2 provider \"%V\" needs \"issuer\" (OpenID "
-                      "Connect discovery) or both \"authorization_endpoint\" "
-                      "and \"token_endpoint\" in %s:%ui",
-                      &p->name, p->file, p->line);
-        return NGX_CONF_ERROR;
-    }
-
     if (p->scope.data == NULL) {
         ngx_str_set(&p->scope, "openid");
     }
@@ -576,6 +565,20 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
            != NULL)
     {
         p->oidc = 1;
+    }
+
+    /* OpenID Connect: the ID tokens' "iss" must equal the issuer */
+
+    if (p->issuer.len == 0
+        && (p->oidc || p->authorization_endpoint.len == 0
+            || p->token_endpoint.len == 0))
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\" needs \"issuer\" (always "
+                      "with \"openid\" in its scope) or both "
+                      "\"authorization_endpoint\" and \"token_endpoint\" "
+                      "in %s:%ui", &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
     }
 
     if (!p->oidc) {

@@ -14,6 +14,11 @@
  * few seconds, so a provider that is down costs one error line and no
  * storm of connections; expired metadata and keys stay in use while their
  * refetch runs, and after a failed refetch.
+ *
+ * A token with an unknown kid asks for a JWKS refetch at most once per
+ * jwks_min_refresh: one asked sooner waits for the refetch that a timer
+ * starts as soon as it is allowed, so a key rotated at the provider
+ * seconds after the last fetch delays a login instead of failing it.
  */
 
 
@@ -39,6 +44,8 @@ typedef struct {
     ngx_queue_t                     waiters;
     time_t                          expires;     /* 0: never had data */
     time_t                          fetched;     /* last fetch started */
+    ngx_msec_t                      fetched_msec;
+    ngx_event_t                     refetch;     /* a refetch put off */
     time_t                          failed;      /* last fetch failed */
     ngx_uint_t                      what;        /* NGX_HTTP_OAUTH2_NEED_* */
 } ngx_http_oauth2_cache_t;
@@ -59,6 +66,11 @@ static ngx_int_t ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache,
 static ngx_int_t ngx_http_oauth2_cache_wait(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_waiter_t *w);
 static void ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f);
+static void ngx_http_oauth2_cache_wake(ngx_http_oauth2_cache_t *cache,
+    ngx_int_t rc);
+static ngx_msec_int_t ngx_http_oauth2_keys_refetch_in(
+    ngx_http_oauth2_cache_t *cache);
+static void ngx_http_oauth2_keys_refetch(ngx_event_t *ev);
 static ngx_int_t ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err);
 static ngx_int_t ngx_http_oauth2_metadata_url(ngx_pool_t *pool,
@@ -94,8 +106,17 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     rt->keys_cache.what = NGX_HTTP_OAUTH2_NEED_JWKS;
     ngx_queue_init(&rt->keys_cache.waiters);
 
-    if (p->issuer.len == 0) {
-        /* everything is configured: no discovery, ever */
+    rt->keys_cache.refetch.handler = ngx_http_oauth2_keys_refetch;
+    rt->keys_cache.refetch.data = &rt->keys_cache;
+    rt->keys_cache.refetch.cancelable = 1;
+
+    /* every endpoint a login needs is configured: no discovery, ever (the
+     * optional ones are then only those configured) */
+
+    if (p->issuer.len == 0
+        || (p->authorization_endpoint.len && p->token_endpoint.len
+            && (!p->oidc || p->jwks_uri.len)))
+    {
         rt->md_cache.expires = NGX_MAX_TIME_T_VALUE;
     }
 
@@ -211,17 +232,71 @@ ngx_int_t
 ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
     ngx_http_oauth2_waiter_t *w, ngx_log_t *log)
 {
+    ngx_msec_int_t            left;
     ngx_http_oauth2_cache_t  *cache;
 
     cache = &p->rt->keys_cache;
 
-    if (cache->fetch_pool == NULL
-        && ngx_time() - cache->fetched < p->jwks_min_refresh)
-    {
-        return NGX_DECLINED;
+    left = ngx_http_oauth2_keys_refetch_in(cache);
+
+    if (cache->fetch_pool != NULL || left <= 0) {
+        return ngx_http_oauth2_cache_ready(cache, 1, w, log);
     }
 
-    return ngx_http_oauth2_cache_ready(cache, 1, w, log);
+    /* fetched too recently: w waits for the refetch the timer starts */
+
+    if (!cache->refetch.timer_set) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "oauth2 provider \"%V\": jwks refetch in %M ms",
+                       &p->name, (ngx_msec_t) left);
+
+        cache->refetch.log = ngx_cycle->log;
+        ngx_add_timer(&cache->refetch, (ngx_msec_t) left);
+    }
+
+    return ngx_http_oauth2_cache_wait(cache, w);
+}
+
+
+/* how long until jwks_min_refresh allows the next JWKS fetch (<= 0: now) */
+
+static ngx_msec_int_t
+ngx_http_oauth2_keys_refetch_in(ngx_http_oauth2_cache_t *cache)
+{
+    ngx_msec_t  min;
+
+    min = (ngx_msec_t) cache->provider->jwks_min_refresh * 1000;
+
+    return (ngx_msec_int_t) (cache->fetched_msec + min - ngx_current_msec);
+}
+
+
+/* the refetch put off by jwks_min_refresh is allowed now */
+
+static void
+ngx_http_oauth2_keys_refetch(ngx_event_t *ev)
+{
+    ngx_http_oauth2_cache_t *cache = ev->data;
+
+    ngx_msec_int_t  left;
+
+    if (cache->fetch_pool != NULL || ngx_queue_empty(&cache->waiters)) {
+        /* a fetch runs (its end wakes the waiters), or none waits */
+        return;
+    }
+
+    /* a fetch since the timer was set (the keys expired) counts too */
+
+    left = ngx_http_oauth2_keys_refetch_in(cache);
+
+    if (left > 0) {
+        ngx_add_timer(ev, (ngx_msec_t) left);
+        return;
+    }
+
+    if (ngx_http_oauth2_cache_fetch(cache, ev->log) != NGX_OK) {
+        ngx_http_oauth2_cache_wake(cache, NGX_ERROR);
+    }
 }
 
 
@@ -353,6 +428,7 @@ ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
 
     cache->fetch_pool = pool;
     cache->fetched = ngx_time();
+    cache->fetched_msec = ngx_current_msec;
 
     return NGX_OK;
 
@@ -386,9 +462,7 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
 
     ngx_int_t                    rc;
     ngx_pool_t                  *pool;
-    ngx_queue_t                  waiters, *q;
     const char                  *err;
-    ngx_http_oauth2_waiter_t    *w;
     ngx_http_oauth2_provider_t  *p;
 
     p = cache->provider;
@@ -446,9 +520,23 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
     pool = cache->fetch_pool;
     cache->fetch_pool = NULL;
 
-    /* the waiters of this fetch: one that waits again (a new fetch) is not
-     * called twice; each is unlinked before its handler runs, which may
-     * free it or cancel others */
+    ngx_http_oauth2_cache_wake(cache, rc);
+
+    ngx_destroy_pool(pool);
+}
+
+
+/*
+ * The waiters of a fetch that ended (or could not start): one that waits
+ * again (a new fetch) is not called twice; each is unlinked before its
+ * handler runs, which may free it or cancel others.
+ */
+
+static void
+ngx_http_oauth2_cache_wake(ngx_http_oauth2_cache_t *cache, ngx_int_t rc)
+{
+    ngx_queue_t                waiters, *q;
+    ngx_http_oauth2_waiter_t  *w;
 
     ngx_queue_init(&waiters);
 
@@ -466,8 +554,6 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
 
         w->handler(w->data, rc);
     }
-
-    ngx_destroy_pool(pool);
 }
 
 
@@ -665,6 +751,10 @@ ngx_http_oauth2_provider_exit(ngx_http_oauth2_provider_t *p)
 
     caches[0] = &p->rt->md_cache;
     caches[1] = &p->rt->keys_cache;
+
+    if (caches[1]->refetch.timer_set) {
+        ngx_del_timer(&caches[1]->refetch);
+    }
 
     for (i = 0; i < 2; i++) {
         if (caches[i]->fetch_pool) {

@@ -73,9 +73,12 @@ typedef struct {
 ngx_int_t ngx_http_oauth2_provider_wait(ngx_http_oauth2_provider_t *p,
     ngx_uint_t need, ngx_http_oauth2_waiter_t *w, ngx_log_t *log);
 
-/* asks for one JWKS refetch because a token named an unknown kid; rate
- * limited: NGX_AGAIN (w waits), NGX_DECLINED (refetched too recently),
- * NGX_OK or NGX_ERROR (no fetch: the keys there are) */
+/*
+ * Asks for one JWKS refetch because a token named an unknown kid.  At most
+ * one refetch per jwks_min_refresh: asked sooner, w waits for the one a
+ * timer starts when it is allowed.  NGX_AGAIN (w waits), NGX_OK or
+ * NGX_ERROR (no fetch could start: the keys there are).
+ */
 ngx_int_t ngx_http_oauth2_provider_wait_keys(ngx_http_oauth2_provider_t *p,
     ngx_http_oauth2_waiter_t *w, ngx_log_t *log);
 

@@ -423,7 +423,7 @@ ngx_http_oauth2_refresh_done(ngx_http_oauth2_fetch_t *f)
             return;
         }
 
-        /* fetched too recently, or it cannot be: the keys there are */
+        /* no refetch could start: the keys there are */
 
         job->keys_refetched = 1;
         state = ngx_http_oauth2_refresh_validate(job);

@@ -485,3 +485,18 @@ Accept: application/json
 --- no_error_log
 [emerg]
 
+
+
+=== TEST 27: an OpenID Connect provider without issuer is refused: its ID tokens' iss could never match
+--- http_config
+    oauth2_provider op {
+        authorization_endpoint  https://op.example.com/authorize;
+        token_endpoint          https://op.example.com/token;
+        jwks_uri                https://op.example.com/jwks;
+        client_id               a;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op" needs "issuer" (always with "openid" in its scope)

@@ -1,7 +1,8 @@
 'use strict';
 
 // The module's calls to the provider: lazy discovery, endpoint overrides,
-// the JWKS cache (rotation, rate-limited unknown-kid refetches), serving
+// the JWKS cache (rotation, unknown-kid refetches that wait for
+// jwks_min_refresh), serving
 // from the caches while the provider is down, TLS verification with
 // `ssl_trusted_certificate`, and timeouts.
 //
@@ -214,19 +215,24 @@ ${body.trim().split('\n').map((l) => `    ${l.trim()}`).join('\n')}
       // 1: lazy discovery
       lazy: `issuer ${FAKE}/ok;`,
       down: `issuer ${FAKE}/ttl-601;`,
-      // 2: explicit endpoints win over discovery
+      // 2: explicit endpoints win over discovery, which fills in the rest
       override: `
         issuer                 ${FAKE}/ttl-602;
         authorization_endpoint ${overrideGate.base}/ttl-602/authorize;
-        token_endpoint         ${overrideGate.base}/ttl-602/token;
         jwks_uri               ${FAKE}/ttl-612/jwks;`,
+      // 2b: every endpoint a login needs is named: no discovery at all
+      nodisco: `
+        issuer                 ${FAKE}/discovery-none;
+        authorization_endpoint ${FAKE}/discovery-none/authorize;
+        token_endpoint         ${FAKE}/discovery-none/token;
+        jwks_uri               ${FAKE}/discovery-none/jwks;`,
       // 3, 4: the JWKS cache
       rotate: `
         issuer           ${FAKE}/kid-rotate;
-        jwks_min_refresh 1s;`,
+        jwks_min_refresh 3s;`,
       unknownkid: `
         issuer           ${FAKE}/idt-unknown-key;
-        jwks_min_refresh 60s;`,
+        jwks_min_refresh 2s;`,
       // 5: everything through the gate, metadata expiring after 1 s
       cached: `
         issuer              ${cachedGate.base}/ttl-605;
@@ -310,31 +316,51 @@ ${Object.keys(providers).map((name) => `
     assert.equal(s['ok/token'], 4, JSON.stringify(s));
   });
 
-  test('2. authorization_endpoint, token_endpoint and jwks_uri override the discovered ones', async () => {
+  test('2. authorization_endpoint and jwks_uri override the discovered ones; discovery gives the token endpoint', async () => {
     await ensureFake();
     const client = new HttpClient();
     const r = await login(client, '/override/x', { authorizeBase: `${overrideGate.base}/ttl-602` });
     assertLoggedIn(r, '/override/x', 'login with overridden endpoints');
     assert.equal(overrideGate.hitsFor(/^\/ttl-602\/authorize\?/), 1, `the browser went to the configured authorization endpoint: ${overrideGate.hits}`);
-    assert.equal(overrideGate.hitsFor(/^\/ttl-602\/token$/), 1, `the code went to the configured token endpoint: ${overrideGate.hits}`);
+    assert.equal(overrideGate.hitsFor(/^\/ttl-602\/token$/), 0, `no token request through the gate: ${overrideGate.hits}`);
     const s = await fake.stats();
-    assert.equal(s[`ttl-602/${DISCOVERY}`], 1, `discovery still fetched: ${JSON.stringify(s)}`);
-    assert.equal(s['ttl-602/token'], 1, 'only the relayed token request (none to the discovered endpoint)');
+    assert.equal(s[`ttl-602/${DISCOVERY}`], 1, `discovery fetched for the token endpoint not named: ${JSON.stringify(s)}`);
+    assert.equal(s['ttl-602/token'], 1, `the code went to the discovered token endpoint: ${JSON.stringify(s)}`);
     assert.equal(s['ttl-612/jwks'], 1, `keys from the configured jwks_uri: ${JSON.stringify(s)}`);
     assert.equal(s['ttl-602/jwks'], undefined, `not from the discovered jwks_uri: ${JSON.stringify(s)}`);
   });
 
-  test('3. key rotation: an unknown kid makes exactly one JWKS refetch and the login succeeds', async () => {
+  test('2b. issuer and the endpoints named, no discovery document: logins work, discovery never asked', async () => {
     await ensureFake();
+    const base = `${FAKE}/discovery-none`;
+    for (let i = 0; i < 2; i++) {
+      assertLoggedIn(await login(new HttpClient(), `/nodisco/p${i}`, { authorizeBase: base }), `/nodisco/p${i}`, `login ${i} without discovery`);
+    }
+    const s = await fake.stats();
+    assert.equal(s[`discovery-none/${DISCOVERY}`], undefined, `no discovery request: ${JSON.stringify(s)}${errTail()}`);
+    assert.equal(s['discovery-none/token'], 2, JSON.stringify(s));
+    assert.equal(s['discovery-none/jwks'], 1, JSON.stringify(s));
+    assert.equal(logLines(/\[error\].*oauth2 provider "nodisco"/).length, 0, `no error line${errTail()}`);
+    const nodisco = await new HttpClient().navigate(`${base}/${DISCOVERY}`);
+    assert.equal(nodisco.status, 404, 'the provider has no discovery document indeed');
+  });
+
+  test('3. key rotation between two logins a second apart: both succeed, the second waits for one JWKS refetch', async () => {
+    await ensureFake();
+    const t0 = Date.now();
     assertLoggedIn(await login(new HttpClient(), '/rotate/a'), '/rotate/a', 'login before the rotation');
     assert.equal(await stat('kid-rotate/jwks'), 1);
 
     const { kid } = await fake.rotate();
-    // tokens are now signed with `kid`, which the worker's cached JWKS lacks;
-    // jwks_min_refresh is 1s: let it pass since the first fetch
-    await sleep(1100);
-    assertLoggedIn(await login(new HttpClient(), '/rotate/b'), '/rotate/b', `login after the rotation (new kid ${kid})`);
+    // tokens are now signed with `kid`, which the worker's cached JWKS
+    // lacks, and the JWKS was fetched less than jwks_min_refresh (3s) ago
+    await sleep(Math.max(0, 1000 - (Date.now() - t0)));
+    const r = await login(new HttpClient(), '/rotate/b');
+    assertLoggedIn(r, '/rotate/b', `login after the rotation (new kid ${kid})`);
     assert.equal(await stat('kid-rotate/jwks'), 2, 'one more JWKS fetch: the unknown-kid refetch');
+    const [first, second] = (await fake.requests('kid-rotate/jwks')).map((q) => q.time);
+    assert.ok(second - first >= 2900, `the refetch waited for jwks_min_refresh: ${second - first} ms apart`);
+    assert.ok(r.callbackMs < 3500, `the callback waited at most jwks_min_refresh: ${r.callbackMs} ms`);
 
     // the new key is cached now
     assertLoggedIn(await login(new HttpClient(), '/rotate/c'), '/rotate/c', 'second login after the rotation');
@@ -342,21 +368,25 @@ ${Object.keys(providers).map((name) => `
     assert.equal(logLines(/provider "rotate".*rejected/).length, 0, `no rejected ID token${errTail()}`);
   });
 
-  test('4. unknown-kid refetches are rate limited by jwks_min_refresh', async () => {
+  test('4. unknown-kid refetches: at most one per jwks_min_refresh, the tokens wait for it and are refused', async () => {
     await ensureFake();
     const attempt = async (i) => {
       const r = await login(new HttpClient(), `/unknownkid/${i}`);
       assert.equal(r.start.status, 302, `attempt ${i}: ${r.start.status}${errTail()}`);
       assert.equal(r.callback.status, 401, `attempt ${i}: an ID token with an unknown kid -> 401, got ${r.callback.status}${errTail()}`);
       assert.ok(!r.callback.setCookies.some((c) => c.name === 'oauth2_unknownkid' && c.value), 'no session cookie');
+      assert.ok(r.callbackMs < 2600, `attempt ${i}: waited at most jwks_min_refresh (2s): ${r.callbackMs} ms`);
     };
+    // the first fetch, then the refetch 2 s later
     await attempt(0);
-    const first = await stat('idt-unknown-key/jwks');
-    assert.ok(first >= 1 && first <= 2, `the first attempt fetched the JWKS (and at most refetched once): ${first}`);
-    for (let i = 1; i <= 10; i++) await attempt(i);
-    const total = await stat('idt-unknown-key/jwks');
-    assert.ok(total - first <= 1, `10 more attempts with an unknown kid: at most one more JWKS fetch, got ${total - first}`);
-    assert.ok(total <= 2, `at most the first fetch and one refetch within jwks_min_refresh, got ${total}`);
+    assert.equal(await stat('idt-unknown-key/jwks'), 2, 'the first fetch and one refetch');
+    // a flood: 10 parallel logins share one more refetch, 2 s after the last
+    await Promise.all(Array.from({ length: 10 }, (_, i) => attempt(i + 1)));
+    const times = (await fake.requests('idt-unknown-key/jwks')).map((q) => q.time);
+    assert.equal(times.length, 3, `11 tokens with an unknown kid: 3 JWKS fetches, got ${times.length}`);
+    for (let i = 1; i < times.length; i++) {
+      assert.ok(times[i] - times[i - 1] >= 1900, `fetches at least jwks_min_refresh apart: ${times.map((t) => t - times[0])}`);
+    }
     // the wording varies ("no key with the token's kid", "unknown kid, and the JWKS was fetched too recently ...")
     const rejected = logLines(/\[error\].*oauth2 provider "unknownkid": ID token rejected: .*\bkid\b/);
     assert.equal(rejected.length, 11, `one error line per attempt${errTail()}`);

@@ -31,34 +31,15 @@ describe('login through nginx with the real OP', moduleTestOptions(), () => {
       postLogoutRedirectUris: [`${ORIGIN}/`, `${ORIGIN}/oauth2/logged-out`],
     });
     disco = await op.discovery();
-    backend = await env.backend();
-    ngx = await env.nginx({
+    ({ backend, nginx: ngx } = await env.opLogin({
       port: PORT,
-      env: { OP_SECRET: config.OP_CLIENT.secret },
-      http: `
-oauth2_provider op {
-    issuer         ${op.issuer};
-    client_id      ${config.OP_CLIENT.id};
-    client_secret  env:OP_SECRET;
-    scope          "openid email profile";
-    redirect_uri   /oauth2/callback;
-}
-oauth2_cookie_secret ${config.COOKIE_SECRET};
-
-server {
-    listen 127.0.0.1:${PORT};
-    location / {
-        oauth2 op;
-        add_header X-Email $oauth2_claim_email;
-        proxy_set_header X-Email $oauth2_claim_email;
-        proxy_pass http://127.0.0.1:${backend.port};
-    }
-    location /public {
+      op,
+      location: 'add_header X-Email $oauth2_claim_email;',
+      server: `location /public {
         oauth2 off;
         return 200 "public\\n";
-    }
-}`,
-    });
+    }`,
+    }));
   });
   after(() => env && env.stop());
 

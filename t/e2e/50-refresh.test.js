@@ -480,30 +480,9 @@ describe('session refresh with the real OP', moduleTestOptions(), () => {
       accessTtl: 5,
       idTtl: 5,
     });
-    await env.backend();
-    ngx = await env.nginx({
-      port: PORT,
-      env: { OP_SECRET: config.OP_CLIENT.secret },
-      http: `
-oauth2_provider op {
-    issuer          ${op.issuer};
-    client_id       ${config.OP_CLIENT.id};
-    client_secret   env:OP_SECRET;
-    scope           "openid email profile offline_access";
-    redirect_uri    /oauth2/callback;
-    refresh_margin  1s;
-}
-oauth2_cookie_secret ${config.COOKIE_SECRET};
-
-server {
-    listen 127.0.0.1:${PORT};
-    location / {
-        oauth2 op;
-        proxy_set_header X-Email $oauth2_claim_email;
-        proxy_pass http://127.0.0.1:${config.BACKEND_PORT};
-    }
-}`,
-    });
+    ({ nginx: ngx } = await env.opLogin({
+      port: PORT, op, scope: 'openid email profile offline_access', lines: 'refresh_margin 1s;',
+    }));
   });
 
   after(() => env && env.stop());

@@ -334,29 +334,7 @@ describe('back-channel logout with the real OP\'s sessions and keys', moduleTest
     const jwk = JSON.parse(fs.readFileSync(keysFile, 'utf8')).keys.find((k) => k.alg === 'RS256');
     opKey = { kid: jwk.kid, privateKey: crypto.createPrivateKey({ key: jwk, format: 'jwk' }) };
     disco = await op.discovery();
-    await env.backend();
-    ngx = await env.nginx({
-      port: PORT,
-      env: { OP_SECRET: config.OP_CLIENT.secret },
-      http: `
-oauth2_provider op {
-    issuer                  ${op.issuer};
-    client_id               ${config.OP_CLIENT.id};
-    client_secret           env:OP_SECRET;
-    scope                   "openid email profile";
-    backchannel_logout_uri  /oauth2/backchannel;
-}
-oauth2_cookie_secret ${config.COOKIE_SECRET};
-
-server {
-    listen 127.0.0.1:${PORT};
-    location / {
-        oauth2 op;
-        proxy_set_header X-Email $oauth2_claim_email;
-        proxy_pass http://127.0.0.1:${config.BACKEND_PORT};
-    }
-}`,
-    });
+    ({ nginx: ngx } = await env.opLogin({ port: PORT, op, lines: 'backchannel_logout_uri /oauth2/backchannel;' }));
   });
 
   after(() => env && env.stop());

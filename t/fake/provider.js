@@ -35,6 +35,7 @@ const SCENARIOS = {
 
   'discovery-issuer-mismatch': [null, 'discovery "issuer" differs from the URL it was fetched from'],
   'discovery-500': [null, 'discovery answers 500'],
+  'discovery-none': [null, 'no discovery document: it answers 404 (the other endpoints work)'],
   'discovery-badjson': [null, 'discovery body is truncated JSON'],
   'discovery-huge': [null, 'discovery body is valid JSON of 10 MB'],
   'discovery-slow': ['ms', 'discovery answers after <ms> (default 2000)'],
@@ -558,6 +559,7 @@ async function handleDiscovery(ctx) {
   const { res, mods, issuer } = ctx;
   if (mods.has('discovery-slow')) await sleep(mods.get('discovery-slow') ?? DEFAULT_DELAY_MS);
   if (mods.has('discovery-500')) return oauthError(res, 500, 'server_error', 'discovery is broken (scenario)');
+  if (mods.has('discovery-none')) return send(res, 404, 'no discovery document (scenario)\n', { 'content-type': 'text/plain' });
   const doc = discoveryDoc(issuer);
   if (mods.has('discovery-issuer-mismatch')) doc.issuer = `${issuer}-mismatch`;
   if (mods.has('discovery-badjson')) {

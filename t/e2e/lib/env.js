@@ -62,6 +62,43 @@ server {
       });
       return { fake, backend, nginx };
     },
+    /**
+     * A backend and nginx on `port` with one provider "op" for the real
+     * OP `op` (its default client, `scope`, plus the provider `lines`)
+     * protecting / (with the `location` lines) in front of the backend,
+     * which gets X-Email; `server` adds lines to the server block.
+     * Resolves { backend, nginx }.
+     */
+    async opLogin({
+      port, op, scope = 'openid email profile', lines = '', location = '', server = '',
+    }) {
+      const backend = await env.backend();
+      const nginx = await env.nginx({
+        port,
+        env: { OP_SECRET: config.OP_CLIENT.secret },
+        http: `
+oauth2_provider op {
+    issuer         ${op.issuer};
+    client_id      ${config.OP_CLIENT.id};
+    client_secret  env:OP_SECRET;
+    scope          "${scope}";
+    ${lines}
+}
+oauth2_cookie_secret ${config.COOKIE_SECRET};
+
+server {
+    listen 127.0.0.1:${port};
+    location / {
+        oauth2 op;
+        ${location}
+        proxy_set_header X-Email $oauth2_claim_email;
+        proxy_pass http://127.0.0.1:${backend.port};
+    }
+    ${server}
+}`,
+      });
+      return { backend, nginx };
+    },
     /** register anything with a stop()/close() */
     own: (h, what = 'resource') => track(h, what),
     /** Print the logs of what we started (call from a failing test for context). */
