@@ -23,15 +23,6 @@
 char *ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/*
- * A secret written literally, as "env:NAME" or as "file:/path" (the
- * file's content without trailing white space), into secret, allocated
- * in cf->pool; "what" names the directive in messages, which never show
- * the value.
- */
-ngx_int_t ngx_http_oauth2_conf_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
-    ngx_str_t *secret, const char *what);
-
 /* the provider of that name, NULL if there is none */
 ngx_http_oauth2_provider_t *ngx_http_oauth2_conf_find_provider(
     ngx_http_oauth2_main_conf_t *omcf, ngx_str_t *name);

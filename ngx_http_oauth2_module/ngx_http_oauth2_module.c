@@ -21,6 +21,7 @@
 #include "ngx_http_oauth2_access.h"
 #include "ngx_http_oauth2_backchannel.h"
 #include "ngx_http_oauth2_conf_provider.h"
+#include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"

@@ -24,7 +24,7 @@ const MAX_LINES = 1200;
 const LAYERS = [
   ['json', 'url', 'base64url', 'form'],
   ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'shm'],
-  ['http', 'jwt', 'ocache'],
+  ['http', 'jwt', 'ocache', 'conf_value'],
   ['ctx', 'provider'],
   ['park', 'reply', 'request', 'token'],
   ['session'],

@@ -1,0 +1,489 @@
+
+/*
+ * Copyright (C) ngx_http_oauth2_module authors
+ */
+
+
+/*
+ * The values of directives, read and checked while the configuration is
+ * parsed: URLs (https, or http to loopback), secrets (literal, env: or
+ * file:), paths on this host, extra authorization parameters, algorithm
+ * lists and cookie names.  The setters are nginx directive handlers
+ * that store into the field the command's offset names; nothing here
+ * knows the oauth2_provider block or the main configuration.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_conf_value.h"
+#include "ngx_http_oauth2_jwk.h"
+#include "ngx_http_oauth2_url.h"
+
+
+char *
+ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *field, *value;
+
+    field = ngx_http_oauth2_unset_str(conf, cmd);
+
+    if (field == NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_check_url(cf, &value[1], (char *) cmd->name.data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    /* "https://issuer/" and "https://issuer" are different issuers; keep
+     * exactly what was written: discovery compares it byte for byte */
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Only http and https with a host.  Plain http is refused unless the host
+ * is a loopback address, where it is allowed with a warning so that local
+ * testing works.
+ */
+
+ngx_int_t
+ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
+{
+    u_char  *host, *end;
+
+    end = url->data + url->len;
+
+    host = ngx_http_oauth2_url_host(url);
+
+    if (host == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": must start with "
+                           "\"https://\"", url, what);
+        return NGX_ERROR;
+    }
+
+    if (host == end || *host == '/' || *host == ':' || *host == '?') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": no host",
+                           url, what);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oauth2_url_chars(url, 1) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": invalid "
+                           "character", url, what);
+        return NGX_ERROR;
+    }
+
+    if (ngx_strlchr(host, end, '@') != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid URL \"%V\" in \"%s\": user information "
+                           "is not allowed", url, what);
+        return NGX_ERROR;
+    }
+
+    if (host - url->data == 7) {
+        if (!ngx_http_oauth2_url_is_loopback(url)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "insecure URL \"%V\" in \"%s\": plain http "
+                               "is only allowed to loopback addresses",
+                               url, what);
+            return NGX_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"%s\" uses plain http to a loopback address, "
+                           "for testing only", what);
+    }
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_oauth2_set_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *field, *value;
+
+    field = ngx_http_oauth2_unset_str(conf, cmd);
+
+    if (field == NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_conf_read_secret(cf, &value[1], field,
+                                         (char *) cmd->name.data)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A secret is written literally, as "env:NAME" (read from the
+ * environment of the process that reads the configuration) or as
+ * "file:/path" (the file's content without trailing white space).  Its
+ * value never appears in a message.
+ */
+
+ngx_int_t
+ngx_http_oauth2_conf_read_secret(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *secret, const char *what)
+{
+    char             *env;
+    u_char           *name;
+    size_t            len;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         path;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    if (spec->len > 4 && ngx_strncmp(spec->data, "env:", 4) == 0) {
+
+        name = ngx_pnalloc(cf->temp_pool, spec->len - 4 + 1);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn(name, spec->data + 4, spec->len - 4 + 1);
+
+        env = getenv((char *) name);
+
+        if (env == NULL || env[0] == '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": environment variable \"%s\" is "
+                               "not set or empty", what, name);
+            return NGX_ERROR;
+        }
+
+        secret->len = ngx_strlen(env);
+        secret->data = ngx_pnalloc(cf->pool, secret->len);
+        if (secret->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(secret->data, env, secret->len);
+
+        return NGX_OK;
+    }
+
+    if (spec->len > 5 && ngx_strncmp(spec->data, "file:", 5) == 0) {
+
+        path.len = spec->len - 5;
+        path.data = spec->data + 5;
+
+        if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot open \"%s\"", what,
+                               path.data);
+            return NGX_ERROR;
+        }
+
+        if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot stat \"%s\"", what,
+                               path.data);
+            goto failed;
+        }
+
+        len = (size_t) ngx_file_size(&fi);
+
+        if (len == 0 || len > 64 * 1024) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%s\" must hold between 1 byte "
+                               "and 64 KiB", what, path.data);
+            goto failed;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+        file.fd = fd;
+        file.name = path;
+        file.log = cf->log;
+
+        secret->data = ngx_pnalloc(cf->pool, len);
+        if (secret->data == NULL) {
+            goto failed;
+        }
+
+        n = ngx_read_file(&file, secret->data, len, 0);
+
+        if (n != (ssize_t) len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "\"%s\": cannot read \"%s\"", what,
+                               path.data);
+            goto failed;
+        }
+
+        ngx_close_file(fd);
+
+        while (len && (secret->data[len - 1] == '\n'
+                       || secret->data[len - 1] == '\r'
+                       || secret->data[len - 1] == ' '
+                       || secret->data[len - 1] == '\t'))
+        {
+            len--;
+        }
+
+        if (len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%s\": \"%s\" is empty", what, path.data);
+            return NGX_ERROR;
+        }
+
+        secret->len = len;
+
+        return NGX_OK;
+
+    failed:
+
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    *secret = *spec;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_oauth2_set_redirect_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t  *field, *value;
+
+    field = ngx_http_oauth2_unset_str(conf, cmd);
+
+    if (field == NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len && value[1].data[0] == '/') {
+
+        if (value[1].len > 1 && value[1].data[1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"redirect_uri\" \"%V\": a path "
+                               "must start with a single \"/\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (ngx_http_oauth2_check_url(cf, &value[1], "redirect_uri")
+               != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Extra authorization request parameters, already encoded:
+ * "access_type=offline&prompt=consent".  The module's own cannot be
+ * overridden.
+ */
+
+char *
+ngx_http_oauth2_set_auth_params(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    u_char      *c, *start, *eq;
+    ngx_str_t   *value, name;
+    ngx_uint_t   i;
+
+    static ngx_str_t  own[] = {
+        ngx_string("response_type"), ngx_string("client_id"),
+        ngx_string("redirect_uri"), ngx_string("scope"),
+        ngx_string("state"), ngx_string("nonce"),
+        ngx_string("code_challenge"), ngx_string("code_challenge_method")
+    };
+
+    if (p->auth_params.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_oauth2_url_chars(&value[1], 1) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"authorization_params\": invalid "
+                           "character (write it URL-encoded)");
+        return NGX_CONF_ERROR;
+    }
+
+    start = value[1].data;
+
+    while (start < value[1].data + value[1].len) {
+        c = ngx_strlchr(start, value[1].data + value[1].len, '&');
+        if (c == NULL) {
+            c = value[1].data + value[1].len;
+        }
+
+        eq = ngx_strlchr(start, c, '=');
+
+        name.data = start;
+        name.len = (eq ? eq : c) - start;
+
+        for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+            if (own[i].len == name.len
+                && ngx_strncmp(own[i].data, name.data, name.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"authorization_params\" cannot set "
+                                   "\"%V\", the module sends it", &name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        start = c + 1;
+    }
+
+    p->auth_params = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* a path on this host: "/...", never "//host" */
+
+char *
+ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *field, *value;
+
+    field = ngx_http_oauth2_unset_str(conf, cmd);
+
+    if (field == NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].data[0] != '/'
+        || (value[1].len > 1
+            && (value[1].data[1] == '/' || value[1].data[1] == '\\')))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": a path on this host "
+                           "starting with a single \"/\" is expected",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_oauth2_url_chars(&value[1], 0) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": invalid character",
+                           &cmd->name, &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, bit;
+
+    if (p->algs) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        bit = ngx_http_oauth2_alg_bit(&value[i]);
+
+        if (bit == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unsupported ID token algorithm \"%V\"",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        p->algs |= bit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    u_char     *c;
+    ngx_str_t  *value;
+
+    if (p->cookie_name.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        return "has an invalid cookie name";
+    }
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (!(isalnum(*c) || *c == '_' || *c == '-')) {
+            return "has an invalid cookie name";
+        }
+    }
+
+    p->cookie_name = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* the ngx_str_t field of the directive, NULL if it is set already */
+
+ngx_str_t *
+ngx_http_oauth2_unset_str(void *conf, ngx_command_t *cmd)
+{
+    ngx_str_t  *field;
+
+    field = (ngx_str_t *) ((char *) conf + cmd->offset);
+
+    return (field->data == NULL) ? field : NULL;
+}
