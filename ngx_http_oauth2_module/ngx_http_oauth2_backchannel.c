@@ -39,6 +39,7 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
@@ -268,6 +269,8 @@ ngx_http_oauth2_backchannel_verify(ngx_http_request_t *r,
                   sid.len ? (sub.len ? "a provider session (sid, sub)"
                                      : "a provider session (sid)")
                           : "a user (sub)");
+
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BACKCHANNEL_OK);
 
     return ngx_http_oauth2_backchannel_reply(r, NGX_HTTP_OK, NULL, NULL);
 }
@@ -652,6 +655,8 @@ ngx_http_oauth2_backchannel_reject(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oauth2 provider \"%V\": back-channel logout token "
                   "rejected: %s", &p->name, why);
+
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BACKCHANNEL_REFUSED);
 
     return ngx_http_oauth2_backchannel_reply(r, NGX_HTTP_BAD_REQUEST,
                                              "invalid_request",

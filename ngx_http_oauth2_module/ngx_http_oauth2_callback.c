@@ -40,6 +40,7 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_login.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
@@ -148,6 +149,7 @@ ngx_http_oauth2_callback(ngx_http_request_t *r,
 
     if (ctx->provider != p) {
         ctx->provider = p;
+        ctx->callback = 1;
         ctx->phase = ngx_http_oauth2_cb_start;
 
         if (ngx_http_oauth2_redact_request_line(r) != NGX_OK) {
@@ -1052,8 +1054,8 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_SEAL, NULL);
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oauth2 provider \"%V\": user logged in", &p->name);
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_LOGIN_COMPLETED);
+    ngx_http_oauth2_session_audit(r, p, &s->sub, "logged in");
 
     /* the return URL was sealed by us, but check it again: a path on
      * this host, never "//host" or "/\host" */

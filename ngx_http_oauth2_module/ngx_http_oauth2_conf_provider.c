@@ -375,6 +375,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     *pp = p;
+    p->index = omcf->providers.nelts - 1;
 
     save = *cf;
     cf->handler = ngx_http_oauth2_provider_directive;

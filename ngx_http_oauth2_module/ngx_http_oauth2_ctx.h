@@ -62,6 +62,7 @@ typedef struct {
     void                           *parked;
 
     /* the callback's exchange */
+    unsigned                        callback:1;   /* a failure is a login's */
     unsigned                        keys_refetched:1;
     ngx_http_oauth2_cb_phase_e      phase;
     ngx_http_oauth2_fetch_t        *fetch;

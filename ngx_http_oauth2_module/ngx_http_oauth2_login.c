@@ -21,6 +21,7 @@
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_seal.h"
@@ -277,6 +278,8 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oauth2 provider \"%V\": redirecting to login", &p->name);
+
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_LOGIN_STARTED);
 
     return ngx_http_oauth2_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
 }

@@ -58,6 +58,7 @@ typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
 /* one oauth2_provider block */
 typedef struct {
     ngx_str_t                       name;
+    ngx_uint_t                      index;      /* in the providers */
 
     ngx_str_t                       issuer;
     ngx_str_t                       authorization_endpoint;
@@ -131,6 +132,11 @@ typedef struct {
     /* state shared by the workers (ngx_http_oauth2_shm.c) */
     size_t                          zone_size;
     ngx_shm_zone_t                 *zone;
+
+    /* the counters (ngx_http_oauth2_metrics.c), kept when a location
+     * has oauth2_metrics */
+    ngx_shm_zone_t                 *metrics;
+    unsigned                        metrics_used:1;
 } ngx_http_oauth2_main_conf_t;
 
 

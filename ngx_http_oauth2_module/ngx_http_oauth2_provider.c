@@ -31,6 +31,7 @@
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_url.h"
 
 
@@ -500,6 +501,9 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
                          + (cache->what == NGX_HTTP_OAUTH2_NEED_METADATA
                             ? p->metadata_ttl : p->jwks_ttl);
         cache->failed = 0;
+
+        ngx_http_oauth2_metrics_fetched(p, cache->what
+                                           != NGX_HTTP_OAUTH2_NEED_METADATA);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "oauth2 provider \"%V\": %s updated",

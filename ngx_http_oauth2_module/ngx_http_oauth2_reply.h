@@ -74,6 +74,10 @@ ngx_int_t ngx_http_oauth2_add_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_oauth2_fail(ngx_http_request_t *r, ngx_uint_t err,
     ngx_str_t *detail);
 
+/* the reasons of every NGX_HTTP_OAUTH2_ERR_*, by number, in pool; *n of
+ * them (the metrics' labels) */
+ngx_str_t *ngx_http_oauth2_error_reasons(ngx_pool_t *pool, ngx_uint_t *n);
+
 /* the reason of the request's refusal, empty if none */
 ngx_str_t *ngx_http_oauth2_error(ngx_http_request_t *r);
 

@@ -99,4 +99,9 @@ ngx_uint_t ngx_http_oauth2_shm_revoked(ngx_shm_zone_t *zone,
     ngx_http_oauth2_shm_check_t *checks, ngx_uint_t n);
 
 
+/* the zone's bytes in use: its size less its free pages (partly used
+ * pages count as used) */
+size_t ngx_http_oauth2_shm_used(ngx_shm_zone_t *zone);
+
+
 #endif /* _NGX_HTTP_OAUTH2_SHM_H_INCLUDED_ */
