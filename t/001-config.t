@@ -500,3 +500,80 @@ Accept: application/json
 --- must_die
 --- error_log
 oauth2 provider "op" needs "issuer" (always with "openid" in its scope)
+
+
+
+=== TEST 28: private_key_jwt without client_key is refused
+--- http_config
+    oauth2_provider op {
+        issuer              https://op.example.com;
+        client_id           a;
+        client_auth_method  private_key_jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op": "client_auth_method private_key_jwt" needs "client_key"
+
+
+
+=== TEST 29: client_secret_jwt without client_secret is refused
+--- http_config
+    oauth2_provider op {
+        issuer              https://op.example.com;
+        client_id           a;
+        client_auth_method  client_secret_jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op": "client_auth_method client_secret_jwt" needs "client_secret"
+
+
+
+=== TEST 30: a client_key file that does not exist is refused
+--- http_config
+    oauth2_provider op {
+        issuer      https://op.example.com;
+        client_id   a;
+        client_key  file:/nonexistent/oauth2-client.pem;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_key": cannot open "/nonexistent/oauth2-client.pem"
+
+
+
+=== TEST 31: a client_key that is not PEM is refused without showing it
+--- http_config
+    oauth2_provider op {
+        issuer      https://op.example.com;
+        client_id   a;
+        client_key  file:/etc/passwd;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_key": no PEM private key found
+--- no_error_log
+root:
+
+
+
+=== TEST 32: a client_key written literally is refused
+--- http_config
+    oauth2_provider op {
+        issuer      https://op.example.com;
+        client_id   a;
+        client_key  MIIEvQIBADANBgkqhkiG9w0BAQEFAASC;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_key" directive takes "file:/path" or "env:NAME" (a PEM private key)
