@@ -55,6 +55,14 @@ static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_oauth2_par_modes[] = {
+    { ngx_string("off"), NGX_HTTP_OAUTH2_PAR_OFF },
+    { ngx_string("on"), NGX_HTTP_OAUTH2_PAR_ON },
+    { ngx_string("auto"), NGX_HTTP_OAUTH2_PAR_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_oauth2_userinfo_modes[] = {
     { ngx_string("off"), NGX_HTTP_OAUTH2_USERINFO_OFF },
     { ngx_string("on"), NGX_HTTP_OAUTH2_USERINFO_ON },
@@ -120,6 +128,20 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, revocation_endpoint),
       NULL },
+
+    { ngx_string("pushed_authorization_request_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, par_endpoint),
+      NULL },
+
+    { ngx_string("pushed_authorization_requests"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, par),
+      &ngx_http_oauth2_par_modes },
 
     { ngx_string("client_id"),
       NGX_CONF_TAKE1,

@@ -69,7 +69,7 @@ ngx_http_oauth2_client_request(ngx_pool_t *pool,
 {
     u_char                      *s;
     size_t                       len;
-    ngx_str_t                    type, assertion, *aud;
+    ngx_str_t                    type, assertion, *aud, *id;
     ngx_uint_t                   post;
     ngx_http_oauth2_param_t     *pm;
     ngx_http_oauth2_metadata_t  *md;
@@ -108,20 +108,30 @@ ngx_http_oauth2_client_request(ngx_pool_t *pool,
 
     ngx_str_set(&type, NGX_HTTP_OAUTH2_ASSERTION_TYPE);
 
+    /* client_id once: a pushed authorization request has it already */
+
+    id = &p->client_id;
     len = 0;
 
     for (pm = params; pm->name != NULL; pm++) {
-        len += ngx_http_oauth2_param_len(pm->name, pm->value);
+        if (pm->value != NULL) {
+            len += ngx_http_oauth2_param_len(pm->name, pm->value);
+
+            if (ngx_strcmp(pm->name, "client_id") == 0) {
+                id = NULL;
+            }
+        }
+    }
+
+    if (id != NULL && (post || assertion.len)) {
+        len += ngx_http_oauth2_param_len("client_id", id);
     }
 
     if (post) {
-        len += ngx_http_oauth2_param_len("client_id", &p->client_id)
-               + ngx_http_oauth2_param_len("client_secret",
-                                           &p->client_secret);
+        len += ngx_http_oauth2_param_len("client_secret", &p->client_secret);
 
     } else if (assertion.len) {
-        len += ngx_http_oauth2_param_len("client_id", &p->client_id)
-               + ngx_http_oauth2_param_len("client_assertion_type", &type)
+        len += ngx_http_oauth2_param_len("client_assertion_type", &type)
                + ngx_http_oauth2_param_len("client_assertion", &assertion);
     }
 
@@ -133,19 +143,22 @@ ngx_http_oauth2_client_request(ngx_pool_t *pool,
     s = f->body.data;
 
     for (pm = params; pm->name != NULL; pm++) {
-        s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+        if (pm->value != NULL) {
+            s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+        }
+    }
+
+    if (id != NULL && (post || assertion.len)) {
+        s = ngx_http_oauth2_add_param(s, "client_id", id);
     }
 
     if (post) {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
-
         if (p->client_secret.len) {
             s = ngx_http_oauth2_add_param(s, "client_secret",
                                           &p->client_secret);
         }
 
     } else if (assertion.len) {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
         s = ngx_http_oauth2_add_param(s, "client_assertion_type", &type);
         s = ngx_http_oauth2_add_param(s, "client_assertion", &assertion);
 

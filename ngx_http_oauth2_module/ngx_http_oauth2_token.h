@@ -67,7 +67,8 @@ typedef struct {
 /*
  * The form body of a call that authenticates the client (code exchange,
  * refresh, revocation, introspection, a pushed authorization request):
- * params, up to a NULL name, then the client's credentials as
+ * params, up to a NULL name (a NULL value is left out), then the
+ * client's credentials as
  * client_auth_method says: client_id (and client_secret) in the body, an
  * Authorization header (client_secret_basic), or client_id with a fresh
  * signed client_assertion (private_key_jwt, client_secret_jwt; its "aud"

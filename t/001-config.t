@@ -577,3 +577,67 @@ root:
 --- must_die
 --- error_log
 "client_key" directive takes "file:/path" or "env:NAME" (a PEM private key)
+
+
+
+=== TEST 33: pushed_authorization_requests on with named endpoints and no PAR endpoint is refused
+--- http_config
+    oauth2_provider op {
+        authorization_endpoint         https://op.example.com/authorize;
+        token_endpoint                 https://op.example.com/token;
+        userinfo_endpoint              https://op.example.com/userinfo;
+        scope                          email;
+        client_id                      a;
+        pushed_authorization_requests  on;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op" has "pushed_authorization_requests on" and its endpoints configured (no discovery): it needs "pushed_authorization_request_endpoint"
+
+
+
+=== TEST 34: pushed_authorization_requests takes on, off or auto; a named PAR endpoint is enough
+--- http_config
+    oauth2_provider op {
+        authorization_endpoint                 https://op.example.com/authorize;
+        token_endpoint                         https://op.example.com/token;
+        userinfo_endpoint                      https://op.example.com/userinfo;
+        pushed_authorization_request_endpoint  https://op.example.com/par;
+        scope                                  email;
+        client_id                              a;
+        pushed_authorization_requests          on;
+    }
+    oauth2_provider b {
+        issuer                         https://op.example.com;
+        client_id                      b;
+        pushed_authorization_requests  auto;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 op;
+    }
+--- request
+GET /
+--- more_headers
+Accept: application/json
+--- error_code: 401
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 35: pushed_authorization_requests refuses other values
+--- http_config
+    oauth2_provider op {
+        issuer                         https://op.example.com;
+        client_id                      a;
+        pushed_authorization_requests  always;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid value "always"
