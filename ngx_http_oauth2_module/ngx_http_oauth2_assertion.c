@@ -8,9 +8,10 @@
  * JWT client assertions (RFC 7523, 2.2; RFC 7521, 4.2): the client's
  * private key, read once from PEM at configuration time and checked
  * (RSA of 2048 bits or more, EC P-256; never an encrypted key, never
- * shown in a message), and the signing of one assertion per call that
- * authenticates the client: RS256, ES256 (the JWS form of the signature,
- * r || s, not DER) or HS256 with the client secret.
+ * shown in a message) with the thumbprints of its certificate if one is
+ * given, the JOSE header built once, and the signing of one assertion
+ * per call that authenticates the client: RS256, ES256 (the JWS form of
+ * the signature, r || s, not DER) or HS256 with the client secret.
  */
 
 
@@ -22,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_assertion.h"
@@ -149,49 +151,104 @@ ngx_http_oauth2_key_free(void *data)
 }
 
 
+/*
+ * The certificate of the key (Entra ID's certificate credentials): its
+ * SHA-1 and SHA-256 thumbprints, base64url, for "x5t" and "x5t#S256"
+ */
+
 ngx_int_t
-ngx_http_oauth2_assertion(ngx_pool_t *pool, EVP_PKEY *key, ngx_uint_t alg,
-    ngx_str_t *secret, ngx_str_t *kid, ngx_str_t *client_id, ngx_str_t *aud,
-    ngx_str_t *out)
+ngx_http_oauth2_assertion_thumbprints(ngx_conf_t *cf, ngx_str_t *pem,
+    const char *what, EVP_PKEY *key, ngx_str_t *x5t, ngx_str_t *x5t_s256)
+{
+    BIO           *bio;
+    X509          *x;
+    ngx_int_t      rc;
+    ngx_str_t      src;
+    unsigned int   n;
+    u_char         md[EVP_MAX_MD_SIZE];
+
+    bio = BIO_new_mem_buf(pem->data, (int) pem->len);
+    if (bio == NULL) {
+        return NGX_ERROR;
+    }
+
+    x = PEM_read_bio_X509(bio, NULL, ngx_http_oauth2_no_password, NULL);
+    BIO_free(bio);
+    ERR_clear_error();
+
+    if (x == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": no PEM certificate found (\"BEGIN "
+                           "CERTIFICATE\")", what);
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ERROR;
+
+    if (X509_check_private_key(x, key) != 1) {
+        ERR_clear_error();
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\": the certificate is not that of "
+                           "\"client_key\"", what);
+        goto done;
+    }
+
+    src.data = md;
+
+    if (X509_digest(x, EVP_sha1(), md, &n) != 1) {
+        goto done;
+    }
+
+    src.len = n;
+    x5t->data = ngx_pnalloc(cf->pool, ngx_base64_encoded_length(n));
+    if (x5t->data == NULL) {
+        goto done;
+    }
+
+    ngx_encode_base64url(x5t, &src);
+
+    if (X509_digest(x, EVP_sha256(), md, &n) != 1) {
+        goto done;
+    }
+
+    src.len = n;
+    x5t_s256->data = ngx_pnalloc(cf->pool, ngx_base64_encoded_length(n));
+    if (x5t_s256->data == NULL) {
+        goto done;
+    }
+
+    ngx_encode_base64url(x5t_s256, &src);
+
+    rc = NGX_OK;
+
+done:
+
+    ERR_clear_error();
+    X509_free(x);
+
+    return rc;
+}
+
+
+/* the JOSE header, the same for every assertion: built once, base64url */
+
+ngx_int_t
+ngx_http_oauth2_assertion_header(ngx_pool_t *pool, ngx_uint_t alg,
+    ngx_str_t *kid, ngx_str_t *x5t, ngx_str_t *x5t_s256, ngx_str_t *header)
 {
     u_char      *p, *json;
-    size_t       len, siglen;
-    time_t       now;
-    ngx_str_t    jti, src, dst;
-    u_char       random[NGX_HTTP_OAUTH2_JTI_LEN];
-    u_char       id[ngx_base64_encoded_length(NGX_HTTP_OAUTH2_JTI_LEN)];
-    u_char       sig[NGX_HTTP_OAUTH2_SIG_MAX_LEN];
+    size_t       len;
+    ngx_str_t    src;
     const char  *name;
-
-    if (key == NULL) {
-        alg = NGX_HTTP_OAUTH2_ALG_HS256;
-    }
 
     name = (alg == NGX_HTTP_OAUTH2_ALG_RS256) ? "RS256"
            : (alg == NGX_HTTP_OAUTH2_ALG_ES256) ? "ES256" : "HS256";
 
-    if (RAND_bytes(random, sizeof(random)) != 1) {
-        return NGX_ERROR;
-    }
-
-    src.len = sizeof(random);
-    src.data = random;
-    jti.data = id;
-    ngx_encode_base64url(&jti, &src);
-
-    now = ngx_time();
-
-    /* the header and the claims, as JSON, one after the other */
-
     len = sizeof("{\"alg\":\"RS256\"}") - 1
           + sizeof(",\"kid\":\"\"") - 1 + kid->len
           + ngx_escape_json(NULL, kid->data, kid->len)
-          + sizeof("{\"iss\":\"\",\"sub\":\"\",\"aud\":\"\",\"jti\":\"\","
-                   "\"iat\":,\"exp\":}") - 1
-          + 2 * (client_id->len
-                 + ngx_escape_json(NULL, client_id->data, client_id->len))
-          + aud->len + ngx_escape_json(NULL, aud->data, aud->len)
-          + jti.len + 2 * NGX_TIME_T_LEN;
+          + sizeof(",\"x5t\":\"\"") - 1 + x5t->len
+          + sizeof(",\"x5t#S256\":\"\"") - 1 + x5t_s256->len;
 
     json = ngx_pnalloc(pool, len);
     if (json == NULL) {
@@ -204,37 +261,93 @@ ngx_http_oauth2_assertion(ngx_pool_t *pool, EVP_PKEY *key, ngx_uint_t alg,
         p = ngx_http_oauth2_json_member(p, ",\"kid\":\"", kid);
     }
 
+    if (x5t->len) {
+        p = ngx_http_oauth2_json_member(p, ",\"x5t\":\"", x5t);
+        p = ngx_http_oauth2_json_member(p, ",\"x5t#S256\":\"", x5t_s256);
+    }
+
     *p++ = '}';
 
     src.data = json;
     src.len = p - json;
 
-    p = ngx_http_oauth2_json_member(p, "{\"iss\":\"", client_id);
+    header->data = ngx_pnalloc(pool, ngx_base64_encoded_length(src.len));
+    if (header->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_encode_base64url(header, &src);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_assertion(ngx_pool_t *pool, EVP_PKEY *key, ngx_uint_t alg,
+    ngx_str_t *secret, ngx_str_t *header, ngx_str_t *client_id,
+    ngx_str_t *aud, ngx_str_t *out)
+{
+    u_char      *p, *json;
+    size_t       len, siglen;
+    time_t       now;
+    ngx_str_t    jti, src, dst;
+    u_char       random[NGX_HTTP_OAUTH2_JTI_LEN];
+    u_char       id[ngx_base64_encoded_length(NGX_HTTP_OAUTH2_JTI_LEN)];
+    u_char       sig[NGX_HTTP_OAUTH2_SIG_MAX_LEN];
+
+    if (key == NULL) {
+        alg = NGX_HTTP_OAUTH2_ALG_HS256;
+    }
+
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        return NGX_ERROR;
+    }
+
+    src.len = sizeof(random);
+    src.data = random;
+    jti.data = id;
+    ngx_encode_base64url(&jti, &src);
+
+    now = ngx_time();
+
+    /* the claims, as JSON */
+
+    len = sizeof("{\"iss\":\"\",\"sub\":\"\",\"aud\":\"\",\"jti\":\"\","
+                 "\"iat\":,\"exp\":}") - 1
+          + 2 * (client_id->len
+                 + ngx_escape_json(NULL, client_id->data, client_id->len))
+          + aud->len + ngx_escape_json(NULL, aud->data, aud->len)
+          + jti.len + 2 * NGX_TIME_T_LEN;
+
+    json = ngx_pnalloc(pool, len);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_oauth2_json_member(json, "{\"iss\":\"", client_id);
     p = ngx_http_oauth2_json_member(p, ",\"sub\":\"", client_id);
     p = ngx_http_oauth2_json_member(p, ",\"aud\":\"", aud);
     p = ngx_http_oauth2_json_member(p, ",\"jti\":\"", &jti);
     p = ngx_sprintf(p, ",\"iat\":%T,\"exp\":%T}",
                     now, now + NGX_HTTP_OAUTH2_ASSERTION_TTL);
 
-    /* base64url(header) "." base64url(claims) "." base64url(signature) */
+    /* header "." base64url(claims) "." base64url(signature) */
 
     siglen = (key != NULL) ? (size_t) EVP_PKEY_get_size(key) : 32;
-    len = p - src.data - src.len;
+    len = p - json;
 
-    out->data = ngx_pnalloc(pool, ngx_base64_encoded_length(src.len) + 1
+    out->data = ngx_pnalloc(pool, header->len + 1
                                   + ngx_base64_encoded_length(len) + 1
                                   + ngx_base64_encoded_length(siglen));
     if (out->data == NULL) {
         return NGX_ERROR;
     }
 
-    dst.data = out->data;
-    ngx_encode_base64url(&dst, &src);
-    out->len = dst.len;
+    out->len = ngx_cpymem(out->data, header->data, header->len) - out->data;
     out->data[out->len++] = '.';
 
-    src.data += src.len;
-    src.len = p - src.data;
+    src.data = json;
+    src.len = p - json;
 
     dst.data = out->data + out->len;
     ngx_encode_base64url(&dst, &src);

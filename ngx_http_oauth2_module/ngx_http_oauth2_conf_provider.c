@@ -178,6 +178,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, client_key_id),
       NULL },
 
+    { ngx_string("client_key_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_key_cert),
+      NULL },
+
     { ngx_string("client_assertion_audience"),
       NGX_CONF_TAKE1,
       ngx_http_oauth2_set_url,
@@ -395,6 +402,8 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
      *     p->client_secret = { 0, NULL };
      *     p->client_key = NULL;
      *     p->client_key_id = { 0, NULL };
+     *     p->client_key_cert = { 0, NULL };
+     *     p->assertion_header = { 0, NULL };
      *     p->assertion_audience = { 0, NULL };
      *     p->scope = { 0, NULL };
      *     p->redirect_uri = { 0, NULL };
@@ -808,6 +817,7 @@ static ngx_int_t
 ngx_http_oauth2_check_client_auth(ngx_conf_t *cf,
     ngx_http_oauth2_provider_t *p)
 {
+    ngx_str_t    pem, x5t, x5t_s256;
     const char  *problem;
 
     if (p->auth_method == NGX_CONF_UNSET_UINT) {
@@ -852,6 +862,11 @@ ngx_http_oauth2_check_client_auth(ngx_conf_t *cf,
                   "which is not set";
     }
 
+    if (problem == NULL && p->client_key_cert.len && p->client_key == NULL) {
+        problem = "\"client_key_certificate\" is the certificate of "
+                  "\"client_key\", which is not set";
+    }
+
     if (problem == NULL && p->assertion_audience.len
         && p->auth_method != NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY
         && p->auth_method != NGX_HTTP_OAUTH2_AUTH_SECRET_JWT)
@@ -875,7 +890,45 @@ ngx_http_oauth2_check_client_auth(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    if (p->auth_method != NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY
+        && p->auth_method != NGX_HTTP_OAUTH2_AUTH_SECRET_JWT)
+    {
+        return NGX_OK;
+    }
+
+    ngx_str_null(&x5t);
+    ngx_str_null(&x5t_s256);
+
+    if (p->client_key_cert.len) {
+        if (!(p->client_key_cert.len > 5
+              && ngx_strncmp(p->client_key_cert.data, "file:", 5) == 0)
+            && !(p->client_key_cert.len > 4
+                 && ngx_strncmp(p->client_key_cert.data, "env:", 4) == 0))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\": \"client_key_"
+                          "certificate\" takes \"file:/path\" or "
+                          "\"env:NAME\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_oauth2_conf_read_secret(cf, &p->client_key_cert, &pem,
+                                             "client_key_certificate")
+            != NGX_OK
+            || ngx_http_oauth2_assertion_thumbprints(cf, &pem,
+                                                     "client_key_certificate",
+                                                     p->client_key, &x5t,
+                                                     &x5t_s256)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_oauth2_assertion_header(cf->pool, p->client_key_alg,
+                                            &p->client_key_id, &x5t,
+                                            &x5t_s256, &p->assertion_header);
 }
 
 

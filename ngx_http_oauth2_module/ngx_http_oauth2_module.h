@@ -79,11 +79,14 @@ typedef struct {
     ngx_str_t                       client_secret;
 
     /* private_key_jwt: the key (EVP_PKEY), its JWS algorithm (an
-     * NGX_HTTP_OAUTH2_ALG_* bit) and "kid"; the assertions' "aud" if
-     * not the token endpoint */
+     * NGX_HTTP_OAUTH2_ALG_* bit), "kid" and certificate (file: or env:);
+     * the assertions' header, built once, and "aud" if not the token
+     * endpoint */
     struct evp_pkey_st             *client_key;
     ngx_uint_t                      client_key_alg;
     ngx_str_t                       client_key_id;
+    ngx_str_t                       client_key_cert;
+    ngx_str_t                       assertion_header;
     ngx_str_t                       assertion_audience;
     ngx_str_t                       scope;
     ngx_str_t                       auth_params;

@@ -89,7 +89,8 @@ ngx_http_oauth2_client_request(ngx_pool_t *pool,
 
         if (ngx_http_oauth2_assertion(pool, p->client_key,
                                       p->client_key_alg, &p->client_secret,
-                                      &p->client_key_id, &p->client_id, aud,
+                                      &p->assertion_header, &p->client_id,
+                                      aud,
                                       &assertion)
             != NGX_OK)
         {

@@ -26,6 +26,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { describe, test, before, after } = require('node:test');
 
 const {
@@ -36,6 +37,14 @@ const { troubleLines } = require('./lib/matrix');
 const PORT = config.NGINX_PORT + 40;
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 const SECRET_JWT = 'client-secret-jwt-0123456789abcdef0123456789abcdef';
+
+/** a self-signed certificate of the PEM key in keyFile (openssl) */
+function selfSigned(keyFile, certFile) {
+  const r = spawnSync('openssl', ['req', '-x509', '-key', keyFile, '-subj', '/CN=nginx-oauth2-test',
+    '-days', '2', '-out', certFile], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl req -x509: ${r.stderr}`);
+  return new crypto.X509Certificate(fs.readFileSync(certFile));
+}
 
 /** private keys in the PEM forms nginx reads, and their public JWKs */
 function makeKeys(dir) {
@@ -212,12 +221,16 @@ describe('the assertion itself, as the fake provider receives it', moduleTestOpt
   let env;
   let fake;
   let keys;
+  let cert;
+  let certFile;
 
   before(async () => {
     env = await createEnv('60-client-auth-fake');
     keys = makeKeys(path.join(env.dir, 'keys'));
     fake = await env.fake();
     const f = keys.files;
+    certFile = path.join(env.dir, 'keys', 'rsa-cert.pem');
+    cert = selfSigned(f.rsaPkcs8, certFile);
     const prov = (name, lines) => `
 oauth2_provider ${name} {
     issuer         ${fake.issuer('ok')};
@@ -232,6 +245,7 @@ oauth2_provider ${name} {
 ${prov('ec', `client_key file:${f.ecSec1};`)}
 ${prov('hs', 'client_auth_method client_secret_jwt; client_secret env:SECRET_JWT;')}
 ${prov('aud', `client_key file:${f.ecPkcs8}; client_assertion_audience ${fake.issuer('ok')};`)}
+${prov('cert', `client_key file:${f.rsaPkcs1}; client_key_certificate file:${certFile};`)}
 oauth2_cookie_secret ${config.COOKIE_SECRET};
 server {
     listen 127.0.0.1:${PORT};
@@ -239,6 +253,7 @@ server {
     location /ec/ { oauth2 ec; }
     location /hs/ { oauth2 hs; }
     location /aud/ { oauth2 aud; }
+    location /cert/ { oauth2 cert; }
 }`,
     });
   });
@@ -256,7 +271,9 @@ server {
     return new URLSearchParams(reqs[0].body);
   }
 
-  function check(body, { alg, kid, aud, verify }) {
+  function check(body, {
+    alg, kid, x5t, aud, verify,
+  }) {
     assert.equal(body.get('client_id'), config.FAKE_CLIENT.id);
     assert.equal(body.get('client_assertion_type'), 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
     assert.equal(body.get('client_secret'), null, 'never the secret itself');
@@ -264,7 +281,7 @@ server {
     const [h, c, s] = jwt.split('.');
     const header = b64json(h);
     const claims = b64json(c);
-    assert.deepEqual(header, kid ? { alg, kid } : { alg });
+    assert.deepEqual(header, { alg, ...(kid ? { kid } : {}), ...(x5t || {}) });
     assert.equal(claims.iss, config.FAKE_CLIENT.id);
     assert.equal(claims.sub, config.FAKE_CLIENT.id);
     assert.equal(claims.aud, aud);
@@ -306,6 +323,18 @@ server {
     assert.notEqual(a.jti, b.jti);
   });
 
+  test('client_key_certificate: its thumbprints as x5t and x5t#S256 (Entra ID)', async () => {
+    check(await tokenBody('/cert/page'), {
+      alg: 'RS256',
+      x5t: {
+        x5t: crypto.createHash('sha1').update(cert.raw).digest('base64url'),
+        'x5t#S256': crypto.createHash('sha256').update(cert.raw).digest('base64url'),
+      },
+      aud: `${fake.issuer('ok')}/token`,
+      verify: (data, sig) => crypto.verify('sha256', data, cert.publicKey, sig),
+    });
+  });
+
   test('client_assertion_audience replaces the token endpoint as aud', async () => {
     check(await tokenBody('/aud/page'), {
       alg: 'ES256',
@@ -339,6 +368,7 @@ describe('nginx -t refuses what cannot work', moduleTestOptions(), () => {
       type: 'pkcs1', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'secret',
     }));
     w('public.pem', keys.rsa.publicKey.export({ type: 'spki', format: 'pem' }));
+    selfSigned(keys.files.rsaPkcs8, path.join(dir, 'rsa-cert.pem'));
   });
 
   after(() => env && env.stop());
@@ -372,6 +402,12 @@ server { listen 127.0.0.1:${PORT}; location / { oauth2 p; } }`;
       /"client_key" is only used with "client_auth_method private_key_jwt"/],
     ['client_key_id without client_key', () => 'client_secret s; client_key_id k;',
       /"client_key_id" names the key of "client_key", which is not set/],
+    ['a certificate of another key', () => `client_key file:${keys.files.ecSec1}; client_key_certificate file:${dir}/rsa-cert.pem;`,
+      /"client_key_certificate": the certificate is not that of "client_key"/],
+    ['a certificate that is not one', () => `client_key file:${keys.files.ecSec1}; client_key_certificate file:${keys.files.ecSec1};`,
+      /"client_key_certificate": no PEM certificate found/],
+    ['client_key_certificate without client_key', () => `client_secret s; client_key_certificate file:${dir}/rsa-cert.pem;`,
+      /"client_key_certificate" is the certificate of "client_key", which is not set/],
   ];
 
   for (const [what, lines, re] of cases) {
