@@ -133,7 +133,7 @@ describe('private_key_jwt and client_secret_jwt with the real OP', moduleTestOpt
   const NAMES = ['rsa8', 'rsa1', 'ec8', 'ec1', 'sjwt', 'wrong'];
 
   before(async () => {
-    env = await createEnv('60-client-auth');
+    env = await createEnv('70-client-auth');
     keys = makeKeys(path.join(env.dir, 'keys'));
     const clientsFile = path.join(env.dir, 'clients.json');
     fs.writeFileSync(clientsFile, JSON.stringify(clientsFor(keys, NAMES), null, 2));
@@ -225,7 +225,7 @@ describe('the assertion itself, as the fake provider receives it', moduleTestOpt
   let certFile;
 
   before(async () => {
-    env = await createEnv('60-client-auth-fake');
+    env = await createEnv('70-client-auth-fake');
     keys = makeKeys(path.join(env.dir, 'keys'));
     fake = await env.fake();
     const f = keys.files;
@@ -351,7 +351,7 @@ describe('nginx -t refuses what cannot work', moduleTestOptions(), () => {
   let dir;
 
   before(async () => {
-    env = await createEnv('60-client-auth-conf');
+    env = await createEnv('70-client-auth-conf');
     dir = path.join(env.dir, 'keys');
     keys = makeKeys(dir);
     const w = (name, text) => fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });

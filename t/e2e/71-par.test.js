@@ -50,7 +50,7 @@ describe('pushed authorization requests with the real OP', moduleTestOptions(), 
   const NAMES = ['pk', 'sjwt', 'nopush'];
 
   before(async () => {
-    env = await createEnv('61-par');
+    env = await createEnv('71-par');
     const dir = path.join(env.dir, 'keys');
     fs.mkdirSync(dir, { recursive: true });
     const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -166,7 +166,7 @@ describe('pushed_authorization_requests auto follows the OP discovery', moduleTe
   let op;
 
   before(async () => {
-    env = await createEnv('61-par-auto');
+    env = await createEnv('71-par-auto');
     op = await env.op({
       redirectUris: [`${ORIGIN}/oauth2/callback`],
       extraArgs: ['--require-par'],
@@ -201,7 +201,7 @@ describe('pushed authorization requests that fail', moduleTestOptions(), () => {
   const name = (s) => s.replace('par+par-', 'f').replace(/[^a-z0-9]+/g, '');
 
   before(async () => {
-    env = await createEnv('61-par-faults');
+    env = await createEnv('71-par-faults');
     fake = await env.fake();
     const provider = (n, issuer, lines = '') => `
 oauth2_provider ${n} {
