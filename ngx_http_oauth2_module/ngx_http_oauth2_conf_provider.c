@@ -896,6 +896,18 @@ ngx_http_oauth2_check_client_auth(ngx_conf_t *cf,
         return NGX_OK;
     }
 
+    /* RFC 7518, 3.2: an HS256 key of at least 256 bits */
+
+    if (p->auth_method == NGX_HTTP_OAUTH2_AUTH_SECRET_JWT
+        && p->client_secret.len < 32)
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "oauth2 provider \"%V\": a \"client_secret\" of "
+                      "%uz bytes is a weak key for client_secret_jwt "
+                      "(HS256 wants 32 or more) in %s:%ui",
+                      &p->name, p->client_secret.len, p->file, p->line);
+    }
+
     ngx_str_null(&x5t);
     ngx_str_null(&x5t_s256);
 

@@ -641,3 +641,28 @@ Accept: application/json
 --- must_die
 --- error_log
 invalid value "always"
+
+
+
+=== TEST 36: client_secret_jwt with a short secret starts, with a warning
+--- http_config
+    oauth2_provider op {
+        issuer              https://op.example.com;
+        client_id           a;
+        client_secret       short-secret;
+        client_auth_method  client_secret_jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 op;
+    }
+--- request
+GET /
+--- more_headers
+Accept: application/json
+--- error_code: 401
+--- error_log
+a "client_secret" of 12 bytes is a weak key for client_secret_jwt
+--- no_error_log
+short-secret
