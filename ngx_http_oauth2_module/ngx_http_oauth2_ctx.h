@@ -76,6 +76,9 @@ typedef struct {
     void                           *userinfo;    /* yajl_val */
     ngx_str_t                       email;
 
+    /* a login's pushed authorization request (ngx_http_oauth2_login.c) */
+    void                           *par;
+
     /* ngx_http_oauth2_refresh.c's and ngx_http_oauth2_backchannel.c's */
     void                           *refresh;
     void                           *backchannel;

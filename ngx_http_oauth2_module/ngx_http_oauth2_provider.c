@@ -98,6 +98,7 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     rt->md.jwks_uri = p->jwks_uri;
     rt->md.end_session_endpoint = p->end_session_endpoint;
     rt->md.revocation_endpoint = p->revocation_endpoint;
+    rt->md.par_endpoint = p->par_endpoint;
 
     rt->md_cache.provider = p;
     rt->md_cache.what = NGX_HTTP_OAUTH2_NEED_METADATA;
@@ -119,6 +120,16 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
             && (!p->oidc || p->jwks_uri.len)))
     {
         rt->md_cache.expires = NGX_MAX_TIME_T_VALUE;
+
+        if (p->par == NGX_HTTP_OAUTH2_PAR_ON && p->par_endpoint.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\" has \"pushed_"
+                          "authorization_requests on\" and its endpoints "
+                          "configured (no discovery): it needs \"pushed_"
+                          "authorization_request_endpoint\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_ERROR;
+        }
     }
 
     p->rt = rt;
@@ -623,6 +634,11 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
         || ngx_http_oauth2_metadata_url(pool, doc, "revocation_endpoint",
                                         &p->revocation_endpoint,
                                         &md.revocation_endpoint)
+           != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc,
+                                        "pushed_authorization_request_"
+                                        "endpoint",
+                                        &p->par_endpoint, &md.par_endpoint)
            != NGX_OK)
     {
         *err = "an endpoint in the discovery document is not a valid "
@@ -645,6 +661,10 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
                                  "authorization_response_iss_parameter_"
                                  "supported");
     md.iss_parameter = (v != NULL && YAJL_IS_TRUE(v));
+
+    v = ngx_http_oauth2_json_get(doc,
+                                 "require_pushed_authorization_requests");
+    md.require_par = (v != NULL && YAJL_IS_TRUE(v));
 
     p->rt->md = md;
 

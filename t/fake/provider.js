@@ -107,6 +107,14 @@ const SCENARIOS = {
   'refresh-no-rotate': [null, 'refresh_token grant answers without a new refresh_token'],
   'refresh-error': [null, 'refresh_token grant answers 400 invalid_grant'],
 
+  par: [null, 'discovery names /par (RFC 9126) and requires pushed authorization requests; '
+    + '/par answers 201 with a request_uri (authorize does not honour it)'],
+  'par-500': [null, 'with par: /par answers 500 server_error'],
+  'par-refuse': [null, 'with par: /par answers 400 invalid_request'],
+  'par-bad-uri': [null, 'with par: /par answers a request_uri holding CR LF and a javascript: scheme'],
+  'par-no-expiry': [null, 'with par: /par answers without expires_in'],
+  'par-slow': ['ms', 'with par: /par answers after <ms> (default 2000)'],
+
   github: [null, 'plain OAuth 2.0 like GitHub (see /github/... endpoints); no discovery, no id_token'],
 };
 
@@ -562,6 +570,10 @@ async function handleDiscovery(ctx) {
   if (mods.has('discovery-none')) return send(res, 404, 'no discovery document (scenario)\n', { 'content-type': 'text/plain' });
   const doc = discoveryDoc(issuer);
   if (mods.has('discovery-issuer-mismatch')) doc.issuer = `${issuer}-mismatch`;
+  if (mods.has('par')) {
+    doc.pushed_authorization_request_endpoint = `${issuer}/par`;
+    doc.require_pushed_authorization_requests = true;
+  }
   if (mods.has('discovery-badjson')) {
     return send(res, 200, JSON.stringify(doc).slice(0, 120), { 'content-type': 'application/json' });
   }
@@ -777,6 +789,22 @@ async function handleUserinfo(ctx) {
   return send(res, 200, withU000A(JSON.stringify(body)), { 'content-type': 'application/json; charset=utf-8' });
 }
 
+/** RFC 9126 pushed authorization requests, for the faults a real OP won't make */
+async function handlePar(ctx) {
+  const { req, res, o, mods } = ctx;
+  if (req.method !== 'POST') return oauthError(res, 405, 'invalid_request', 'POST required', { allow: 'POST' });
+  const form = new URLSearchParams(ctx.body);
+  const auth = authenticateClient(req, form, o, mods);
+  if (auth.error) return sendAuthFailure(res, auth);
+  if (mods.has('par-slow')) await sleep(mods.get('par-slow') ?? DEFAULT_DELAY_MS);
+  if (mods.has('par-500')) return oauthError(res, 500, 'server_error', 'PAR is broken (scenario)');
+  if (mods.has('par-refuse')) return oauthError(res, 400, 'invalid_request', 'refused (scenario)');
+  const answer = { request_uri: `urn:ietf:params:oauth:request_uri:${crypto.randomBytes(12).toString('base64url')}`, expires_in: 60 };
+  if (mods.has('par-bad-uri')) answer.request_uri = 'javascript:alert(1)\r\nX-Injected: 1';
+  if (mods.has('par-no-expiry')) delete answer.expires_in;
+  return sendJson(res, 201, answer);
+}
+
 async function handleRevoke(ctx) {
   const { req, res, o } = ctx;
   if (req.method !== 'POST') return oauthError(res, 405, 'invalid_request', 'POST required', { allow: 'POST' });
@@ -958,6 +986,7 @@ const OIDC_ROUTES = {
   jwks: handleJwks,
   logout: handleLogout,
   revoke: handleRevoke,
+  par: handlePar,
 };
 
 function makeHandler(o, scheme) {

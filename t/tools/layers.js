@@ -23,7 +23,7 @@ const MAX_LINES = 1200;
 // the layers of docs/design.md, lowest first
 const LAYERS = [
   ['json', 'url', 'base64url', 'form'],
-  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'shm', 'metrics'],
+  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'assertion', 'shm', 'metrics'],
   ['http', 'jwt', 'ocache', 'conf_value'],
   ['ctx', 'provider'],
   ['park', 'reply', 'request', 'token'],
