@@ -63,6 +63,13 @@ static ngx_conf_enum_t  ngx_http_oauth2_par_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_oauth2_response_modes[] = {
+    { ngx_string("query"), NGX_HTTP_OAUTH2_RESPONSE_QUERY },
+    { ngx_string("form_post"), NGX_HTTP_OAUTH2_RESPONSE_FORM },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_oauth2_userinfo_modes[] = {
     { ngx_string("off"), NGX_HTTP_OAUTH2_USERINFO_OFF },
     { ngx_string("on"), NGX_HTTP_OAUTH2_USERINFO_ON },
@@ -233,6 +240,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, userinfo),
       &ngx_http_oauth2_userinfo_modes },
+
+    { ngx_string("response_mode"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, response_mode),
+      &ngx_http_oauth2_response_modes },
 
     { ngx_string("ssl_trusted_certificate"),
       NGX_CONF_TAKE1,
@@ -418,6 +432,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->auth_method = NGX_CONF_UNSET_UINT;
     p->userinfo = NGX_CONF_UNSET_UINT;
     p->par = NGX_CONF_UNSET_UINT;
+    p->response_mode = NGX_CONF_UNSET_UINT;
     p->connect_timeout = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->max_response_size = NGX_CONF_UNSET_SIZE;
@@ -651,6 +666,8 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     }
 
     ngx_conf_init_uint_value(p->userinfo, NGX_HTTP_OAUTH2_USERINFO_AUTO);
+    ngx_conf_init_uint_value(p->response_mode,
+                             NGX_HTTP_OAUTH2_RESPONSE_QUERY);
     ngx_conf_init_uint_value(p->par, NGX_HTTP_OAUTH2_PAR_AUTO);
 
     if (ngx_http_oauth2_check_client_auth(cf, p) != NGX_OK) {
