@@ -351,19 +351,16 @@ ngx_http_oauth2_backchannel_check(ngx_http_oauth2_provider_t *p,
     size_t      i;
     time_t      now;
     int64_t     n;
-    yajl_val    aud, events, v;
-    ngx_int_t   rc;
-    ngx_str_t   iss;
-    ngx_uint_t  found;
+    yajl_val     aud, events, v;
+    ngx_int_t    rc;
+    ngx_uint_t   found;
+    const char  *err;
 
     if (!YAJL_IS_OBJECT(claims)) {
         return "it has no claims";
     }
 
-    if (ngx_http_oauth2_json_string(claims, "iss", &iss) != NGX_OK
-        || iss.len != p->issuer.len
-        || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
-    {
+    if (ngx_http_oauth2_jwt_check_iss(claims, &p->issuer, &err) != NGX_OK) {
         return "its issuer is not the provider's";
     }
 

@@ -40,6 +40,7 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_form_post.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_login.h"
 #include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
@@ -324,8 +325,8 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         have_iss = 1;
 
         if (p->issuer.len == 0
-            || iss.len != p->issuer.len
-            || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
+            || ngx_http_oauth2_issuer_match(&p->issuer, &iss, NULL)
+               != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "oauth2 provider \"%V\": the callback's \"iss\" "

@@ -24,6 +24,7 @@
 #include "ngx_http_oauth2_conf_provider.h"
 #include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_jwk.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_url.h"
 
@@ -543,7 +544,7 @@ static char *
 ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p)
 {
-    u_char                        *s;
+    u_char                        *s, *t;
     ngx_uint_t                     i;
     ngx_str_t                     *a, *b;
     ngx_http_oauth2_provider_t   **pp;
@@ -642,6 +643,41 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
                       "\"authorization_endpoint\" and \"token_endpoint\" "
                       "in %s:%ui", &p->name, p->file, p->line);
         return NGX_CONF_ERROR;
+    }
+
+    /*
+     * A multi-tenant issuer: one "{tenantid}", in the path, and no other
+     * brace; each ID token's tid fills it (ngx_http_oauth2_jwt.c)
+     */
+
+    if (p->issuer.len
+        && (ngx_strlchr(p->issuer.data, p->issuer.data + p->issuer.len, '{')
+            || ngx_strlchr(p->issuer.data, p->issuer.data + p->issuer.len,
+                           '}')))
+    {
+        t = ngx_http_oauth2_issuer_template(&p->issuer);
+        s = ngx_http_oauth2_url_host(&p->issuer);
+
+        if (s != NULL) {
+            s = ngx_strlchr(s, p->issuer.data + p->issuer.len, '/');
+        }
+
+        if (t == NULL || s == NULL || t < s || !p->oidc
+            || ngx_strlchr(p->issuer.data, t, '{')
+            || ngx_strlchr(p->issuer.data, t, '}')
+            || ngx_strlchr(t + sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1,
+                           p->issuer.data + p->issuer.len, '{')
+            || ngx_strlchr(t + sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1,
+                           p->issuer.data + p->issuer.len, '}'))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\": a multi-tenant "
+                          "\"issuer\" has one \"" NGX_HTTP_OAUTH2_TENANT_ID
+                          "\" in its path and no other brace, and needs "
+                          "OpenID Connect, in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (!p->oidc) {
