@@ -349,3 +349,49 @@ invalid value "fragment"
 --- must_die
 --- error_log
 "authorization_params" cannot set "response_mode"
+
+
+
+=== TEST 22: providers sharing the callback path: the form's state picks the form_post provider
+--- http_config
+    oauth2_provider other {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/token-500;
+        client_id      fake-client;
+        response_mode  form_post;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- more_headers eval
+main::state_cookie() . "\nContent-Type: application/x-www-form-urlencoded"
+--- request eval
+"POST /oauth2/callback\ncode=abc&state=$main::State&iss=http%3A%2F%2F127.0.0.1%3A$ENV{TEST_NGINX_FAKE_OP_PORT}%2Ftoken-500"
+--- error_code: 502
+--- error_log
+oauth2 provider "fake": token request to
+
+
+
+=== TEST 23: providers sharing the callback path: a form whose state is the query provider's is refused
+--- http_config
+    oauth2_provider fake {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id      fake-client;
+    }
+    oauth2_provider post {
+        issuer         http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/token-500;
+        client_id      fake-client;
+        response_mode  form_post;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- more_headers eval
+main::state_cookie() . "\nContent-Type: application/x-www-form-urlencoded"
+--- request eval
+"POST /oauth2/callback\ncode=abc&state=$main::State"
+--- error_code: 400
+--- error_log
+oauth2 provider "fake": callback refused: a POST, but the provider's response_mode is query
+--- no_error_log
+token request
