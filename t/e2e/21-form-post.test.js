@@ -44,6 +44,8 @@ describe('response_mode form_post in chromium over https', moduleTestOptions(), 
   before(async () => {
     env = await createEnv('21-form-post');
     certs = ensureCerts();
+    // the access log of this run only
+    fs.rmSync(`${env.dir}/21-form-post-access.log`, { force: true });
     op = await env.op({ redirectUris: [`${ORIGIN}/oauth2/callback`] });
     const backend = await env.backend();
     nginx = await env.nginx({
