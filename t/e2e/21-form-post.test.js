@@ -178,7 +178,7 @@ server {
   const head = (len) => 'POST /oauth2/callback HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n'
     + `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${len}\r\n\r\n`;
 
-  test('a form sent slowly does not hold the worker; one that stops meets client_body_timeout; a client that leaves is let go', { timeout: 30000 }, async () => {
+  test('a form sent slowly does not hold the worker; one that stops meets client_body_timeout; a client that leaves is let go', { timeout: 30000 }, async (t) => {
     // slow: the form a few bytes every 200 ms, while other requests are answered at once
     const slow = await connect();
     const slowAnswer = answer(slow);
@@ -205,6 +205,7 @@ server {
     const res = await slowAnswer;
     assert.ok(Date.now() - started >= 1000, 'the form took a while');
     assert.ok(Math.max(...times) < 500, `other requests answered while the form was read: ${times} ms`);
+    t.diagnostic(`form sent over ${Date.now() - started} ms; other requests meanwhile: ${times.join(', ')} ms`);
     assert.match(res, /^HTTP\/1\.1 401 /, 'the slow form was read whole and its state checked (no cookie: 401)');
     assert.match(res, /not started in this browser/);
 
