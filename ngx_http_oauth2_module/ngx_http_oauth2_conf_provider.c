@@ -24,6 +24,7 @@
 #include "ngx_http_oauth2_conf_provider.h"
 #include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_jwk.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_url.h"
 
@@ -59,6 +60,13 @@ static ngx_conf_enum_t  ngx_http_oauth2_par_modes[] = {
     { ngx_string("off"), NGX_HTTP_OAUTH2_PAR_OFF },
     { ngx_string("on"), NGX_HTTP_OAUTH2_PAR_ON },
     { ngx_string("auto"), NGX_HTTP_OAUTH2_PAR_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_response_modes[] = {
+    { ngx_string("query"), NGX_HTTP_OAUTH2_RESPONSE_QUERY },
+    { ngx_string("form_post"), NGX_HTTP_OAUTH2_RESPONSE_FORM },
     { ngx_null_string, 0 }
 };
 
@@ -233,6 +241,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, userinfo),
       &ngx_http_oauth2_userinfo_modes },
+
+    { ngx_string("response_mode"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, response_mode),
+      &ngx_http_oauth2_response_modes },
 
     { ngx_string("ssl_trusted_certificate"),
       NGX_CONF_TAKE1,
@@ -418,6 +433,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->auth_method = NGX_CONF_UNSET_UINT;
     p->userinfo = NGX_CONF_UNSET_UINT;
     p->par = NGX_CONF_UNSET_UINT;
+    p->response_mode = NGX_CONF_UNSET_UINT;
     p->connect_timeout = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->max_response_size = NGX_CONF_UNSET_SIZE;
@@ -528,7 +544,7 @@ static char *
 ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p)
 {
-    u_char                        *s;
+    u_char                        *s, *t;
     ngx_uint_t                     i;
     ngx_str_t                     *a, *b;
     ngx_http_oauth2_provider_t   **pp;
@@ -629,6 +645,41 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * A multi-tenant issuer: one "{tenantid}", in the path, and no other
+     * brace; each ID token's tid fills it (ngx_http_oauth2_jwt.c)
+     */
+
+    if (p->issuer.len
+        && (ngx_strlchr(p->issuer.data, p->issuer.data + p->issuer.len, '{')
+            || ngx_strlchr(p->issuer.data, p->issuer.data + p->issuer.len,
+                           '}')))
+    {
+        t = ngx_http_oauth2_issuer_template(&p->issuer);
+        s = ngx_http_oauth2_url_host(&p->issuer);
+
+        if (s != NULL) {
+            s = ngx_strlchr(s, p->issuer.data + p->issuer.len, '/');
+        }
+
+        if (t == NULL || s == NULL || t < s || !p->oidc
+            || ngx_strlchr(p->issuer.data, t, '{')
+            || ngx_strlchr(p->issuer.data, t, '}')
+            || ngx_strlchr(t + sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1,
+                           p->issuer.data + p->issuer.len, '{')
+            || ngx_strlchr(t + sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1,
+                           p->issuer.data + p->issuer.len, '}'))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\": a multi-tenant "
+                          "\"issuer\" has one \"" NGX_HTTP_OAUTH2_TENANT_ID
+                          "\" in its path and no other brace, and needs "
+                          "OpenID Connect, in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     if (!p->oidc) {
         if (p->userinfo_endpoint.len == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -651,6 +702,8 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     }
 
     ngx_conf_init_uint_value(p->userinfo, NGX_HTTP_OAUTH2_USERINFO_AUTO);
+    ngx_conf_init_uint_value(p->response_mode,
+                             NGX_HTTP_OAUTH2_RESPONSE_QUERY);
     ngx_conf_init_uint_value(p->par, NGX_HTTP_OAUTH2_PAR_AUTO);
 
     if (ngx_http_oauth2_check_client_auth(cf, p) != NGX_OK) {

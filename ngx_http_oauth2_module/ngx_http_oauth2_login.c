@@ -30,6 +30,7 @@
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_url.h"
 #include "ngx_http_oauth2_login.h"
 
 
@@ -183,7 +184,8 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_int_t                       rc;
     ngx_str_t                       plain, sealed, name, redirect_uri, url;
     ngx_str_t                       challenge, method, code, client_id;
-    ngx_http_oauth2_param_t         params[9];
+    ngx_str_t                       form_post;
+    ngx_http_oauth2_param_t         params[10];
     ngx_http_oauth2_ctx_t          *ctx;
     ngx_http_oauth2_par_t          *par;
     ngx_http_oauth2_metadata_t     *md;
@@ -217,6 +219,22 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     if (rc != NGX_OK) {
         return ngx_http_oauth2_host_failed(r, rc);
+    }
+
+    /* form_post's state cookie is Secure: a browser would drop it over
+     * plain http to anything but a loopback address */
+
+    if (p->response_mode == NGX_HTTP_OAUTH2_RESPONSE_FORM
+        && ngx_strncasecmp(redirect_uri.data, (u_char *) "https://",
+                           sizeof("https://") - 1)
+           != 0
+        && !ngx_http_oauth2_url_is_loopback(&redirect_uri))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": \"response_mode form_post\" "
+                      "needs https, the redirect_uri would be plain http",
+                      &p->name);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INSECURE, NULL);
     }
 
     ngx_memzero(&st, sizeof(ngx_http_oauth2_login_state_t));
@@ -274,7 +292,9 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     if (ngx_http_oauth2_cookie_set(r, &name, &sealed,
                                    NGX_HTTP_OAUTH2_STATE_TTL,
-                                   ngx_http_oauth2_secure(r, olcf),
+                                   ngx_http_oauth2_state_cookie_flags(r,
+                                                                      olcf,
+                                                                      p),
                                    &olcf->cookie_domain)
         != NGX_OK)
     {
@@ -301,7 +321,14 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     params[6].value = &challenge;
     params[7].name = "code_challenge_method";
     params[7].value = &method;
-    params[8].name = NULL;
+    params[8].name = "response_mode";
+    params[8].value = NULL;
+    params[9].name = NULL;
+
+    if (p->response_mode == NGX_HTTP_OAUTH2_RESPONSE_FORM) {
+        ngx_str_set(&form_post, "form_post");
+        params[8].value = &form_post;
+    }
 
     if (p->par == NGX_HTTP_OAUTH2_PAR_ON
         || (p->par == NGX_HTTP_OAUTH2_PAR_AUTO && md->require_par))
@@ -586,7 +613,8 @@ ngx_http_oauth2_limit_states(ngx_http_request_t *r,
         /* expired or unreadable: delete */
 
         if (ngx_http_oauth2_cookie_set(r, &ref[i].name, &empty, 0,
-                                       ngx_http_oauth2_secure(r, olcf),
+                                       ngx_http_oauth2_state_cookie_flags(
+                                           r, olcf, p),
                                        &olcf->cookie_domain)
             != NGX_OK)
         {
@@ -618,7 +646,8 @@ ngx_http_oauth2_limit_states(ngx_http_request_t *r,
         }
 
         if (ngx_http_oauth2_cookie_set(r, &ref[oldest].name, &empty, 0,
-                                       ngx_http_oauth2_secure(r, olcf),
+                                       ngx_http_oauth2_state_cookie_flags(
+                                           r, olcf, p),
                                        &olcf->cookie_domain)
             != NGX_OK)
         {
@@ -676,6 +705,29 @@ ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     }
 
     return ngx_http_oauth2_absolute_url(r, &p->redirect_uri, uri);
+}
+
+
+/*
+ * The attributes of a provider's state cookies: with form_post the
+ * provider's answer is a cross-site POST, on which a browser sends only
+ * SameSite=None cookies (and those only when Secure)
+ */
+
+ngx_uint_t
+ngx_http_oauth2_state_cookie_flags(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_uint_t  flags;
+
+    flags = ngx_http_oauth2_secure(r, olcf) ? NGX_HTTP_OAUTH2_COOKIE_SECURE
+                                            : 0;
+
+    if (p->response_mode == NGX_HTTP_OAUTH2_RESPONSE_FORM) {
+        flags |= NGX_HTTP_OAUTH2_COOKIE_CROSS_SITE;
+    }
+
+    return flags;
 }
 
 

@@ -58,6 +58,10 @@
 #define NGX_HTTP_OAUTH2_PAR_ON            1
 #define NGX_HTTP_OAUTH2_PAR_AUTO          2
 
+/* response_mode query | form_post */
+#define NGX_HTTP_OAUTH2_RESPONSE_QUERY    0
+#define NGX_HTTP_OAUTH2_RESPONSE_FORM     1
+
 
 typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
 
@@ -107,6 +111,7 @@ typedef struct {
     ngx_uint_t                      algs;
     ngx_uint_t                      userinfo;
     ngx_uint_t                      par;
+    ngx_uint_t                      response_mode;
 
     /*
      * "userinfo auto" with OpenID Connect: the claims (char *) an ID

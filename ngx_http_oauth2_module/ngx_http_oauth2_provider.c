@@ -378,7 +378,7 @@ ngx_http_oauth2_cache_ready(ngx_http_oauth2_cache_t *cache, ngx_uint_t force,
 static ngx_int_t
 ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
 {
-    u_char                      *s;
+    u_char                      *s, *t;
     ngx_pool_t                  *pool;
     ngx_http_oauth2_fetch_t     *f;
     ngx_http_oauth2_provider_t  *p;
@@ -406,16 +406,28 @@ ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
             goto failed;
         }
 
-        s = p->issuer.data + p->issuer.len;
+        /* a multi-tenant issuer is discovered at its "common" tenant,
+         * whose document names the template itself as its issuer */
 
-        /* an issuer with a trailing slash must not give "//.well-known" */
-        if (s[-1] == '/') {
-            f->url.len--;
-            s = ngx_cpymem(f->url.data, p->issuer.data, p->issuer.len - 1);
+        t = ngx_http_oauth2_issuer_template(&p->issuer);
+
+        if (t != NULL) {
+            s = ngx_cpymem(f->url.data, p->issuer.data, t - p->issuer.data);
+            s = ngx_cpymem(s, "common", sizeof("common") - 1);
+            t += sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1;
+            s = ngx_cpymem(s, t, p->issuer.data + p->issuer.len - t);
 
         } else {
             s = ngx_cpymem(f->url.data, p->issuer.data, p->issuer.len);
         }
+
+        /* an issuer with a trailing slash must not give "//.well-known" */
+        if (s[-1] == '/') {
+            s--;
+        }
+
+        f->url.len = s - f->url.data
+                     + sizeof("/.well-known/openid-configuration") - 1;
 
         ngx_memcpy(s, "/.well-known/openid-configuration",
                    sizeof("/.well-known/openid-configuration") - 1);

@@ -116,7 +116,18 @@ const SCENARIOS = {
   'par-slow': ['ms', 'with par: /par answers after <ms> (default 2000)'],
 
   github: [null, 'plain OAuth 2.0 like GitHub (see /github/... endpoints); no discovery, no id_token'],
+
+  tenants: ['n', 'multi-tenant like Entra ID: endpoints under /<scenario>/<tenant>/ (discovery at '
+    + '/<scenario>/common/), issuer template <base>/<scenario>/{tenantid}; ID tokens of tenant <n> '
+    + '(tid 00000000-0000-0000-0000-00000000000<n>), iss filled with it, no iss on the redirect back'],
+  'tenant-wrong-iss': [null, 'with tenants: iss names another tenant than the tid claim'],
+  'tenant-no-tid': [null, 'with tenants: no tid claim'],
+  'tenant-bad-tid': [null, 'with tenants: tid "a.b/c" and iss filled with it'],
 };
+
+// with "tenants-<n>": the tenant id of tenant n
+const tenantId = (n) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+const tenantTemplate = (issuer) => issuer.replace(/\/[^/]*$/, '/{tenantid}');
 
 const DEFAULT_DELAY_MS = 2000;
 
@@ -408,6 +419,16 @@ function idTokenClaims(mods, issuer, clientId, grant) {
   if (mods.has('idt-iat-frac')) c.iat -= 0.5;
   if (mods.has('idt-iat-negative')) c.iat = -1;
   if (mods.has('idt-nbf-negative')) c.nbf = -1;
+  if (mods.has('tenants')) {
+    c.tid = tenantId(mods.get('tenants') ?? 1);
+    c.iss = tenantTemplate(issuer).replace('{tenantid}', c.tid);
+    if (mods.has('tenant-wrong-iss')) c.iss = tenantTemplate(issuer).replace('{tenantid}', tenantId(999));
+    if (mods.has('tenant-no-tid')) delete c.tid;
+    if (mods.has('tenant-bad-tid')) {
+      c.tid = 'a.b/c';
+      c.iss = tenantTemplate(issuer).replace('{tenantid}', c.tid);
+    }
+  }
   Object.assign(c, scenarioClaims(mods, c.sub));
   return c;
 }
@@ -574,6 +595,10 @@ async function handleDiscovery(ctx) {
     doc.pushed_authorization_request_endpoint = `${issuer}/par`;
     doc.require_pushed_authorization_requests = true;
   }
+  if (mods.has('tenants')) {
+    doc.issuer = tenantTemplate(issuer);
+    delete doc.authorization_response_iss_parameter_supported;
+  }
   if (mods.has('discovery-badjson')) {
     return send(res, 200, JSON.stringify(doc).slice(0, 120), { 'content-type': 'application/json' });
   }
@@ -620,7 +645,8 @@ function handleAuthorize(ctx) {
     return redirect(res, u.toString());
   };
   const state = q.get('state') ?? undefined;
-  const issParam = mods.has('authorize-wrong-iss') ? 'https://wrong-issuer.invalid/other' : issuer;
+  let issParam = mods.has('authorize-wrong-iss') ? 'https://wrong-issuer.invalid/other' : issuer;
+  if (mods.has('tenants')) issParam = undefined; // like Entra ID
   const errorBack = (error, description) => back({
     error, error_description: description, state, iss: issParam,
   });
@@ -1003,7 +1029,7 @@ function makeHandler(o, scheme) {
       const base = `${scheme}://${host}`;
       const segs = url.pathname.split('/').filter((s, i) => i > 0);
       const segment = decodeURIComponent(segs[0] || '');
-      const rest = segs.slice(1).join('/');
+      let rest = segs.slice(1).join('/');
 
       if (segment.startsWith('_')) {
         handleControl({ req, res, url }, segment);
@@ -1033,6 +1059,11 @@ function makeHandler(o, scheme) {
       const ctx = {
         req, res, url, body, o, mods, segment, issuer: `${base}/${segment}`,
       };
+      if (mods.has('tenants')) {
+        // the tenant segment after the scenario, as Entra's /common/ or /<tid>/
+        ctx.issuer = `${base}/${segment}/${segs[1] || 'common'}`;
+        rest = segs.slice(2).join('/');
+      }
       if (mods.has('github')) {
         await handleGithub(ctx, rest);
         return;

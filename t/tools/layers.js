@@ -28,7 +28,7 @@ const LAYERS = [
   ['ctx', 'provider'],
   ['park', 'reply', 'request', 'token'],
   ['session'],
-  ['login', 'logout', 'backchannel', 'refresh'],
+  ['login', 'logout', 'backchannel', 'refresh', 'form_post'],
   ['callback'],
   ['access'],
   ['variables', 'conf_provider', 'scrape'],
