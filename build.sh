@@ -8,6 +8,9 @@
 #   ./build.sh demo     deps + build + a local OpenID Provider and nginx
 #   ./build.sh bench    deps + build + the benchmark (bench/)
 #   ./build.sh fuzz     build + the libFuzzer harnesses (t/fuzz/run.sh)
+#   ./build.sh nginx-src 1.26
+#                       fetch Debian 13's nginx 1.26 source from Debian's
+#                       archive, print the tree's path (for NGINX_SRC)
 #
 # Environment:
 #   NGINX_SRC=/path/to/nginx-1.x.y   build against that source tree (and
@@ -62,7 +65,7 @@ missing_packages() {
 }
 
 
-cmd_deps() {
+install_packages() {
     missing=$(missing_packages)
 
     if [ -n "$missing" ]; then
@@ -78,6 +81,11 @@ cmd_deps() {
             exit 1
         fi
     fi
+}
+
+
+cmd_deps() {
+    install_packages
 
     if [ -f "$ROOT/package-lock.json" ]; then
         stamp="$ROOT/node_modules/.oauth2-lock-stamp"
@@ -284,6 +292,59 @@ cmd_bench() {
 }
 
 
+# Another nginx for the tests: the upstream source (orig.tar.gz) of a
+# Debian release's nginx, fetched by apt from Debian's archive with a
+# deb-src entry of its own (a private apt state in .nginx-src/, the
+# machine's sources untouched); apt checks the file against the release's
+# signed index.  Prints the source tree's path.
+
+cmd_nginx_src() {
+    case ${1:-} in
+    1.26)   suite=trixie ;;
+    *)      die "usage: ./build.sh nginx-src 1.26" ;;
+    esac
+
+    dir=$ROOT/.nginx-src
+    state=$dir/apt-$suite
+
+    set -- "$dir"/nginx-"$1".*/configure
+    if [ -x "$1" ]; then
+        dirname "$1"
+        return
+    fi
+
+    mkdir -p "$state/lists/partial" "$state/cache" "$state/sources.d"
+    cat > "$state/sources.d/$suite-src.sources" << END
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: $suite
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+END
+
+    set -- -q -o Dir::Etc::SourceList=/dev/null \
+        -o Dir::Etc::SourceParts="$state/sources.d" \
+        -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" \
+        -o APT::Sandbox::User=root
+
+    say "apt-get update ($suite sources)"
+    apt-get "$@" update >&2 || die "apt-get update for $suite failed"
+
+    rm -f "$dir"/nginx_*.orig.tar.gz
+    (cd "$dir" && apt-get "$@" source --download-only --tar-only nginx) >&2 \
+        || die "apt-get source nginx ($suite) failed"
+
+    set -- "$dir"/nginx_*.orig.tar.gz
+    [ -f "$1" ] || die "no nginx orig.tar.gz in $suite"
+    say "$(sha256sum "$1")"
+
+    tar xzf "$1" -C "$dir"
+    set -- "$dir"/nginx-*/configure
+    [ -x "$1" ] || die "$1: not an nginx source tree"
+    dirname "$1"
+}
+
+
 case ${1:-} in
 deps)   cmd_deps ;;
 build)  cmd_build ;;
@@ -291,8 +352,9 @@ test)   shift; cmd_test "$@" ;;
 demo)   cmd_demo ;;
 bench)  shift; cmd_bench "$@" ;;
 fuzz)   shift; cmd_fuzz "$@" ;;
+nginx-src) shift; cmd_nginx_src "$@" ;;
 *)
-    sed -n '3,10s/^# //p' "$0"
+    sed -n '3,13s/^# //p' "$0"
     exit 2
     ;;
 esac
