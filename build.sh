@@ -8,6 +8,8 @@
 #   ./build.sh demo     deps + build + a local OpenID Provider and nginx
 #   ./build.sh bench    deps + build + the benchmark (bench/)
 #   ./build.sh fuzz     build + the libFuzzer harnesses (t/fuzz/run.sh)
+#   ./build.sh deb      the Debian package libnginx-mod-http-oauth2 for
+#                       Debian's nginx, in $BUILD_DIR/deb/ (docs/install.md)
 #   ./build.sh nginx-src 1.26
 #                       fetch Debian 13's nginx 1.26 source from Debian's
 #                       archive, print the tree's path (for NGINX_SRC)
@@ -345,6 +347,50 @@ END
 }
 
 
+# The Debian package, built the way Debian builds its nginx modules
+# (debian/: dh with the nginx sequence of nginx-dev, dh_nginx), from a
+# copy of the sources in $BUILD_DIR/deb/; lintian checks the result.
+# The version is debian/changelog's.
+
+DEB_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
+    gcc make dpkg-dev debhelper lintian openssl"
+
+cmd_deb() {
+    APT_PACKAGES=$DEB_PACKAGES
+    install_packages
+
+    version=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -S Version)
+    out=$BUILD_DIR/deb
+    src=$out/libnginx-mod-http-oauth2-$version
+
+    rm -rf "$out"
+    mkdir -p "$src"
+    cp -a "$ROOT/config" "$ROOT/ngx_http_oauth2_module" "$ROOT/debian" \
+        "$ROOT/README.md" "$ROOT/docs" "$src/"
+
+    say "dpkg-buildpackage in $src"
+    (cd "$src" && dpkg-buildpackage -us -uc) > "$out/build.log" 2>&1 \
+        || { tail -30 "$out/build.log"; die "dpkg-buildpackage failed"; }
+
+    # Debian's build flags replace nginx's -Werror: fail on warnings here
+    if grep -n 'warning:' "$out/build.log" >&2; then
+        die "the package build has compiler warnings ($out/build.log)"
+    fi
+
+    deb=$out/libnginx-mod-http-oauth2_${version}_$(dpkg --print-architecture).deb
+    [ -f "$deb" ] || die "$deb was not built"
+
+    say "lintian"
+    lintian --fail-on error,warning --display-info --info \
+        "$out/libnginx-mod-http-oauth2_${version}_"*.changes >&2 \
+        || die "lintian found problems (docs/install.md)"
+
+    say "built $deb"
+    dpkg-deb --field "$deb" Package Version Depends >&2
+    echo "$deb"
+}
+
+
 case ${1:-} in
 deps)   cmd_deps ;;
 build)  cmd_build ;;
@@ -352,9 +398,10 @@ test)   shift; cmd_test "$@" ;;
 demo)   cmd_demo ;;
 bench)  shift; cmd_bench "$@" ;;
 fuzz)   shift; cmd_fuzz "$@" ;;
+deb)    cmd_deb ;;
 nginx-src) shift; cmd_nginx_src "$@" ;;
 *)
-    sed -n '3,13s/^# //p' "$0"
+    sed -n '3,15s/^# //p' "$0"
     exit 2
     ;;
 esac
