@@ -356,8 +356,9 @@ DEB_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
     gcc make dpkg-dev debhelper lintian openssl"
 
 cmd_deb() {
+    # stdout is the package's path only
     APT_PACKAGES=$DEB_PACKAGES
-    install_packages
+    install_packages >&2
 
     version=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -S Version)
     out=$BUILD_DIR/deb
