@@ -27,6 +27,16 @@
  *
  * While Redis is down requests go on with the zone as it is (the one
  * error line of the outage says that revocations may be stale).
+ *
+ * The refresh single flight: the one request of a host that would run a
+ * refresh (ngx_http_oauth2_refresh.c) first claims it in Redis with
+ * "SET PREFIXrefresh:{KEY} R NX PX ttl GET" (Redis 7): nothing was there,
+ * this host runs it and stores the outcome under the same key for the
+ * grace time ("D" and the sealed session, "X" refused, "F" failed);
+ * otherwise the value says the refresh runs elsewhere (that request asks
+ * again after a short wait; the others of its host wait on the zone) or
+ * gives its outcome.  The key is the zone's hash of the refresh token.
+ * Redis down, or an error: per host, as without oauth2_redis.
  */
 
 
@@ -45,10 +55,26 @@
 
 #define NGX_HTTP_OAUTH2_FLEET_MAX_KEYS  2
 
+/* a refresh outcome larger than this in Redis is not taken */
+#define NGX_HTTP_OAUTH2_FLEET_MAX_RESULT  65536
+
 /* "AT REV JTI_EXP " + jti + 2 x " K" + key */
 #define NGX_HTTP_OAUTH2_FLEET_MSG_LEN                                        \
     (3 * (NGX_TIME_T_LEN + 1) + 2 * NGX_HTTP_OAUTH2_SHM_KEY_LEN              \
      + NGX_HTTP_OAUTH2_FLEET_MAX_KEYS * (2 + 2 * NGX_HTTP_OAUTH2_SHM_KEY_LEN))
+
+
+/* a question to Redis a request waits for; heap memory, as the answer
+ * may come after the request is gone (then it is only freed) */
+typedef struct {
+    ngx_http_oauth2_fleet_wake_pt   wake;
+    void                           *data;
+    ngx_int_t                       rc;       /* NGX_AGAIN: asked */
+    ngx_uint_t                      state;
+    u_char                         *value;
+    size_t                          len;
+    unsigned                        cancelled:1;
+} ngx_http_oauth2_fleet_op_t;
 
 
 typedef struct {
@@ -76,6 +102,9 @@ static ngx_int_t ngx_http_oauth2_fleet_hex(u_char **pp, u_char *last,
     u_char *key);
 static void ngx_http_oauth2_fleet_argv(const char **argv, size_t *argvlen,
     ngx_uint_t i, u_char *p, size_t len);
+static u_char *ngx_http_oauth2_fleet_refresh_key(u_char *buf, u_char *key);
+static void ngx_http_oauth2_fleet_claimed(void *data, void *r);
+static void ngx_http_oauth2_fleet_op_free(ngx_http_oauth2_fleet_op_t *o);
 
 
 static ngx_http_oauth2_fleet_conf_t  *ngx_http_oauth2_fleet_worker;
@@ -644,6 +673,285 @@ ngx_http_oauth2_fleet_hex(u_char **pp, u_char *last, u_char *key)
 }
 
 
+/* "PREFIXrefresh:{HEX}" into buf (the prefix, 9 + 2 + 32 bytes) */
+
+static u_char *
+ngx_http_oauth2_fleet_refresh_key(u_char *buf, u_char *key)
+{
+    u_char                        *p;
+    ngx_http_oauth2_fleet_conf_t  *fc;
+
+    fc = ngx_http_oauth2_fleet_worker;
+
+    p = ngx_cpymem(buf, fc->prefix.data, fc->prefix.len);
+    p = ngx_cpymem(p, "refresh:{", sizeof("refresh:{") - 1);
+    p = ngx_hex_dump(p, key, NGX_HTTP_OAUTH2_SHM_KEY_LEN);
+    *p++ = '}';
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_fleet_refresh_claim(ngx_pool_t *pool, u_char *key,
+    time_t ttl, void **op, ngx_http_oauth2_fleet_wake_pt wake, void *data,
+    ngx_uint_t *state, ngx_str_t *result)
+{
+    u_char                      *last;
+    size_t                       argvlen[7];
+    u_char                       name[64 + 64], ms[NGX_TIME_T_LEN];
+    ngx_int_t                    rc;
+    const char                  *argv[7];
+    ngx_http_oauth2_fleet_op_t  *o;
+
+    o = *op;
+
+    if (o != NULL) {
+        if (o->rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        rc = o->rc;
+        *state = o->state;
+
+        if (rc == NGX_OK && o->state == NGX_HTTP_OAUTH2_SHM_DONE) {
+            result->data = ngx_pnalloc(pool, o->len);
+
+            if (result->data == NULL) {
+                rc = NGX_DECLINED;
+
+            } else {
+                ngx_memcpy(result->data, o->value, o->len);
+                result->len = o->len;
+            }
+        }
+
+        ngx_http_oauth2_fleet_op_free(o);
+        *op = NULL;
+
+        return rc;
+    }
+
+    if (ngx_http_oauth2_fleet_worker == NULL
+        || !ngx_http_oauth2_redis_ready(ngx_http_oauth2_fleet_cmd))
+    {
+        return NGX_DECLINED;
+    }
+
+    o = ngx_calloc(sizeof(ngx_http_oauth2_fleet_op_t), ngx_cycle->log);
+    if (o == NULL) {
+        return NGX_DECLINED;
+    }
+
+    o->wake = wake;
+    o->data = data;
+    o->rc = NGX_AGAIN;
+
+    last = ngx_http_oauth2_fleet_refresh_key(name, key);
+
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 0, (u_char *) "SET", 3);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 1, name, last - name);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 2, (u_char *) "R", 1);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 3, (u_char *) "NX", 2);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 4, (u_char *) "PX", 2);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 5, ms,
+                               ngx_sprintf(ms, "%T", ttl * 1000) - ms);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 6, (u_char *) "GET", 3);
+
+    if (ngx_http_oauth2_redis_command(ngx_http_oauth2_fleet_cmd,
+                                      ngx_http_oauth2_fleet_claimed, o,
+                                      7, argv, argvlen)
+        != NGX_OK)
+    {
+        ngx_free(o);
+        return NGX_DECLINED;
+    }
+
+    *op = o;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_oauth2_fleet_claimed(void *data, void *r)
+{
+    redisReply                  *reply;
+    ngx_http_oauth2_fleet_op_t  *o;
+
+    o = data;
+    reply = r;
+
+    if (o->cancelled) {
+        ngx_http_oauth2_fleet_op_free(o);
+        return;
+    }
+
+    o->rc = NGX_DECLINED;
+
+    if (reply == NULL) {
+        /* connection lost: per host */
+
+    } else if (reply->type == REDIS_REPLY_NIL) {
+        o->rc = NGX_OK;
+        o->state = NGX_HTTP_OAUTH2_SHM_NONE;
+
+    } else if (reply->type == REDIS_REPLY_STRING && reply->len >= 1) {
+        o->rc = NGX_OK;
+
+        switch (reply->str[0]) {
+
+        case 'R':
+            o->state = NGX_HTTP_OAUTH2_SHM_RUNNING;
+            break;
+
+        case 'X':
+            o->state = NGX_HTTP_OAUTH2_SHM_REFUSED;
+            break;
+
+        case 'F':
+            o->state = NGX_HTTP_OAUTH2_SHM_FAILED;
+            break;
+
+        case 'D':
+            if (reply->len < 2
+                || reply->len - 1 > NGX_HTTP_OAUTH2_FLEET_MAX_RESULT)
+            {
+                o->rc = NGX_DECLINED;
+                break;
+            }
+
+            o->value = ngx_alloc(reply->len - 1, ngx_cycle->log);
+
+            if (o->value == NULL) {
+                o->rc = NGX_DECLINED;
+                break;
+            }
+
+            ngx_memcpy(o->value, reply->str + 1, reply->len - 1);
+            o->len = reply->len - 1;
+            o->state = NGX_HTTP_OAUTH2_SHM_DONE;
+            break;
+
+        default:
+            o->rc = NGX_DECLINED;
+        }
+
+        if (reply->len != 1 && reply->str[0] != 'D') {
+            o->rc = NGX_DECLINED;
+        }
+    }
+
+    /* an error (a Redis older than 7 refuses SET NX GET) or anything
+     * else: per host */
+
+    o->wake(o->data);
+}
+
+
+void
+ngx_http_oauth2_fleet_refresh_cancel(void **op)
+{
+    ngx_http_oauth2_fleet_op_t  *o;
+
+    o = *op;
+
+    if (o == NULL) {
+        return;
+    }
+
+    *op = NULL;
+
+    if (o->rc == NGX_AGAIN) {
+        /* the answer frees it */
+        o->cancelled = 1;
+        return;
+    }
+
+    ngx_http_oauth2_fleet_op_free(o);
+}
+
+
+void
+ngx_http_oauth2_fleet_refresh_done(u_char *key, ngx_uint_t state,
+    ngx_str_t *result, time_t ttl)
+{
+    u_char       *last, *value;
+    size_t        argvlen[5];
+    u_char        name[64 + 64], ms[NGX_TIME_T_LEN], one[1];
+    const char   *argv[5];
+
+    if (ngx_http_oauth2_fleet_worker == NULL
+        || !ngx_http_oauth2_redis_ready(ngx_http_oauth2_fleet_cmd))
+    {
+        return;
+    }
+
+    last = ngx_http_oauth2_fleet_refresh_key(name, key);
+
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 1, name, last - name);
+
+    if (state == NGX_HTTP_OAUTH2_SHM_NONE) {
+        ngx_http_oauth2_fleet_argv(argv, argvlen, 0, (u_char *) "DEL", 3);
+
+        (void) ngx_http_oauth2_redis_command(ngx_http_oauth2_fleet_cmd,
+                                             NULL, NULL, 2, argv, argvlen);
+        return;
+    }
+
+    value = NULL;
+
+    if (state == NGX_HTTP_OAUTH2_SHM_DONE) {
+        if (result->len == 0
+            || result->len > NGX_HTTP_OAUTH2_FLEET_MAX_RESULT)
+        {
+            return;
+        }
+
+        value = ngx_alloc(result->len + 1, ngx_cycle->log);
+        if (value == NULL) {
+            return;
+        }
+
+        value[0] = 'D';
+        ngx_memcpy(value + 1, result->data, result->len);
+        ngx_http_oauth2_fleet_argv(argv, argvlen, 2, value,
+                                   result->len + 1);
+
+    } else {
+        one[0] = (state == NGX_HTTP_OAUTH2_SHM_REFUSED) ? 'X' : 'F';
+        ngx_http_oauth2_fleet_argv(argv, argvlen, 2, one, 1);
+    }
+
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 0, (u_char *) "SET", 3);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 3, (u_char *) "PX", 2);
+    ngx_http_oauth2_fleet_argv(argv, argvlen, 4, ms,
+                               ngx_sprintf(ms, "%T", ngx_max(ttl, 1) * 1000)
+                               - ms);
+
+    /* hiredis has copied the arguments when this returns */
+
+    (void) ngx_http_oauth2_redis_command(ngx_http_oauth2_fleet_cmd, NULL,
+                                         NULL, 5, argv, argvlen);
+
+    if (value != NULL) {
+        ngx_free(value);
+    }
+}
+
+
+static void
+ngx_http_oauth2_fleet_op_free(ngx_http_oauth2_fleet_op_t *o)
+{
+    if (o->value != NULL) {
+        ngx_explicit_memzero(o->value, o->len);
+        ngx_free(o->value);
+    }
+
+    ngx_free(o);
+}
+
+
 static void
 ngx_http_oauth2_fleet_argv(const char **argv, size_t *argvlen, ngx_uint_t i,
     u_char *p, size_t len)
@@ -675,6 +983,28 @@ ngx_http_oauth2_fleet_logout(ngx_http_oauth2_main_conf_t *omcf,
     u_char *jti, time_t jti_expires,
     u_char (*keys)[NGX_HTTP_OAUTH2_SHM_KEY_LEN], u_char *kinds,
     ngx_uint_t n, time_t rev_expires, time_t at)
+{
+}
+
+
+ngx_int_t
+ngx_http_oauth2_fleet_refresh_claim(ngx_pool_t *pool, u_char *key,
+    time_t ttl, void **op, ngx_http_oauth2_fleet_wake_pt wake, void *data,
+    ngx_uint_t *state, ngx_str_t *result)
+{
+    return NGX_DECLINED;
+}
+
+
+void
+ngx_http_oauth2_fleet_refresh_cancel(void **op)
+{
+}
+
+
+void
+ngx_http_oauth2_fleet_refresh_done(u_char *key, ngx_uint_t state,
+    ngx_str_t *result, time_t ttl)
 {
 }
 

@@ -18,6 +18,12 @@
 //   nothing on disk here): the hosts reconnect and a logout posted to B
 //   reaches C within 1 s.
 //
+// - Refresh single flight across hosts (the real OP with 5 s access
+//   tokens, rotating refresh tokens): 30 parallel requests with alice's
+//   expired session, spread over A, B and C, make exactly one refresh
+//   grant at the OP (its "POST /token" lines) and all get 200 with the
+//   one new access token.
+//
 // nginx on E2E_NGINX_PORT+40..+43, redis-server on E2E_NGINX_PORT+44.
 
 const assert = require('node:assert/strict');
@@ -256,5 +262,84 @@ server {
         .filter((l) => !/oauth2 redis .* unavailable/.test(l));
       assert.deepEqual(trouble, [], h);
     }
+  });
+});
+
+describe('fleet mode: one refresh for the fleet', moduleTestOptions(), () => {
+  const BURST = 30;
+  let env;
+  let op;
+  const hosts = {};
+  const seen = [];
+
+  before(async () => {
+    env = await createEnv(`${ENV_NAME}-refresh`);
+    env.own(await startRedis(env), 'redis');
+    op = await env.op({ redirectUris: [`${ORIGIN_A}/cb/op`], accessTtl: 5, idTtl: 3600 });
+    await env.backend({
+      handler: (req, res) => {
+        seen.push({ host: req.headers['x-host'], token: (req.headers.authorization || '').replace(/^Bearer /, '') });
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('backend\n');
+      },
+    });
+    for (const h of ['A', 'B', 'C']) {
+      hosts[h] = await env.nginx({
+        name: `${ENV_NAME}-refresh-${h.toLowerCase()}`,
+        port: PORTS[h],
+        workerProcesses: 2,
+        env: { OP_SECRET: config.OP_CLIENT.secret },
+        http: `
+oauth2_redis redis://127.0.0.1:${REDIS_PORT};
+${op.providerConf('op', 'scope "openid email offline_access"; refresh_margin 1s;')}
+oauth2_cookie_secret ${config.COOKIE_SECRET};
+
+server {
+    listen 127.0.0.1:${PORTS[h]};
+    location / {
+        oauth2 op;
+        proxy_set_header Authorization "Bearer $oauth2_access_token";
+        proxy_set_header X-Host ${h};
+        proxy_pass http://127.0.0.1:${config.BACKEND_PORT};
+    }
+}`,
+      });
+    }
+  });
+
+  after(() => env && env.stop());
+
+  const tokenPosts = () => (op.proc.stdout().match(/^op: POST \/token -> 200/gm) || []).length;
+
+  test('30 parallel requests with an expired session over three hosts: one refresh grant, all 200', async () => {
+    const client = new HttpClient();
+    const flow = await followLogin(client, `${ORIGIN_A}/page`, { login: 'alice' });
+    assert.equal(flow.response.status, 200, describeHops(flow.hops));
+    const session = seal.openSession([config.COOKIE_SECRET], 'oauth2_op', client.jar.header(`${ORIGIN_A}/`));
+    assert.ok(session.refresh_token && session.access_token, 'the session keeps its tokens');
+    const posts = tokenPosts();
+
+    await sleep(Math.max(0, (session.access_expires - now()) * 1000) + 500);
+    seen.length = 0;
+    const cookie = client.jar.header(`${ORIGIN_A}/`);
+    const hostOf = (i) => ['A', 'B', 'C'][i % 3];
+    const t0 = Date.now();
+    const res = await Promise.all(Array.from({ length: BURST }, (_, i) => rawGet(PORTS[hostOf(i)], `/api/${i}`, {
+      cookie, accept: 'application/json',
+    }, { timeoutMs: 20000 })));
+    process.stderr.write(`# fleet refresh burst: ${Date.now() - t0} ms for ${BURST} requests\n`);
+
+    const dump = () => Object.values(hosts).map((h) => h.errorLog().slice(-1500)).join('\n');
+    assert.deepEqual(res.map((r) => r.status), Array(BURST).fill(200), dump());
+    assert.equal(tokenPosts() - posts, 1, `one refresh grant for the fleet\n${dump()}`);
+    assert.equal(seen.length, BURST, 'every request reached the upstream');
+    assert.deepEqual([...new Set(seen.map((s) => s.host))].sort(), ['A', 'B', 'C']);
+    assert.equal(new Set(seen.map((s) => s.token)).size, 1, 'all with the one refreshed token');
+    assert.notEqual(seen[0].token, session.access_token, 'not the expired access token');
+    for (const r of res) assert.match(r.headers['set-cookie'] ? r.headers['set-cookie'].join(';') : '', /oauth2_op=/);
+  });
+
+  test('no worker trouble', () => {
+    for (const h of Object.keys(hosts)) assert.deepEqual(troubleLines(hosts[h].errorLog()), [], h);
   });
 });
