@@ -1,7 +1,7 @@
 # oauth2_redis and its companions: what nginx -t accepts and refuses, and
 # a host whose Redis is unreachable starts, serves, and says so once per
 # connection without the URL's password.  (The fleet itself, with a real
-# redis-server and several hosts: t/e2e/70-fleet.test.js.)
+# redis-server and several hosts: t/e2e/75-fleet.test.js.)
 
 use Test::Nginx::Socket 'no_plan';
 

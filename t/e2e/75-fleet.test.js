@@ -17,6 +17,8 @@
 //   connection, not per request; Redis started again (empty: it keeps
 //   nothing on disk here): the hosts reconnect and a logout posted to B
 //   reaches C within 1 s.
+// - A reload of A: its old workers exit at once (their Redis connections
+//   keep nothing waiting), the new ones hear a logout posted to C.
 //
 // - Refresh single flight across hosts (the real OP with 5 s access
 //   tokens, rotating refresh tokens): 30 parallel requests with alice's
@@ -24,7 +26,7 @@
 //   grant at the OP (its "POST /token" lines) and all get 200 with the
 //   one new access token.
 //
-// nginx on E2E_NGINX_PORT+40..+43, redis-server on E2E_NGINX_PORT+44.
+// nginx on E2E_NGINX_PORT+50..+53, redis-server on E2E_NGINX_PORT+54.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -39,9 +41,9 @@ const {
 const { rawGet, troubleLines } = require('./lib/matrix');
 const seal = require('../tools/seal');
 
-const ENV_NAME = '70-fleet';
-const PORTS = { A: config.NGINX_PORT + 40, B: config.NGINX_PORT + 41, C: config.NGINX_PORT + 42, D: config.NGINX_PORT + 43 };
-const REDIS_PORT = config.NGINX_PORT + 44;
+const ENV_NAME = '75-fleet';
+const PORTS = { A: config.NGINX_PORT + 50, B: config.NGINX_PORT + 51, C: config.NGINX_PORT + 52, D: config.NGINX_PORT + 53 };
+const REDIS_PORT = config.NGINX_PORT + 54;
 const ORIGIN_A = `http://127.0.0.1:${PORTS.A}`;
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const REDIS_BIN = process.env.REDIS_SERVER_BIN || '/usr/bin/redis-server';
@@ -254,6 +256,31 @@ server {
     const ms = await untilRefused('C', bob, t0);
     process.stderr.write(`# after the restart, propagation B -> C: ${ms} ms\n`);
     assert.ok(ms < 1000, `C refused bob after ${ms} ms`);
+  });
+
+  test('a reload: the old workers let go of Redis and exit, the new ones connect', async () => {
+    const before = hosts.A.errorLog().length;
+    hosts.A.reload();
+    const t0 = Date.now();
+    for (;;) {
+      const log = hosts.A.errorLog().slice(before);
+      const exited = (log.match(/worker process \d+ exited with code 0/g) || []).length;
+      if (exited >= 2) break;
+      assert.ok(Date.now() - t0 < 5000, `the old workers exited\n${log}`);
+      await sleep(50);
+    }
+    assert.deepEqual(await statuses('A', alice, 8), [401], 'the zone kept the revocation');
+    // the new workers are subscribed: a logout posted to C reaches A
+    await sleep(300);
+    const carol = new HttpClient();
+    const flow = await followLogin(carol, `${ORIGIN_A}/page`, { login: 'carol' });
+    assert.equal(flow.response.status, 200, describeHops(flow.hops));
+    const sid = seal.openSession([config.COOKIE_SECRET], 'oauth2_op', carol.jar.header(`${ORIGIN_A}/`)).claims.sid;
+    await sleep(1100);
+    const t1 = Date.now();
+    assert.equal((await post('C', logoutToken('carol', sid))).status, 200);
+    const ms = await untilRefused('A', carol, t1);
+    assert.ok(ms < 1000, `A refused carol after ${ms} ms`);
   });
 
   test('no worker trouble', () => {
