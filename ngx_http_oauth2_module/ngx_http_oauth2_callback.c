@@ -38,7 +38,9 @@
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_form_post.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_login.h"
 #include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
@@ -112,7 +114,8 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
                 return first;
             }
 
-            if (ngx_http_arg(r, (u_char *) "state", 5, &state) != NGX_OK
+            if (ngx_http_oauth2_callback_param(r, "state", &state)
+                != NGX_OK
                 || state.len < 8)
             {
                 return first;
@@ -145,6 +148,14 @@ ngx_http_oauth2_callback(ngx_http_request_t *r,
 
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->provider == NULL) {
+        rc = ngx_http_oauth2_form_post(r, p);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
     }
 
     if (ctx->provider != p) {
@@ -218,11 +229,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    if (ngx_http_oauth2_get_param(r, "state", &state) != NGX_OK
+    if (ngx_http_oauth2_callback_param(r, "state", &state) != NGX_OK
         || state.len < 8)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -265,7 +272,8 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
     ngx_str_null(&empty);
 
     if (ngx_http_oauth2_cookie_set(r, &name, &empty, 0,
-                                   ngx_http_oauth2_secure(r, olcf),
+                                   ngx_http_oauth2_state_cookie_flags(r, olcf,
+                                                                      p),
                                    &olcf->cookie_domain)
         != NGX_OK)
     {
@@ -283,7 +291,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_STATE_EXPIRED, NULL);
     }
 
-    rc = ngx_http_oauth2_get_param(r, "error", &error);
+    rc = ngx_http_oauth2_callback_param(r, "error", &error);
 
     if (rc == NGX_OK) {
         for (s = error.data; s < error.data + error.len; s++) {
@@ -313,12 +321,12 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
 
     have_iss = 0;
 
-    if (ngx_http_oauth2_get_param(r, "iss", &iss) == NGX_OK) {
+    if (ngx_http_oauth2_callback_param(r, "iss", &iss) == NGX_OK) {
         have_iss = 1;
 
         if (p->issuer.len == 0
-            || iss.len != p->issuer.len
-            || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
+            || ngx_http_oauth2_issuer_match(&p->issuer, &iss, NULL)
+               != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "oauth2 provider \"%V\": the callback's \"iss\" "
@@ -328,7 +336,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_oauth2_get_param(r, "code", &code) != NGX_OK) {
+    if (ngx_http_oauth2_callback_param(r, "code", &code) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2 provider \"%V\": callback without \"code\"",
                       &p->name);

@@ -76,6 +76,15 @@ typedef struct {
     void                           *userinfo;    /* yajl_val */
     ngx_str_t                       email;
 
+    /* a login's pushed authorization request (ngx_http_oauth2_login.c) */
+    void                           *par;
+
+    /* response_mode form_post: the callback's POSTed form */
+    ngx_str_t                       form;
+    unsigned                        form_reading:1;  /* nginx reads it */
+    unsigned                        form_body:1;     /* nginx read it */
+    unsigned                        form_have:1;     /* in ctx->form */
+
     /* ngx_http_oauth2_refresh.c's and ngx_http_oauth2_backchannel.c's */
     void                           *refresh;
     void                           *backchannel;

@@ -43,6 +43,8 @@
 
 #define NGX_HTTP_OAUTH2_AUTH_BASIC        1
 #define NGX_HTTP_OAUTH2_AUTH_POST         2
+#define NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY  3    /* private_key_jwt */
+#define NGX_HTTP_OAUTH2_AUTH_SECRET_JWT   4    /* client_secret_jwt */
 
 #define NGX_HTTP_OAUTH2_SECURE_AUTO       2
 
@@ -50,6 +52,15 @@
 #define NGX_HTTP_OAUTH2_USERINFO_OFF      0
 #define NGX_HTTP_OAUTH2_USERINFO_ON       1
 #define NGX_HTTP_OAUTH2_USERINFO_AUTO     2
+
+/* pushed_authorization_requests off | on | auto */
+#define NGX_HTTP_OAUTH2_PAR_OFF           0
+#define NGX_HTTP_OAUTH2_PAR_ON            1
+#define NGX_HTTP_OAUTH2_PAR_AUTO          2
+
+/* response_mode query | form_post */
+#define NGX_HTTP_OAUTH2_RESPONSE_QUERY    0
+#define NGX_HTTP_OAUTH2_RESPONSE_FORM     1
 
 
 typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
@@ -67,9 +78,21 @@ typedef struct {
     ngx_str_t                       jwks_uri;
     ngx_str_t                       end_session_endpoint;
     ngx_str_t                       revocation_endpoint;
+    ngx_str_t                       par_endpoint;
 
     ngx_str_t                       client_id;
     ngx_str_t                       client_secret;
+
+    /* private_key_jwt: the key (EVP_PKEY), its JWS algorithm (an
+     * NGX_HTTP_OAUTH2_ALG_* bit), "kid" and certificate (file: or env:);
+     * the assertions' header, built once, and "aud" if not the token
+     * endpoint */
+    struct evp_pkey_st             *client_key;
+    ngx_uint_t                      client_key_alg;
+    ngx_str_t                       client_key_id;
+    ngx_str_t                       client_key_cert;
+    ngx_str_t                       assertion_header;
+    ngx_str_t                       assertion_audience;
     ngx_str_t                       scope;
     ngx_str_t                       auth_params;
     ngx_str_t                       redirect_uri;
@@ -87,6 +110,8 @@ typedef struct {
     ngx_uint_t                      auth_method;
     ngx_uint_t                      algs;
     ngx_uint_t                      userinfo;
+    ngx_uint_t                      par;
+    ngx_uint_t                      response_mode;
 
     /*
      * "userinfo auto" with OpenID Connect: the claims (char *) an ID

@@ -63,6 +63,10 @@ static ngx_http_oauth2_error_t  ngx_http_oauth2_errors[] = {
       "answer is too large for a session" },
     { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("session_failed"),
       "The login could not be completed, please try again" },
+    { NGX_HTTP_FORBIDDEN, ngx_string("https_required"),
+      "This login needs https" },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("invalid_response"),
+      "The login response is not valid" },
 };
 
 

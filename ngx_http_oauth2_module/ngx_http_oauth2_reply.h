@@ -43,6 +43,8 @@
 #define NGX_HTTP_OAUTH2_ERR_INVALID          13
 #define NGX_HTTP_OAUTH2_ERR_TOO_LARGE        14
 #define NGX_HTTP_OAUTH2_ERR_SEAL             15
+#define NGX_HTTP_OAUTH2_ERR_INSECURE         16
+#define NGX_HTTP_OAUTH2_ERR_BAD_FORM         17
 
 
 ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,

@@ -44,6 +44,8 @@
 //                              the rounds, from a second one-worker nginx
 //   HOT_LOGINS [1000]          logins measured by `login`; HOT_LOGIN_CONCURRENCY [8]
 //   HOT_SESSIONS [10000], HOT_REQUESTS [100000]   `memory`
+//   HOT_CG_METRICS [1]         0: the callgrind nginx without its
+//                              `oauth2_metrics` location (to compare)
 //   HOT_NGINX_PORT [2284]      nginx ports: 2284 .. 2289 (Apache: 2288)
 //   HOT_OP_PORT [2291], HOT_FAKE_PORT [2290]
 //   NGINX_BIN, OAUTH2_MODULE_SO, E2E_SERVROOT (set by bench/hotpath.sh)
@@ -86,6 +88,7 @@ const S = {
   LOGIN_CONCURRENCY: num('HOT_LOGIN_CONCURRENCY', 8),
   SESSIONS: num('HOT_SESSIONS', 10000),
   REQUESTS: num('HOT_REQUESTS', 100000),
+  CG_METRICS: num('HOT_CG_METRICS', 1) === 1,
   PORT: num('HOT_NGINX_PORT', 2284),
   OP_PORT: num('HOT_OP_PORT', 2291),
   FAKE_PORT: num('HOT_FAKE_PORT', 2290),
@@ -953,6 +956,7 @@ server {
         oauth2 op;
         add_header X-Email $oauth2_claim_email;
     }
+    ${S.CG_METRICS ? 'location = /metrics { oauth2_metrics; }' : '# HOT_CG_METRICS=0: no oauth2_metrics'}
 }`,
     });
     writeHtml(root, ['plain', 'hdr', 'open', 'prot', 'claim']);

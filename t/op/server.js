@@ -37,6 +37,9 @@ const USAGE = `usage: node t/op/server.js [options]
                                they are only in userinfo when an access token is issued
                                (oidc-provider's default conformIdTokenClaims, OpenID
                                Connect Core 5.4, as Okta does) (env OP_PERMISSIVE=1)
+  --require-par                discovery says require_pushed_authorization_requests: every
+                               client must push its authorization requests (RFC 9126)
+                               (env OP_REQUIRE_PAR=1)
   --keys FILE                  private JWKS to use; created with fresh keys if missing
   --exit-on-stdin-close        exit when stdin reaches EOF (used by the test helpers so
                                that a dead test runner never leaves the OP behind)
@@ -71,6 +74,7 @@ function parseCli(argv) {
         'no-rotate': { type: 'boolean' },
         consent: { type: 'string' },
         permissive: { type: 'boolean' },
+        'require-par': { type: 'boolean' },
         keys: { type: 'string' },
         'exit-on-stdin-close': { type: 'boolean' },
         verbose: { type: 'boolean' },
@@ -124,6 +128,7 @@ function parseCli(argv) {
   o.consent = parsed.consent ?? env.OP_CONSENT ?? 'auto';
   if (!['auto', 'prompt'].includes(o.consent)) fail(`--consent must be auto or prompt, got ${o.consent}`);
   o.conform = !(parsed.permissive || env.OP_PERMISSIVE === '1');
+  o.requirePar = !!(parsed['require-par'] || env.OP_REQUIRE_PAR === '1');
   o.keysFile = parsed.keys;
   o.exitOnStdinClose = !!parsed['exit-on-stdin-close'];
   o.verbose = !!parsed.verbose;
@@ -296,6 +301,7 @@ function buildConfiguration(o) {
       introspection: { enabled: true, allowedPolicy: async () => true },
       backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: o.requirePar },
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
@@ -328,7 +334,8 @@ async function main() {
       process.stdout.write(`op: ${ctx.method} ${ctx.originalUrl} -> ${ctx.status} (${Date.now() - t0} ms)\n`);
     });
     for (const ev of ['authorization.error', 'grant.error', 'userinfo.error', 'end_session.error',
-      'backchannel.error', 'revocation.error', 'introspection.error']) {
+      'backchannel.error', 'revocation.error', 'introspection.error',
+      'pushed_authorization_request.error']) {
       provider.on(ev, (ctx, err) => process.stdout.write(`op: ${ev}: ${err.name}: ${err.message} ${err.error_description || ''}\n`));
     }
     provider.on('backchannel.success', (ctx, client, accountId, sid) => {
