@@ -26,12 +26,18 @@
 //   grant at the OP (its "POST /token" lines) and all get 200 with the
 //   one new access token.
 //
+// - Redis with a password: a host with the right one (env:) connects
+//   (its four connections are listed by CLIENT LIST); a host with a
+//   wrong one logs Redis's refusal once per connection however often it
+//   retries, never the password, and serves without waiting.
+//
 // nginx on E2E_NGINX_PORT+50..+53, redis-server on E2E_NGINX_PORT+54.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { describe, test, before, after } = require('node:test');
 
 const {
@@ -58,13 +64,13 @@ function mint(payload, key) {
   return `${input}.${sig}`;
 }
 
-async function startRedis(env) {
+async function startRedis(env, extra = []) {
   const dir = path.join(env.dir, 'redis');
   fs.mkdirSync(dir, { recursive: true });
   const proc = await startProcess(REDIS_BIN, {
     name: 'redis-server',
     args: ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--save', '',
-      '--appendonly', 'no', '--dir', dir],
+      '--appendonly', 'no', '--dir', dir, ...extra],
     logFile: path.join(dir, 'redis.log'),
     stdinPipe: false,
   });
@@ -368,5 +374,67 @@ server {
 
   test('no worker trouble', () => {
     for (const h of Object.keys(hosts)) assert.deepEqual(troubleLines(hosts[h].errorLog()), [], h);
+  });
+});
+
+describe('fleet mode: a Redis that asks for a password', moduleTestOptions(), () => {
+  let env;
+  const hosts = {};
+  const PW = 'fleet-test-s3cret';
+  const WRONG = 'not-the-Password-9';
+
+  const conf = (port, pw) => `
+oauth2_redis redis://127.0.0.1:${REDIS_PORT}/3;
+oauth2_redis_password ${pw};
+oauth2_redis_prefix test-fleet:;
+oauth2_provider op {
+    issuer         http://127.0.0.1:${config.OP_PORT};
+    client_id      ${config.OP_CLIENT.id};
+    client_secret  x;
+}
+oauth2_cookie_secret ${config.COOKIE_SECRET};
+
+server {
+    listen 127.0.0.1:${port};
+    location /public { oauth2 off; return 200 "public\\n"; }
+}`;
+
+  before(async () => {
+    env = await createEnv(`${ENV_NAME}-auth`);
+    env.own(await startRedis(env, ['--requirepass', PW]), 'redis');
+    hosts.A = await env.nginx({
+      name: `${ENV_NAME}-auth-a`, port: PORTS.A, workerProcesses: 2, env: { REDIS_PW: PW }, http: conf(PORTS.A, 'env:REDIS_PW'),
+    });
+    hosts.B = await env.nginx({
+      name: `${ENV_NAME}-auth-b`, port: PORTS.B, workerProcesses: 2, http: conf(PORTS.B, WRONG),
+    });
+  });
+
+  after(() => env && env.stop());
+
+  test('the right password: connected; a wrong one: one line per connection, no wait', async () => {
+    const t0 = Date.now();
+    let slowest = 0;
+    // B retries with backoff (100 ms, doubling to 2 s) meanwhile
+    while (Date.now() - t0 < 3000) {
+      const t = Date.now();
+      const res = await rawGet(PORTS.B, '/public', {});
+      assert.equal(res.status, 200);
+      slowest = Math.max(slowest, Date.now() - t);
+      await sleep(50);
+    }
+    assert.ok(slowest < 100, `a request to B took ${slowest} ms`);
+
+    const cli = spawnSync('/usr/bin/redis-cli', ['-p', String(REDIS_PORT), '--no-auth-warning', '-a', PW, 'CLIENT', 'LIST'],
+      { encoding: 'utf8' });
+    const inDb3 = cli.stdout.split('\n').filter((l) => / db=3 /.test(l));
+    assert.equal(inDb3.length, 4, `A's 2 workers x 2 connections, in database 3:\n${cli.stdout}`);
+    assert.ok(inDb3.some((l) => /cmd=subscribe/.test(l)), 'the subscribers');
+    assert.deepEqual(hosts.A.errors(), [], 'A connected without trouble');
+
+    const refused = hosts.B.errorLog().split('\n').filter((l) => /oauth2 redis .* refused the connection: WRONGPASS/.test(l));
+    assert.ok(refused.length >= 1 && refused.length <= 4, `${refused.length} lines:\n${refused.join('\n')}`);
+    assert.ok(!hosts.B.errorLog().includes(WRONG), 'the password is never logged');
+    assert.ok(!hosts.A.errorLog().includes(PW), 'the password is never logged');
   });
 });
