@@ -37,7 +37,8 @@ APT_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
     gcc make openssl ca-certificates chromium
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl libhttp-message-perl libwww-perl
-    libipc-run3-perl valgrind wrk clang libclang-rt-14-dev prometheus"
+    libipc-run3-perl valgrind wrk clang libclang-rt-14-dev prometheus
+    libhiredis-dev redis-server"
 
 
 say() {

@@ -42,6 +42,7 @@ latency-token      the same, only callbacks waiting on the token endpoint
 hotpath            a valid session's cost: throughput vs unprotected and vs Apache mod_auth_openidc, cookie sizes, instructions per request, CPU per login, worker memory (bench/hotpath.sh, ~12 min)
 hotpath-throughput only the throughput part (and the cookie sizes)
 hotpath-callgrind  only the instructions per request (callgrind)
+fleet              oauth2_redis: hot-path ratio with and without it, revocation propagation p50/p99 across three hosts (bench/fleet.js; redis-server)
 "
 
 DEFAULT_SCENARIOS="latency hotpath"
@@ -68,6 +69,10 @@ scenario_hotpath_throughput() {
 
 scenario_hotpath_callgrind() {
     sh "$ROOT/bench/hotpath.sh" callgrind
+}
+
+scenario_fleet() {
+    node "$ROOT/bench/fleet.js"
 }
 
 

@@ -37,6 +37,7 @@
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_backchannel.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_fleet.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_metrics.h"
@@ -461,6 +462,7 @@ ngx_http_oauth2_backchannel_record(ngx_http_request_t *r,
     u_char                        keys[2][NGX_HTTP_OAUTH2_SHM_KEY_LEN];
     u_char                        kinds[2];
     time_t                        now;
+    ngx_int_t                     rc;
     ngx_uint_t                    n;
     ngx_http_oauth2_main_conf_t  *omcf;
 
@@ -501,10 +503,20 @@ ngx_http_oauth2_backchannel_record(ngx_http_request_t *r,
 
     /* a jti is kept as long as its token would be accepted */
 
-    return ngx_http_oauth2_shm_logout(omcf->zone, jkey,
-                                      ngx_max(iat, now) + p->leeway + 1,
-                                      keys, kinds, n,
-                                      now + p->session_lifetime);
+    rc = ngx_http_oauth2_shm_logout(omcf->zone, jkey,
+                                    ngx_max(iat, now) + p->leeway + 1,
+                                    keys, kinds, n,
+                                    now + p->session_lifetime, now);
+
+    if (rc == NGX_OK) {
+        /* the other hosts of the fleet, with oauth2_redis */
+        ngx_http_oauth2_fleet_logout(omcf, jkey,
+                                     ngx_max(iat, now) + p->leeway + 1,
+                                     keys, kinds, n,
+                                     now + p->session_lifetime, now);
+    }
+
+    return rc;
 }
 
 

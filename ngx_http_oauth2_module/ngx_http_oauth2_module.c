@@ -22,6 +22,7 @@
 #include "ngx_http_oauth2_backchannel.h"
 #include "ngx_http_oauth2_conf_provider.h"
 #include "ngx_http_oauth2_conf_value.h"
+#include "ngx_http_oauth2_fleet.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
@@ -167,6 +168,27 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
     { ngx_string("oauth2_claims"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_oauth2_claims,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_fleet_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_redis_password"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_fleet_password,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_redis_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_fleet_prefix,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -498,6 +520,10 @@ ngx_http_oauth2_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_size_value(omcf->zone_size, 1024 * 1024);
     ngx_conf_init_size_value(omcf->session_cache, 512 * 1024);
+
+    if (ngx_http_oauth2_fleet_init_conf(cf, omcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1014,6 +1040,10 @@ ngx_http_oauth2_init_process(ngx_cycle_t *cycle)
 
     ngx_http_oauth2_metrics_init_process(cycle);
 
+    if (ngx_http_oauth2_fleet_init_process(cycle, omcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_oauth2_http_init_process(cycle);
 }
 
@@ -1041,6 +1071,7 @@ ngx_http_oauth2_exit_process(ngx_cycle_t *cycle)
         }
     }
 
+    ngx_http_oauth2_fleet_exit_process();
     ngx_http_oauth2_ocache_exit();
     ngx_http_oauth2_seal_exit();
     ngx_http_oauth2_http_exit_process(cycle);

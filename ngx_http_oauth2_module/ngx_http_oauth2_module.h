@@ -158,6 +158,9 @@ typedef struct {
     size_t                          zone_size;
     ngx_shm_zone_t                 *zone;
 
+    /* oauth2_redis and what goes with it (ngx_http_oauth2_fleet.c) */
+    void                           *fleet;
+
     /* the counters (ngx_http_oauth2_metrics.c), kept when a location
      * has oauth2_metrics */
     ngx_shm_zone_t                 *metrics;

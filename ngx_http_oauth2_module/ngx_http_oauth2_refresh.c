@@ -53,6 +53,7 @@
 #include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_fleet.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
@@ -86,8 +87,11 @@ typedef struct {
     ngx_msec_t                      deadline;
     ngx_uint_t                      state;      /* given by a job here */
     ngx_str_t                       result;
+    void                           *fleet;      /* asking Redis */
     unsigned                        queued:1;
     unsigned                        owner:1;    /* is to start the job */
+    unsigned                        claimed:1;  /* fleet-wide, or not */
+    unsigned                        in_redis:1; /* claimed in Redis */
 } ngx_http_oauth2_refresh_req_t;
 
 
@@ -140,6 +144,10 @@ static ngx_int_t ngx_http_oauth2_refresh_apply(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oauth2_refresh_failed(ngx_http_request_t *r,
     ngx_http_oauth2_ctx_t *ctx, ngx_uint_t state);
 static time_t ngx_http_oauth2_refresh_ttl(ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_refresh_fleet(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
+    ngx_http_oauth2_refresh_req_t *rq);
+static void ngx_http_oauth2_refresh_woken(void *data);
 
 
 /* the worker's jobs, and its requests waiting for a refresh */
@@ -253,6 +261,18 @@ ngx_http_oauth2_refresh(ngx_http_request_t *r,
         }
     }
 
+    /* with oauth2_redis, only one host runs it */
+
+    if (!rq->claimed) {
+        rc = ngx_http_oauth2_refresh_fleet(r, olcf, ctx, rq);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        rq->claimed = 1;
+    }
+
     /* this request starts the refresh: the token endpoint first, and the
      * keys a new ID token will need */
 
@@ -280,7 +300,84 @@ ngx_http_oauth2_refresh(ngx_http_request_t *r,
                                     NGX_HTTP_OAUTH2_SHM_FAILED, NULL,
                                     NGX_HTTP_OAUTH2_REFRESH_RETRY);
 
+    if (rq->in_redis) {
+        ngx_http_oauth2_fleet_refresh_done(rq->key,
+                                           NGX_HTTP_OAUTH2_SHM_FAILED, NULL,
+                                           NGX_HTTP_OAUTH2_REFRESH_RETRY);
+    }
+
     return ngx_http_oauth2_refresh_failed(r, ctx, NGX_HTTP_OAUTH2_SHM_FAILED);
+}
+
+
+/*
+ * The request that is to run the refresh for this host asks the fleet
+ * first.  NGX_DECLINED: this host runs it (claimed in Redis, or no Redis
+ * to ask); otherwise the request's answer (NGX_AGAIN while it waits for
+ * Redis, or for the host that runs it).
+ */
+
+static ngx_int_t
+ngx_http_oauth2_refresh_fleet(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx,
+    ngx_http_oauth2_refresh_req_t *rq)
+{
+    time_t      ttl;
+    ngx_int_t   rc;
+    ngx_str_t   result;
+    ngx_uint_t  state;
+
+    ngx_str_null(&result);
+    ttl = ngx_http_oauth2_refresh_ttl(ctx->provider);
+
+    rc = ngx_http_oauth2_fleet_refresh_claim(r->pool, rq->key, ttl,
+                                             &rq->fleet,
+                                             ngx_http_oauth2_refresh_woken,
+                                             rq, &state, &result);
+
+    if (rc != NGX_OK) {
+        /* NGX_AGAIN: parked until Redis answers; NGX_DECLINED */
+        return rc;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oauth2 refresh fleet state %ui", state);
+
+    switch (state) {
+
+    case NGX_HTTP_OAUTH2_SHM_NONE:
+        rq->in_redis = 1;
+        return NGX_DECLINED;
+
+    case NGX_HTTP_OAUTH2_SHM_RUNNING:
+        /* still the owner here: asks again after a poll */
+        return ngx_http_oauth2_refresh_wait(r, ctx, rq);
+
+    default:
+        break;
+    }
+
+    /* another host's outcome, for the waiters of this host too */
+
+    rq->owner = 0;
+
+    ngx_http_oauth2_shm_refresh_set(rq->zone, rq->key, state, &result,
+                                    NGX_HTTP_OAUTH2_REFRESH_RETRY);
+
+    if (state == NGX_HTTP_OAUTH2_SHM_DONE) {
+        return ngx_http_oauth2_refresh_apply(r, olcf, ctx, &result);
+    }
+
+    return ngx_http_oauth2_refresh_failed(r, ctx, state);
+}
+
+
+static void
+ngx_http_oauth2_refresh_woken(void *data)
+{
+    ngx_http_oauth2_refresh_req_t *rq = data;
+
+    ngx_http_oauth2_wake(rq->request);
 }
 
 
@@ -750,6 +847,7 @@ ngx_http_oauth2_refresh_finish(ngx_http_oauth2_refresh_job_t *job,
 
     ngx_http_oauth2_shm_refresh_set(job->zone, job->key, record,
                                     &job->result, ttl);
+    ngx_http_oauth2_fleet_refresh_done(job->key, record, &job->result, ttl);
 
     ngx_queue_remove(&job->queue);
 
@@ -885,11 +983,18 @@ ngx_http_oauth2_refresh_cleanup(void *data)
     ngx_http_oauth2_refresh_req_t *rq = data;
 
     ngx_http_oauth2_refresh_unwait(rq);
+    ngx_http_oauth2_fleet_refresh_cancel(&rq->fleet);
 
     if (rq->owner) {
         /* it was to start the refresh: another request will */
         ngx_http_oauth2_shm_refresh_set(rq->zone, rq->key,
                                         NGX_HTTP_OAUTH2_SHM_NONE, NULL, 0);
+
+        if (rq->in_redis) {
+            ngx_http_oauth2_fleet_refresh_done(rq->key,
+                                               NGX_HTTP_OAUTH2_SHM_NONE,
+                                               NULL, 0);
+        }
     }
 }
 

@@ -355,7 +355,7 @@ done:
 ngx_int_t
 ngx_http_oauth2_shm_logout(ngx_shm_zone_t *zone, u_char *jti,
     time_t jti_expires, u_char (*keys)[NGX_HTTP_OAUTH2_SHM_KEY_LEN],
-    u_char *kinds, ngx_uint_t n, time_t rev_expires)
+    u_char *kinds, ngx_uint_t n, time_t rev_expires, time_t at)
 {
     time_t                       now;
     ngx_int_t                    rc;
@@ -370,6 +370,10 @@ ngx_http_oauth2_shm_logout(ngx_shm_zone_t *zone, u_char *jti,
     ctx = zone->data;
     now = ngx_time();
     rc = NGX_OK;
+
+    if (at == 0) {
+        at = now;
+    }
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -393,7 +397,9 @@ ngx_http_oauth2_shm_logout(ngx_shm_zone_t *zone, u_char *jti,
 
         /* a later logout of the same user covers later sessions */
 
-        e->time = now;
+        if (e->time < at) {
+            e->time = at;
+        }
 
         if (e->expires < rev_expires) {
             e->expires = rev_expires;
@@ -407,7 +413,7 @@ ngx_http_oauth2_shm_logout(ngx_shm_zone_t *zone, u_char *jti,
     e = ngx_http_oauth2_shm_create(ctx, jti, NGX_HTTP_OAUTH2_SHM_JTI);
 
     if (e != NULL) {
-        e->time = now;
+        e->time = at;
         e->expires = jti_expires;
     }
 

@@ -86,10 +86,12 @@ void ngx_http_oauth2_shm_refresh_set(ngx_shm_zone_t *zone, u_char *key,
  * jti_expires) was seen and the revocations keys[0..n-1] (kinds in
  * kinds[]), kept until rev_expires.  NGX_OK, NGX_DECLINED if the jti was
  * seen before (nothing recorded), NGX_ERROR if the zone is out of memory.
+ * The revocations match sessions created before "at" (0: now; a logout
+ * heard from another host has its own time).
  */
 ngx_int_t ngx_http_oauth2_shm_logout(ngx_shm_zone_t *zone, u_char *jti,
     time_t jti_expires, u_char (*keys)[NGX_HTTP_OAUTH2_SHM_KEY_LEN],
-    u_char *kinds, ngx_uint_t n, time_t rev_expires);
+    u_char *kinds, ngx_uint_t n, time_t rev_expires, time_t at);
 
 /* how many revocations the zone holds, without locking */
 ngx_uint_t ngx_http_oauth2_shm_revocations(ngx_shm_zone_t *zone);

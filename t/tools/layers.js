@@ -23,9 +23,9 @@ const MAX_LINES = 1200;
 // the layers of docs/design.md, lowest first
 const LAYERS = [
   ['json', 'url', 'base64url', 'form'],
-  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'assertion', 'shm', 'metrics'],
+  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'assertion', 'shm', 'metrics', 'redis'],
   ['http', 'jwt', 'ocache', 'conf_value'],
-  ['ctx', 'provider'],
+  ['ctx', 'provider', 'fleet'],
   ['park', 'reply', 'request', 'token'],
   ['session'],
   ['login', 'logout', 'backchannel', 'refresh', 'form_post'],
