@@ -35,6 +35,8 @@
 #define NGX_HTTP_OAUTH2_SHM_REVOKE_SUB     'u'   /* logged out: a sub */
 #define NGX_HTTP_OAUTH2_SHM_REVOKE_NOSID   'n'   /* a sub, only for the
                                                     sessions without sid */
+#define NGX_HTTP_OAUTH2_SHM_BEARER         'b'   /* an access token checked:
+                                                    its claims, or refused */
 
 /* where a refresh is, ngx_http_oauth2_shm_refresh_get() */
 #define NGX_HTTP_OAUTH2_SHM_NONE           0     /* the caller runs it */
