@@ -24,6 +24,7 @@
 #include "ngx_http_oauth2_authz.h"
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_introspect.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwk.h"
 #include "ngx_http_oauth2_jwt.h"
@@ -45,6 +46,7 @@
 static ngx_int_t ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx,
     ngx_str_t *token, ngx_str_t *payload, time_t *exp, const char **err);
+static ngx_uint_t ngx_http_oauth2_bearer_is_jws(ngx_str_t *token);
 static ngx_int_t ngx_http_oauth2_bearer_typ(ngx_http_oauth2_jwt_t *jwt);
 static ngx_int_t ngx_http_oauth2_bearer_claims(ngx_http_oauth2_provider_t *p,
     yajl_val claims, time_t *exp, const char **err);
@@ -82,11 +84,13 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
     time_t                        exp, now, ttl;
     ngx_int_t                     rc;
     ngx_str_t                     token, cached, payload, desc;
-    ngx_uint_t                    state;
+    ngx_uint_t                    state, jwt;
     const char                   *err;
     ngx_table_elt_t              *h;
     ngx_http_oauth2_ctx_t        *ctx;
     ngx_http_oauth2_main_conf_t  *omcf;
+
+    exp = 0;
 
     ctx = ngx_http_oauth2_get_ctx(r, 1);
     if (ctx == NULL) {
@@ -133,6 +137,41 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* this request's introspection call ended */
+
+    if (ctx->introspected) {
+        rc = ngx_http_oauth2_introspect_result(r, p, &payload, &exp, &err);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_oauth2_shm_refresh_set(omcf->zone, key,
+                                            NGX_HTTP_OAUTH2_SHM_NONE, NULL, 0);
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
+        }
+
+        goto checked;
+    }
+
+    /* a JWS is checked here (unless "bearer_validation introspection"),
+     * anything else asked of the provider, which needs its metadata */
+
+    jwt = (p->bearer_validation == NGX_HTTP_OAUTH2_BEARER_JWT
+           || (p->bearer_validation == NGX_HTTP_OAUTH2_BEARER_AUTO
+               && ngx_http_oauth2_bearer_is_jws(&token)));
+
+    if (!jwt) {
+        rc = ngx_http_oauth2_park_provider(r, p,
+                                           NGX_HTTP_OAUTH2_NEED_METADATA);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        if (rc != NGX_OK) {
+            return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE,
+                                        NULL);
+        }
+    }
+
     state = ngx_http_oauth2_shm_refresh_get(omcf->zone, key,
                                             NGX_HTTP_OAUTH2_BEARER_RUNNING_TTL,
                                             r->pool, &cached);
@@ -166,6 +205,24 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
                                              (char *) desc.data, NULL);
     }
 
+    if (!jwt) {
+
+        if (state == NGX_HTTP_OAUTH2_SHM_RUNNING) {
+            /* another request, maybe of another worker, asks */
+            return ngx_http_oauth2_introspect_wait(r);
+        }
+
+        rc = ngx_http_oauth2_introspect_start(r, p, &token, key);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
+
+        ngx_http_oauth2_shm_refresh_set(omcf->zone, key,
+                                        NGX_HTTP_OAUTH2_SHM_NONE, NULL, 0);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
+    }
+
     rc = ngx_http_oauth2_bearer_jwt(r, p, ctx, &token, &payload, &exp, &err);
 
     if (rc == NGX_AGAIN) {
@@ -177,6 +234,8 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
                                         NGX_HTTP_OAUTH2_SHM_NONE, NULL, 0);
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
     }
+
+checked:
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -204,7 +263,7 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
     /* valid: remembered until its exp, at most bearer_cache_time */
 
     now = ngx_time();
-    ttl = exp - now;
+    ttl = exp ? exp - now : p->bearer_cache_time;
 
     if (ttl > p->bearer_cache_time) {
         ttl = p->bearer_cache_time;
@@ -312,6 +371,27 @@ ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* three segments: a JWS in compact serialization, not an opaque token */
+
+static ngx_uint_t
+ngx_http_oauth2_bearer_is_jws(ngx_str_t *token)
+{
+    u_char      *p, *last;
+    ngx_uint_t   dots;
+
+    dots = 0;
+    last = token->data + token->len;
+
+    for (p = token->data; p < last; p++) {
+        if (*p == '.') {
+            dots++;
+        }
+    }
+
+    return dots == 2;
 }
 
 

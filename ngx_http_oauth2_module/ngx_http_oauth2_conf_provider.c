@@ -50,6 +50,8 @@ static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
 
 static ngx_conf_enum_t  ngx_http_oauth2_bearer_modes[] = {
     { ngx_string("jwt"), NGX_HTTP_OAUTH2_BEARER_JWT },
+    { ngx_string("introspection"), NGX_HTTP_OAUTH2_BEARER_INTROSPECT },
+    { ngx_string("auto"), NGX_HTTP_OAUTH2_BEARER_AUTO },
     { ngx_null_string, 0 }
 };
 
@@ -315,6 +317,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, bearer_validation),
       &ngx_http_oauth2_bearer_modes },
+
+    { ngx_string("introspection_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, introspection_endpoint),
+      NULL },
 
     { ngx_string("bearer_cache_time"),
       NGX_CONF_TAKE1,
@@ -661,7 +670,7 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     }
 
     ngx_conf_init_uint_value(p->bearer_validation,
-                             NGX_HTTP_OAUTH2_BEARER_JWT);
+                             NGX_HTTP_OAUTH2_BEARER_AUTO);
     ngx_conf_init_value(p->bearer_cache_time, 600);
 
     if (p->cookie_name.len == 0) {

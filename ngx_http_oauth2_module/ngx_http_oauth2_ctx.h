@@ -58,6 +58,7 @@ typedef struct {
     /* the session came from an access token (ngx_http_oauth2_bearer.c):
      * its scope and client, for $oauth2_scope and $oauth2_client_id */
     unsigned                        bearer:1;
+    unsigned                        introspected:1;  /* ctx->fetch ended */
     ngx_str_t                       scope;
     ngx_str_t                       client_id;
 

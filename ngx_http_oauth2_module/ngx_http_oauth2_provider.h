@@ -36,6 +36,7 @@ typedef struct {
     ngx_str_t                  jwks_uri;
     ngx_str_t                  end_session_endpoint;
     ngx_str_t                  revocation_endpoint;
+    ngx_str_t                  introspection_endpoint;   /* RFC 7662 */
 
     /* RFC 9207: authorization_response_iss_parameter_supported */
     unsigned                   iss_parameter:1;

@@ -123,12 +123,13 @@ WWW-Authenticate: Bearer realm="op", error="invalid_request", error_description=
 
 
 
-=== TEST 7: a token that is no JWS is refused before any provider call
+=== TEST 7: with "bearer_validation jwt", a token that is no JWS is refused before any provider call
 --- http_config
     oauth2_provider op {
-        issuer           https://op.example.com;
-        client_id        a;
-        bearer_audience  https://api.example.com;
+        issuer             https://op.example.com;
+        client_id          a;
+        bearer_audience    https://api.example.com;
+        bearer_validation  jwt;
     }
 --- config
     location /data/ {

@@ -75,6 +75,20 @@ describe('bearer tokens for APIs (oauth2_bearer, oauth2_auth_request)', moduleTe
     accept: 'application/json', ...(tok ? { authorization: `Bearer ${tok}` } : {}), ...headers,
   });
 
+  const introspections = () => (op.proc.stdout().match(/^op: POST \/token\/introspection -> 200/gm) || []).length;
+
+  async function revoke(tok) {
+    const r = await fetch(`${op.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${API_CLIENT.id}:${API_CLIENT.secret}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: tok }).toString(),
+    });
+    assert.equal(r.status, 200, 'revoked at the OP');
+  }
+
   async function refused(path, tok, description, realm = 'op') {
     const r = await get(path, tok);
     assert.equal(r.status, 401, `${description}: ${r.status} ${r.body.slice(0, 200)}`);
@@ -118,6 +132,7 @@ oauth2_provider wrongiss {
     client_secret           env:OP_SECRET;
     bearer_audience         ${API};
 }
+${op.providerConf('fresh', `bearer_audience ${API}; bearer_cache_time 0;`)}
 oauth2_cookie_secret ${config.COOKIE_SECRET};
 
 server {
@@ -136,6 +151,10 @@ server {
     location /api/write/ {
         oauth2_bearer op;
         oauth2_require scope orders:write;
+        ${up}
+    }
+    location /fresh/ {
+        oauth2_bearer fresh;${vars}
         ${up}
     }
     location /wrongiss/ {
@@ -266,7 +285,7 @@ server {
     const typ = b64({ ...header, typ: 'logout+jwt' });
     await refused('/api/x', `${typ}.${p}.${sig}`, /type/);
 
-    await refused('/api/x', 'an-opaque-token', /JWS/);
+    await refused('/api/x', 'an-opaque-token', /not active/);
   });
 
   test('oauth2_require scope: a space-separated list; 403 insufficient_scope naming it', async () => {
@@ -351,9 +370,48 @@ server {
     assert.equal((await get('/oauth2/auth', null)).status, 401);
   });
 
+  test('opaque tokens: introspection, authenticated as the client; its answer is the session', async () => {
+    const tok = await token({ resource: null });
+    assert.equal(tok.split('.').length, 1, 'an opaque token');
+    const before = introspections();
+    backend.clear();
+    const r = await get('/api/opaque', tok);
+    assert.equal(r.status, 200, `${r.status} ${ngx.errorLog().slice(-1500)}`);
+    assert.equal(introspections() - before, 1, 'one introspection call');
+    const h = backend.last().headers;
+    assert.equal(h['x-client'], 'api-client');
+    assert.equal(h['x-scope'], 'orders:read');
+    assert.equal(h['x-type'], 'bearer');
+    assert.equal((await get('/api/write/x', tok)).status, 403, 'scope rules apply');
+    assert.equal(introspections() - before, 1, 'remembered: no second call');
+  });
+
+  test('one introspection call per token across workers: 40 parallel requests, 4 tokens', async () => {
+    const toks = await Promise.all([1, 2, 3, 4].map(() => token({ resource: null })));
+    const before = introspections();
+    const res = await Promise.all(Array.from({ length: 40 }, (_, i) => get(`/api/p/${i}`, toks[i % 4])));
+    assert.deepEqual(res.map((r) => r.status), Array(40).fill(200), ngx.errorLog().slice(-2000));
+    assert.equal(introspections() - before, 4, 'one call per token');
+  });
+
+  test('revoked at the OP: introspection says inactive, 401; without the cache at once', async () => {
+    const fresh = await token({ resource: null });
+    await revoke(fresh);
+    await refused('/api/x', fresh, /not active/);
+
+    const tok = await token({ resource: null });
+    assert.equal((await get('/fresh/x', tok)).status, 200);
+    await revoke(tok);
+    await refused('/fresh/x', tok, /not active/, 'fresh');
+
+    const before = introspections();
+    await refused('/api/x', fresh, /not active/);
+    assert.equal(introspections() - before, 0, 'a refused token is remembered');
+  });
+
   test('one JWKS fetch per provider and worker for all of it; nothing alarming logged; no token in the log', async () => {
     const fetches = (op.proc.stdout().match(/^op: GET \/jwks -> 200/gm) || []).length;
-    assert.ok(fetches >= 2 && fetches <= 4, `JWKS fetched ${fetches} times (2 providers, 2 workers)`);
+    assert.ok(fetches >= 2 && fetches <= 6, `JWKS fetched ${fetches} times (3 providers, 2 workers)`);
     const log = ngx.errorLog();
     assert.deepEqual(troubleLines(log), []);
     assert.doesNotMatch(log, /eyJ[\w-]{20,}\.eyJ/, 'no token logged');

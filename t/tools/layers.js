@@ -27,7 +27,7 @@ const LAYERS = [
   ['http', 'jwt', 'ocache', 'conf_value'],
   ['ctx', 'provider'],
   ['park', 'reply', 'request', 'token'],
-  ['session', 'authreq'],
+  ['session', 'authreq', 'introspect'],
   ['login', 'logout', 'backchannel', 'refresh', 'bearer'],
   ['callback'],
   ['access'],
