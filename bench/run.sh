@@ -42,6 +42,7 @@ latency-token      the same, only callbacks waiting on the token endpoint
 hotpath            a valid session's cost: throughput vs unprotected and vs Apache mod_auth_openidc, cookie sizes, instructions per request, CPU per login, worker memory (bench/hotpath.sh, ~12 min)
 hotpath-throughput only the throughput part (and the cookie sizes)
 hotpath-callgrind  only the instructions per request (callgrind)
+bearer             an API caller's bearer token: throughput with a repeated JWT vs plain nginx, CPU of a first-seen JWT, introspection calls per 10,000 requests with 100 opaque tokens
 "
 
 DEFAULT_SCENARIOS="latency hotpath"
@@ -68,6 +69,10 @@ scenario_hotpath_throughput() {
 
 scenario_hotpath_callgrind() {
     sh "$ROOT/bench/hotpath.sh" callgrind
+}
+
+scenario_bearer() {
+    node "$ROOT/bench/bearer.js"
 }
 
 

@@ -11,7 +11,9 @@
  * shared zone under a hash of it (never the token) until its exp or
  * bearer_cache_time, a refused one for a short time, and made the
  * request's session so that oauth2_require and the variables work as for
- * a cookie.  A token in the query string or a form body is never looked
+ * a cookie.  Each worker also keeps the sessions of the tokens it saw
+ * last, under the same hash, so that a repeated token costs a hash and a
+ * comparison.  A token in the query string or a form body is never looked
  * at (RFC 9700, section 2.4).
  */
 
@@ -42,6 +44,27 @@
 /* how long a check in progress keeps others from repeating it */
 #define NGX_HTTP_OAUTH2_BEARER_RUNNING_TTL  10
 
+/* the worker's cache: slots (a power of 2), and how long an entry taken
+ * from the shared zone may live in it at most (its time left there is
+ * not known) */
+#define NGX_HTTP_OAUTH2_BEARER_SLOTS        1024
+#define NGX_HTTP_OAUTH2_BEARER_SHM_TTL      10
+
+
+/* a session made from a token, in the worker's memory, strings after it */
+typedef struct {
+    u_char                          key[NGX_HTTP_OAUTH2_SHM_KEY_LEN];
+    ngx_http_oauth2_provider_t     *provider;
+    time_t                          until;    /* the entry's end */
+    time_t                          expires;  /* the token's exp, 0: none */
+    ngx_str_t                       sub;
+    ngx_str_t                       email;
+    ngx_str_t                       scope;
+    ngx_str_t                       client_id;
+    ngx_uint_t                      nclaims;
+    ngx_http_oauth2_claim_t        *claims;
+} ngx_http_oauth2_bearer_entry_t;
+
 
 static ngx_int_t ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx,
@@ -57,6 +80,15 @@ static ngx_int_t ngx_http_oauth2_bearer_scope(ngx_pool_t *pool,
     yajl_val claims, ngx_str_t *scope);
 static ngx_int_t ngx_http_oauth2_bearer_require(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx);
+static ngx_uint_t ngx_http_oauth2_bearer_known(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx, u_char *key,
+    ngx_str_t *token);
+static void ngx_http_oauth2_bearer_keep(ngx_http_oauth2_provider_t *p,
+    ngx_http_oauth2_ctx_t *ctx, u_char *key, time_t until);
+
+
+static ngx_http_oauth2_bearer_entry_t
+    *ngx_http_oauth2_bearer_slots[NGX_HTTP_OAUTH2_BEARER_SLOTS];
 
 
 ngx_uint_t
@@ -137,6 +169,12 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (!ctx->introspected
+        && ngx_http_oauth2_bearer_known(r, p, ctx, key, &token))
+    {
+        return ngx_http_oauth2_bearer_require(r, p, ctx);
+    }
+
     /* this request's introspection call ended */
 
     if (ctx->introspected) {
@@ -186,6 +224,18 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
 
             if (rc != NGX_OK) {
                 return rc;
+            }
+
+            now = ngx_time();
+            ttl = ngx_min(p->bearer_cache_time,
+                          NGX_HTTP_OAUTH2_BEARER_SHM_TTL);
+
+            if (ctx->session.expires && ctx->session.expires < now + ttl) {
+                ttl = ctx->session.expires - now;
+            }
+
+            if (ttl > 0) {
+                ngx_http_oauth2_bearer_keep(p, ctx, key, now + ttl);
             }
 
             return ngx_http_oauth2_bearer_require(r, p, ctx);
@@ -285,7 +335,144 @@ checked:
         return rc;
     }
 
+    if (ttl > 0) {
+        ngx_http_oauth2_bearer_keep(p, ctx, key, now + ttl);
+    }
+
     return ngx_http_oauth2_bearer_require(r, p, ctx);
+}
+
+
+/* the worker's session of a token seen lately: 1 and ctx set, else 0 */
+
+static ngx_uint_t
+ngx_http_oauth2_bearer_known(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx, u_char *key,
+    ngx_str_t *token)
+{
+    ngx_uint_t                       slot;
+    ngx_http_oauth2_session_t       *s;
+    ngx_http_oauth2_main_conf_t     *omcf;
+    ngx_http_oauth2_bearer_entry_t  *e;
+
+    slot = (key[0] | (key[1] << 8)) & (NGX_HTTP_OAUTH2_BEARER_SLOTS - 1);
+    e = ngx_http_oauth2_bearer_slots[slot];
+
+    if (e == NULL
+        || e->provider != p
+        || ngx_memcmp(e->key, key, NGX_HTTP_OAUTH2_SHM_KEY_LEN) != 0)
+    {
+        return 0;
+    }
+
+    if (e->until <= ngx_time()) {
+        ngx_http_oauth2_bearer_slots[slot] = NULL;
+        ngx_free(e);
+        return 0;
+    }
+
+    s = &ctx->session;
+    ngx_memzero(s, sizeof(ngx_http_oauth2_session_t));
+
+    s->sub = e->sub;
+    s->email = e->email;
+    s->expires = e->expires;
+    s->access_expires = e->expires;
+
+    /* read only: a push would copy the elements into the pool first */
+
+    s->claims.elts = e->claims;
+    s->claims.nelts = e->nclaims;
+    s->claims.size = sizeof(ngx_http_oauth2_claim_t);
+    s->claims.nalloc = e->nclaims;
+    s->claims.pool = r->pool;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
+
+    if (omcf->store_access_token) {
+        s->access_token = *token;
+    }
+
+    ctx->scope = e->scope;
+    ctx->client_id = e->client_id;
+    ctx->provider = p;
+    ctx->bearer = 1;
+    ctx->session_tried = 1;
+    ctx->session_valid = 1;
+    ctx->session_expired = 0;
+    ctx->session_reseal = 0;
+
+    return 1;
+}
+
+
+/* keeps ctx's session for the token of key in the worker, until until */
+
+static void
+ngx_http_oauth2_bearer_keep(ngx_http_oauth2_provider_t *p,
+    ngx_http_oauth2_ctx_t *ctx, u_char *key, time_t until)
+{
+    u_char                          *d;
+    size_t                           len;
+    ngx_uint_t                       i, slot;
+    ngx_http_oauth2_claim_t         *claim;
+    ngx_http_oauth2_session_t       *s;
+    ngx_http_oauth2_bearer_entry_t  *e;
+
+    s = &ctx->session;
+    claim = s->claims.elts;
+
+    len = sizeof(ngx_http_oauth2_bearer_entry_t)
+          + s->claims.nelts * sizeof(ngx_http_oauth2_claim_t)
+          + s->sub.len + s->email.len + ctx->scope.len + ctx->client_id.len;
+
+    for (i = 0; i < s->claims.nelts; i++) {
+        len += claim[i].name.len + claim[i].value.len;
+    }
+
+    if (len > 16384) {
+        return;
+    }
+
+    e = ngx_alloc(len, ngx_cycle->log);
+    if (e == NULL) {
+        return;
+    }
+
+    ngx_memcpy(e->key, key, NGX_HTTP_OAUTH2_SHM_KEY_LEN);
+    e->provider = p;
+    e->until = until;
+    e->expires = s->expires;
+    e->nclaims = s->claims.nelts;
+    e->claims = (ngx_http_oauth2_claim_t *) (e + 1);
+
+    d = (u_char *) (e->claims + e->nclaims);
+
+#define ngx_http_oauth2_bearer_copy(dst, src)                                 \
+    (dst).len = (src).len;                                                    \
+    (dst).data = d;                                                           \
+    d = ngx_cpymem(d, (src).data, (src).len)
+
+    ngx_http_oauth2_bearer_copy(e->sub, s->sub);
+    ngx_http_oauth2_bearer_copy(e->email, s->email);
+    ngx_http_oauth2_bearer_copy(e->scope, ctx->scope);
+    ngx_http_oauth2_bearer_copy(e->client_id, ctx->client_id);
+
+    for (i = 0; i < s->claims.nelts; i++) {
+        e->claims[i].type = claim[i].type;
+        ngx_http_oauth2_bearer_copy(e->claims[i].name, claim[i].name);
+        ngx_http_oauth2_bearer_copy(e->claims[i].value, claim[i].value);
+    }
+
+#undef ngx_http_oauth2_bearer_copy
+
+    slot = (key[0] | (key[1] << 8)) & (NGX_HTTP_OAUTH2_BEARER_SLOTS - 1);
+
+    if (ngx_http_oauth2_bearer_slots[slot] != NULL) {
+        ngx_free(ngx_http_oauth2_bearer_slots[slot]);
+    }
+
+    ngx_http_oauth2_bearer_slots[slot] = e;
 }
 
 
