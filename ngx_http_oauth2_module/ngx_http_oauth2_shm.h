@@ -19,8 +19,8 @@
  * The state the workers share, in one shared memory zone of
  * oauth2_zone_size bytes: refreshes in flight and their results (single
  * flight across workers), bearer tokens checked or being introspected
- * (the same entries, kind NGX_HTTP_OAUTH2_SHM_BEARER), the back-channel logouts received and the jtis
- * of the logout tokens already seen.  Entries are found by a key, the
+ * (the same entries, kind NGX_HTTP_OAUTH2_SHM_BEARER), the back-channel
+ * logouts received and the jtis of the logout tokens already seen.  Entries are found by a key, the
  * first NGX_HTTP_OAUTH2_SHM_KEY_LEN bytes of a SHA-256 over their kind,
  * the provider's name and a value (a refresh token, a sid, ...), so no
  * token is kept in the zone in clear.

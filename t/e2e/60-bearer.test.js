@@ -332,6 +332,13 @@ server {
     assert.equal(backend.last().headers['x-who'], 'api-client');
     assert.equal(backend.last().headers['x-how'], 'bearer');
 
+    // an opaque token: the subrequest waits for the introspection call
+    const opaque = await token({ resource: null });
+    backend.clear();
+    const sub = await get('/gated/o', opaque);
+    assert.equal(sub.status, 200, ngx.errorLog().slice(-1500));
+    assert.equal(backend.last().headers['x-how'], 'bearer');
+
     const none = await get('/gated/x', null);
     assert.equal(none.status, 401);
     assert.equal(challenge(none.headers['www-authenticate']).realm, 'op');
