@@ -20,7 +20,7 @@
 //   authorization service;
 // - one JWKS fetch for all of it, refused tokens remembered.
 //
-// nginx on E2E_NGINX_PORT+40, the real OP on OP_PORT.
+// nginx on E2E_NGINX_PORT+45, the real OP on OP_PORT.
 
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -31,7 +31,7 @@ const {
 } = require('./lib');
 const { rawGet, troubleLines } = require('./lib/matrix');
 
-const PORT = config.NGINX_PORT + 40;
+const PORT = config.NGINX_PORT + 45;
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 const API = 'https://api.example.com';
 const ACCESS_TTL = 4;
@@ -101,7 +101,7 @@ describe('bearer tokens for APIs (oauth2_bearer, oauth2_auth_request)', moduleTe
   }
 
   before(async () => {
-    env = await createEnv('60-bearer');
+    env = await createEnv('61-bearer');
     op = await env.op({
       redirectUris: [`${ORIGIN}/cb/op`],
       accessTtl: ACCESS_TTL,
