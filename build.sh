@@ -8,6 +8,11 @@
 #   ./build.sh demo     deps + build + a local OpenID Provider and nginx
 #   ./build.sh bench    deps + build + the benchmark (bench/)
 #   ./build.sh fuzz     build + the libFuzzer harnesses (t/fuzz/run.sh)
+#   ./build.sh deb      the Debian package libnginx-mod-http-oauth2 for
+#                       Debian's nginx, in $BUILD_DIR/deb/ (docs/install.md)
+#   ./build.sh nginx-src 1.26
+#                       fetch Debian 13's nginx 1.26 source from Debian's
+#                       archive, print the tree's path (for NGINX_SRC)
 #
 # Environment:
 #   NGINX_SRC=/path/to/nginx-1.x.y   build against that source tree (and
@@ -32,7 +37,7 @@ APT_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
     gcc make openssl ca-certificates chromium
     libtest-base-perl libtext-diff-perl libtest-longstring-perl
     liblist-moreutils-perl libhttp-message-perl libwww-perl
-    libipc-run3-perl valgrind wrk clang libclang-rt-14-dev"
+    libipc-run3-perl valgrind wrk clang libclang-rt-14-dev prometheus"
 
 
 say() {
@@ -62,7 +67,7 @@ missing_packages() {
 }
 
 
-cmd_deps() {
+install_packages() {
     missing=$(missing_packages)
 
     if [ -n "$missing" ]; then
@@ -78,6 +83,11 @@ cmd_deps() {
             exit 1
         fi
     fi
+}
+
+
+cmd_deps() {
+    install_packages
 
     if [ -f "$ROOT/package-lock.json" ]; then
         stamp="$ROOT/node_modules/.oauth2-lock-stamp"
@@ -284,6 +294,104 @@ cmd_bench() {
 }
 
 
+# Another nginx for the tests: the upstream source (orig.tar.gz) of a
+# Debian release's nginx, fetched by apt from Debian's archive with a
+# deb-src entry of its own (a private apt state in .nginx-src/, the
+# machine's sources untouched); apt checks the file against the release's
+# signed index.  Prints the source tree's path.
+
+cmd_nginx_src() {
+    case ${1:-} in
+    1.26)   suite=trixie ;;
+    *)      die "usage: ./build.sh nginx-src 1.26" ;;
+    esac
+
+    dir=$ROOT/.nginx-src
+    state=$dir/apt-$suite
+
+    set -- "$dir"/nginx-"$1".*/configure
+    if [ -x "$1" ]; then
+        dirname "$1"
+        return
+    fi
+
+    mkdir -p "$state/lists/partial" "$state/cache" "$state/sources.d"
+    cat > "$state/sources.d/$suite-src.sources" << END
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: $suite
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+END
+
+    set -- -q -o Dir::Etc::SourceList=/dev/null \
+        -o Dir::Etc::SourceParts="$state/sources.d" \
+        -o Dir::State::Lists="$state/lists" -o Dir::Cache="$state/cache" \
+        -o APT::Sandbox::User=root
+
+    say "apt-get update ($suite sources)"
+    apt-get "$@" update >&2 || die "apt-get update for $suite failed"
+
+    rm -f "$dir"/nginx_*.orig.tar.gz
+    (cd "$dir" && apt-get "$@" source --download-only --tar-only nginx) >&2 \
+        || die "apt-get source nginx ($suite) failed"
+
+    set -- "$dir"/nginx_*.orig.tar.gz
+    [ -f "$1" ] || die "no nginx orig.tar.gz in $suite"
+    say "$(sha256sum "$1")"
+
+    tar xzf "$1" -C "$dir"
+    set -- "$dir"/nginx-*/configure
+    [ -x "$1" ] || die "$1: not an nginx source tree"
+    dirname "$1"
+}
+
+
+# The Debian package, built the way Debian builds its nginx modules
+# (debian/: dh with the nginx sequence of nginx-dev, dh_nginx), from a
+# copy of the sources in $BUILD_DIR/deb/; lintian checks the result.
+# The version is debian/changelog's.
+
+DEB_PACKAGES="nginx nginx-dev libssl-dev libcurl4-openssl-dev libyajl-dev
+    gcc make dpkg-dev debhelper lintian openssl"
+
+cmd_deb() {
+    # stdout is the package's path only
+    APT_PACKAGES=$DEB_PACKAGES
+    install_packages >&2
+
+    version=$(dpkg-parsechangelog -l "$ROOT/debian/changelog" -S Version)
+    out=$BUILD_DIR/deb
+    src=$out/libnginx-mod-http-oauth2-$version
+
+    rm -rf "$out"
+    mkdir -p "$src"
+    cp -a "$ROOT/config" "$ROOT/ngx_http_oauth2_module" "$ROOT/debian" \
+        "$ROOT/README.md" "$ROOT/docs" "$src/"
+
+    say "dpkg-buildpackage in $src"
+    (cd "$src" && dpkg-buildpackage -us -uc) > "$out/build.log" 2>&1 \
+        || { tail -30 "$out/build.log"; die "dpkg-buildpackage failed"; }
+
+    # Debian's build flags replace nginx's -Werror: fail on warnings here
+    if grep -n 'warning:' "$out/build.log" >&2; then
+        die "the package build has compiler warnings ($out/build.log)"
+    fi
+
+    deb=$out/libnginx-mod-http-oauth2_${version}_$(dpkg --print-architecture).deb
+    [ -f "$deb" ] || die "$deb was not built"
+
+    say "lintian"
+    lintian --fail-on error,warning --display-info --info \
+        "$out/libnginx-mod-http-oauth2_${version}_"*.changes >&2 \
+        || die "lintian found problems (docs/install.md)"
+
+    say "built $deb"
+    dpkg-deb --field "$deb" Package Version Depends >&2
+    echo "$deb"
+}
+
+
 case ${1:-} in
 deps)   cmd_deps ;;
 build)  cmd_build ;;
@@ -291,8 +399,10 @@ test)   shift; cmd_test "$@" ;;
 demo)   cmd_demo ;;
 bench)  shift; cmd_bench "$@" ;;
 fuzz)   shift; cmd_fuzz "$@" ;;
+deb)    cmd_deb ;;
+nginx-src) shift; cmd_nginx_src "$@" ;;
 *)
-    sed -n '3,10s/^# //p' "$0"
+    sed -n '3,15s/^# //p' "$0"
     exit 2
     ;;
 esac

@@ -39,9 +39,11 @@
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
+#include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_shm.h"
 #include "ngx_http_oauth2_token.h"
 
@@ -72,8 +74,6 @@ static ngx_uint_t ngx_http_oauth2_backchannel_is(yajl_val v,
 static ngx_int_t ngx_http_oauth2_backchannel_record(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *sub, ngx_str_t *sid,
     ngx_str_t *jti, time_t iat);
-static ngx_int_t ngx_http_oauth2_backchannel_read(ngx_http_request_t *r,
-    ngx_str_t *body);
 static ngx_int_t ngx_http_oauth2_backchannel_reject(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, const char *why);
 static ngx_int_t ngx_http_oauth2_backchannel_reply(ngx_http_request_t *r,
@@ -269,6 +269,8 @@ ngx_http_oauth2_backchannel_verify(ngx_http_request_t *r,
                                      : "a provider session (sid)")
                           : "a user (sub)");
 
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BACKCHANNEL_OK);
+
     return ngx_http_oauth2_backchannel_reply(r, NGX_HTTP_OK, NULL, NULL);
 }
 
@@ -283,7 +285,7 @@ ngx_http_oauth2_backchannel_parse(ngx_http_request_t *r,
     ngx_str_t    body, token, typ;
     const char  *err;
 
-    rc = ngx_http_oauth2_backchannel_read(r, &body);
+    rc = ngx_http_oauth2_read_body(r, NGX_HTTP_OAUTH2_BC_MAX_BODY, &body);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -349,19 +351,16 @@ ngx_http_oauth2_backchannel_check(ngx_http_oauth2_provider_t *p,
     size_t      i;
     time_t      now;
     int64_t     n;
-    yajl_val    aud, events, v;
-    ngx_int_t   rc;
-    ngx_str_t   iss;
-    ngx_uint_t  found;
+    yajl_val     aud, events, v;
+    ngx_int_t    rc;
+    ngx_uint_t   found;
+    const char  *err;
 
     if (!YAJL_IS_OBJECT(claims)) {
         return "it has no claims";
     }
 
-    if (ngx_http_oauth2_json_string(claims, "iss", &iss) != NGX_OK
-        || iss.len != p->issuer.len
-        || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
-    {
+    if (ngx_http_oauth2_jwt_check_iss(claims, &p->issuer, &err) != NGX_OK) {
         return "its issuer is not the provider's";
     }
 
@@ -577,72 +576,6 @@ ngx_http_oauth2_backchannel_init(ngx_conf_t *cf,
 }
 
 
-/* the request body, in memory; NGX_DECLINED if too large */
-
-static ngx_int_t
-ngx_http_oauth2_backchannel_read(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char       *p;
-    size_t        len, size;
-    ssize_t       n;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        len += ngx_buf_in_memory(b) ? (size_t) (b->last - b->pos)
-                                    : (size_t) (b->file_last - b->file_pos);
-
-        if (len > NGX_HTTP_OAUTH2_BC_MAX_BODY) {
-            return NGX_DECLINED;
-        }
-    }
-
-    body->data = ngx_pnalloc(r->pool, len + 1);
-    if (body->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = body->data;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (ngx_buf_in_memory(b)) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            continue;
-        }
-
-        if (!b->in_file) {
-            continue;
-        }
-
-        size = (size_t) (b->file_last - b->file_pos);
-
-        n = ngx_read_file(b->file, p, size, b->file_pos);
-
-        if (n != (ssize_t) size) {
-            return NGX_ERROR;
-        }
-
-        p += size;
-    }
-
-    body->len = p - body->data;
-
-    return NGX_OK;
-}
-
-
 /* section 2.8: 400 with an error; one info line saying why */
 
 static ngx_int_t
@@ -652,6 +585,8 @@ ngx_http_oauth2_backchannel_reject(ngx_http_request_t *r,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oauth2 provider \"%V\": back-channel logout token "
                   "rejected: %s", &p->name, why);
+
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BACKCHANNEL_REFUSED);
 
     return ngx_http_oauth2_backchannel_reply(r, NGX_HTTP_BAD_REQUEST,
                                              "invalid_request",

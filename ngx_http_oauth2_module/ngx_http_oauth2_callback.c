@@ -38,8 +38,11 @@
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_form_post.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_login.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
@@ -111,7 +114,8 @@ ngx_http_oauth2_callback_provider(ngx_http_request_t *r,
                 return first;
             }
 
-            if (ngx_http_arg(r, (u_char *) "state", 5, &state) != NGX_OK
+            if (ngx_http_oauth2_callback_param(r, "state", &state)
+                != NGX_OK
                 || state.len < 8)
             {
                 return first;
@@ -146,8 +150,17 @@ ngx_http_oauth2_callback(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->provider == NULL) {
+        rc = ngx_http_oauth2_form_post(r, p);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     if (ctx->provider != p) {
         ctx->provider = p;
+        ctx->callback = 1;
         ctx->phase = ngx_http_oauth2_cb_start;
 
         if (ngx_http_oauth2_redact_request_line(r) != NGX_OK) {
@@ -216,11 +229,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    if (ngx_http_oauth2_get_param(r, "state", &state) != NGX_OK
+    if (ngx_http_oauth2_callback_param(r, "state", &state) != NGX_OK
         || state.len < 8)
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -263,7 +272,8 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
     ngx_str_null(&empty);
 
     if (ngx_http_oauth2_cookie_set(r, &name, &empty, 0,
-                                   ngx_http_oauth2_secure(r, olcf),
+                                   ngx_http_oauth2_state_cookie_flags(r, olcf,
+                                                                      p),
                                    &olcf->cookie_domain)
         != NGX_OK)
     {
@@ -281,7 +291,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_STATE_EXPIRED, NULL);
     }
 
-    rc = ngx_http_oauth2_get_param(r, "error", &error);
+    rc = ngx_http_oauth2_callback_param(r, "error", &error);
 
     if (rc == NGX_OK) {
         for (s = error.data; s < error.data + error.len; s++) {
@@ -311,12 +321,12 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
 
     have_iss = 0;
 
-    if (ngx_http_oauth2_get_param(r, "iss", &iss) == NGX_OK) {
+    if (ngx_http_oauth2_callback_param(r, "iss", &iss) == NGX_OK) {
         have_iss = 1;
 
         if (p->issuer.len == 0
-            || iss.len != p->issuer.len
-            || ngx_strncmp(iss.data, p->issuer.data, iss.len) != 0)
+            || ngx_http_oauth2_issuer_match(&p->issuer, &iss, NULL)
+               != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "oauth2 provider \"%V\": the callback's \"iss\" "
@@ -326,7 +336,7 @@ ngx_http_oauth2_callback_start(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_http_oauth2_get_param(r, "code", &code) != NGX_OK) {
+    if (ngx_http_oauth2_callback_param(r, "code", &code) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2 provider \"%V\": callback without \"code\"",
                       &p->name);
@@ -1052,8 +1062,8 @@ ngx_http_oauth2_finish(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx,
         return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_SEAL, NULL);
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oauth2 provider \"%V\": user logged in", &p->name);
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_LOGIN_COMPLETED);
+    ngx_http_oauth2_session_audit(r, p, &s->sub, "logged in");
 
     /* the return URL was sealed by us, but check it again: a path on
      * this host, never "//host" or "/\host" */

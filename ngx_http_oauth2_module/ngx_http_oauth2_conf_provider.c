@@ -20,9 +20,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_assertion.h"
 #include "ngx_http_oauth2_conf_provider.h"
 #include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_jwk.h"
+#include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_url.h"
 
@@ -31,6 +33,10 @@ static char *ngx_http_oauth2_provider_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static char *ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p);
+static char *ngx_http_oauth2_set_client_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_oauth2_check_client_auth(ngx_conf_t *cf,
+    ngx_http_oauth2_provider_t *p);
 
 
 static ngx_conf_enum_t  ngx_http_oauth2_presets[] = {
@@ -44,6 +50,23 @@ static ngx_conf_enum_t  ngx_http_oauth2_presets[] = {
 static ngx_conf_enum_t  ngx_http_oauth2_auth_methods[] = {
     { ngx_string("client_secret_basic"), NGX_HTTP_OAUTH2_AUTH_BASIC },
     { ngx_string("client_secret_post"), NGX_HTTP_OAUTH2_AUTH_POST },
+    { ngx_string("private_key_jwt"), NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY },
+    { ngx_string("client_secret_jwt"), NGX_HTTP_OAUTH2_AUTH_SECRET_JWT },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_par_modes[] = {
+    { ngx_string("off"), NGX_HTTP_OAUTH2_PAR_OFF },
+    { ngx_string("on"), NGX_HTTP_OAUTH2_PAR_ON },
+    { ngx_string("auto"), NGX_HTTP_OAUTH2_PAR_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_oauth2_response_modes[] = {
+    { ngx_string("query"), NGX_HTTP_OAUTH2_RESPONSE_QUERY },
+    { ngx_string("form_post"), NGX_HTTP_OAUTH2_RESPONSE_FORM },
     { ngx_null_string, 0 }
 };
 
@@ -122,6 +145,20 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, revocation_endpoint),
       NULL },
 
+    { ngx_string("pushed_authorization_request_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, par_endpoint),
+      NULL },
+
+    { ngx_string("pushed_authorization_requests"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, par),
+      &ngx_http_oauth2_par_modes },
+
     { ngx_string("client_id"),
       NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
@@ -142,6 +179,34 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, auth_method),
       &ngx_http_oauth2_auth_methods },
+
+    { ngx_string("client_key"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_client_key,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("client_key_id"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_key_id),
+      NULL },
+
+    { ngx_string("client_key_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, client_key_cert),
+      NULL },
+
+    { ngx_string("client_assertion_audience"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, assertion_audience),
+      NULL },
 
     { ngx_string("scope"),
       NGX_CONF_TAKE1,
@@ -184,6 +249,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, userinfo),
       &ngx_http_oauth2_userinfo_modes },
+
+    { ngx_string("response_mode"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, response_mode),
+      &ngx_http_oauth2_response_modes },
 
     { ngx_string("ssl_trusted_certificate"),
       NGX_CONF_TAKE1,
@@ -386,6 +458,11 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
      *     p->*_endpoint = { 0, NULL };
      *     p->client_id = { 0, NULL };
      *     p->client_secret = { 0, NULL };
+     *     p->client_key = NULL;
+     *     p->client_key_id = { 0, NULL };
+     *     p->client_key_cert = { 0, NULL };
+     *     p->assertion_header = { 0, NULL };
+     *     p->assertion_audience = { 0, NULL };
      *     p->scope = { 0, NULL };
      *     p->redirect_uri = { 0, NULL };
      *     p->ssl_trusted_certificate = { 0, NULL };
@@ -400,6 +477,8 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->preset = NGX_CONF_UNSET_UINT;
     p->auth_method = NGX_CONF_UNSET_UINT;
     p->userinfo = NGX_CONF_UNSET_UINT;
+    p->par = NGX_CONF_UNSET_UINT;
+    p->response_mode = NGX_CONF_UNSET_UINT;
     p->connect_timeout = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->max_response_size = NGX_CONF_UNSET_SIZE;
@@ -422,6 +501,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     *pp = p;
+    p->index = omcf->providers.nelts - 1;
 
     save = *cf;
     cf->handler = ngx_http_oauth2_provider_directive;
@@ -511,7 +591,7 @@ static char *
 ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p)
 {
-    u_char                        *s;
+    u_char                        *s, *t;
     ngx_uint_t                     i;
     ngx_str_t                     *a, *b;
     ngx_http_oauth2_provider_t   **pp;
@@ -612,6 +692,41 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * A multi-tenant issuer: one "{tenantid}", in the path, and no other
+     * brace; each ID token's tid fills it (ngx_http_oauth2_jwt.c)
+     */
+
+    if (p->issuer.len
+        && (ngx_strlchr(p->issuer.data, p->issuer.data + p->issuer.len, '{')
+            || ngx_strlchr(p->issuer.data, p->issuer.data + p->issuer.len,
+                           '}')))
+    {
+        t = ngx_http_oauth2_issuer_template(&p->issuer);
+        s = ngx_http_oauth2_url_host(&p->issuer);
+
+        if (s != NULL) {
+            s = ngx_strlchr(s, p->issuer.data + p->issuer.len, '/');
+        }
+
+        if (t == NULL || s == NULL || t < s || !p->oidc
+            || ngx_strlchr(p->issuer.data, t, '{')
+            || ngx_strlchr(p->issuer.data, t, '}')
+            || ngx_strlchr(t + sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1,
+                           p->issuer.data + p->issuer.len, '{')
+            || ngx_strlchr(t + sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1,
+                           p->issuer.data + p->issuer.len, '}'))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\": a multi-tenant "
+                          "\"issuer\" has one \"" NGX_HTTP_OAUTH2_TENANT_ID
+                          "\" in its path and no other brace, and needs "
+                          "OpenID Connect, in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     if (!p->oidc) {
         if (p->userinfo_endpoint.len == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -634,7 +749,14 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     }
 
     ngx_conf_init_uint_value(p->userinfo, NGX_HTTP_OAUTH2_USERINFO_AUTO);
-    ngx_conf_init_uint_value(p->auth_method, NGX_HTTP_OAUTH2_AUTH_BASIC);
+    ngx_conf_init_uint_value(p->response_mode,
+                             NGX_HTTP_OAUTH2_RESPONSE_QUERY);
+    ngx_conf_init_uint_value(p->par, NGX_HTTP_OAUTH2_PAR_AUTO);
+
+    if (ngx_http_oauth2_check_client_auth(cf, p) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_init_msec_value(p->connect_timeout, 5000);
     ngx_conf_init_msec_value(p->timeout, 10000);
     ngx_conf_init_size_value(p->max_response_size, 1024 * 1024);
@@ -763,6 +885,181 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* client_key file:/path.pem | env:NAME: read and checked once, here */
+
+static char *
+ngx_http_oauth2_set_client_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oauth2_provider_t *p = conf;
+
+    ngx_int_t   rc;
+    ngx_str_t  *value, pem;
+
+    if (p->client_key != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (!(value[1].len > 5 && ngx_strncmp(value[1].data, "file:", 5) == 0)
+        && !(value[1].len > 4 && ngx_strncmp(value[1].data, "env:", 4) == 0))
+    {
+        return "takes \"file:/path\" or \"env:NAME\" (a PEM private key)";
+    }
+
+    if (ngx_http_oauth2_conf_read_secret(cf, &value[1], &pem, "client_key")
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = ngx_http_oauth2_assertion_key(cf, &pem, "client_key",
+                                       &p->client_key, &p->client_key_alg);
+
+    ngx_explicit_memzero(pem.data, pem.len);
+
+    return (rc == NGX_OK) ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/*
+ * The client authentication method and what it needs: a client_key
+ * alone means private_key_jwt; private_key_jwt needs the key and
+ * client_secret_jwt the secret.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_check_client_auth(ngx_conf_t *cf,
+    ngx_http_oauth2_provider_t *p)
+{
+    ngx_str_t    pem, x5t, x5t_s256;
+    const char  *problem;
+
+    if (p->auth_method == NGX_CONF_UNSET_UINT) {
+        p->auth_method = (p->client_key != NULL)
+                         ? NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY
+                         : NGX_HTTP_OAUTH2_AUTH_BASIC;
+    }
+
+    problem = NULL;
+
+    switch (p->auth_method) {
+
+    case NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY:
+        if (p->client_key == NULL) {
+            problem = "\"client_auth_method private_key_jwt\" needs "
+                      "\"client_key\"";
+        }
+
+        break;
+
+    case NGX_HTTP_OAUTH2_AUTH_SECRET_JWT:
+        if (p->client_secret.len == 0) {
+            problem = "\"client_auth_method client_secret_jwt\" needs "
+                      "\"client_secret\"";
+
+        } else if (p->client_key != NULL) {
+            problem = "\"client_key\" is only used with "
+                      "\"client_auth_method private_key_jwt\"";
+        }
+
+        break;
+
+    default:
+        if (p->client_key != NULL) {
+            problem = "\"client_key\" is only used with "
+                      "\"client_auth_method private_key_jwt\"";
+        }
+    }
+
+    if (problem == NULL && p->client_key_id.len && p->client_key == NULL) {
+        problem = "\"client_key_id\" names the key of \"client_key\", "
+                  "which is not set";
+    }
+
+    if (problem == NULL && p->client_key_cert.len && p->client_key == NULL) {
+        problem = "\"client_key_certificate\" is the certificate of "
+                  "\"client_key\", which is not set";
+    }
+
+    if (problem == NULL && p->assertion_audience.len
+        && p->auth_method != NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY
+        && p->auth_method != NGX_HTTP_OAUTH2_AUTH_SECRET_JWT)
+    {
+        problem = "\"client_assertion_audience\" is only used with "
+                  "\"private_key_jwt\" or \"client_secret_jwt\"";
+    }
+
+    if (problem == NULL
+        && p->client_key_id.len
+        && !ngx_http_oauth2_clean(p->client_key_id.data,
+                                  p->client_key_id.len))
+    {
+        problem = "\"client_key_id\" has a control character";
+    }
+
+    if (problem != NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\": %s in %s:%ui",
+                      &p->name, problem, p->file, p->line);
+        return NGX_ERROR;
+    }
+
+    if (p->auth_method != NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY
+        && p->auth_method != NGX_HTTP_OAUTH2_AUTH_SECRET_JWT)
+    {
+        return NGX_OK;
+    }
+
+    /* RFC 7518, 3.2: an HS256 key of at least 256 bits */
+
+    if (p->auth_method == NGX_HTTP_OAUTH2_AUTH_SECRET_JWT
+        && p->client_secret.len < 32)
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "oauth2 provider \"%V\": a \"client_secret\" of "
+                      "%uz bytes is a weak key for client_secret_jwt "
+                      "(HS256 wants 32 or more) in %s:%ui",
+                      &p->name, p->client_secret.len, p->file, p->line);
+    }
+
+    ngx_str_null(&x5t);
+    ngx_str_null(&x5t_s256);
+
+    if (p->client_key_cert.len) {
+        if (!(p->client_key_cert.len > 5
+              && ngx_strncmp(p->client_key_cert.data, "file:", 5) == 0)
+            && !(p->client_key_cert.len > 4
+                 && ngx_strncmp(p->client_key_cert.data, "env:", 4) == 0))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\": \"client_key_"
+                          "certificate\" takes \"file:/path\" or "
+                          "\"env:NAME\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_oauth2_conf_read_secret(cf, &p->client_key_cert, &pem,
+                                             "client_key_certificate")
+            != NGX_OK
+            || ngx_http_oauth2_assertion_thumbprints(cf, &pem,
+                                                     "client_key_certificate",
+                                                     p->client_key, &x5t,
+                                                     &x5t_s256)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return ngx_http_oauth2_assertion_header(cf->pool, p->client_key_alg,
+                                            &p->client_key_id, &x5t,
+                                            &x5t_s256, &p->assertion_header);
 }
 
 

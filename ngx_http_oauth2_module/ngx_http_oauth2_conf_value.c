@@ -325,7 +325,8 @@ ngx_http_oauth2_set_auth_params(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_string("response_type"), ngx_string("client_id"),
         ngx_string("redirect_uri"), ngx_string("scope"),
         ngx_string("state"), ngx_string("nonce"),
-        ngx_string("code_challenge"), ngx_string("code_challenge_method")
+        ngx_string("code_challenge"), ngx_string("code_challenge_method"),
+        ngx_string("response_mode")
     };
 
     if (p->auth_params.data) {

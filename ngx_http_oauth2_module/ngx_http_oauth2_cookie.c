@@ -58,6 +58,7 @@ typedef struct {
 typedef struct {
     time_t                     max_age;
     ngx_uint_t                 secure;
+    ngx_uint_t                 cross_site;  /* SameSite=None */
     ngx_str_t                 *domain;
 } ngx_http_oauth2_cookie_attrs_t;
 
@@ -764,7 +765,8 @@ ngx_http_oauth2_cookie_attrs_len(ngx_http_oauth2_cookie_attrs_t *a)
     size_t  len;
 
     len = sizeof("; Path=/") - 1
-          + sizeof("; HttpOnly; SameSite=Lax") - 1;
+          + (a->cross_site ? sizeof("; HttpOnly; SameSite=None") - 1
+                           : sizeof("; HttpOnly; SameSite=Lax") - 1);
 
     if (a->max_age >= 0) {
         len += sizeof("; Max-Age=") - 1
@@ -802,8 +804,14 @@ ngx_http_oauth2_cookie_attrs_write(u_char *p,
                        sizeof("; Expires=" NGX_HTTP_OAUTH2_COOKIE_EPOCH) - 1);
     }
 
-    p = ngx_cpymem(p, "; HttpOnly; SameSite=Lax",
-                   sizeof("; HttpOnly; SameSite=Lax") - 1);
+    if (a->cross_site) {
+        p = ngx_cpymem(p, "; HttpOnly; SameSite=None",
+                       sizeof("; HttpOnly; SameSite=None") - 1);
+
+    } else {
+        p = ngx_cpymem(p, "; HttpOnly; SameSite=Lax",
+                       sizeof("; HttpOnly; SameSite=Lax") - 1);
+    }
 
     if (a->secure) {
         p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
@@ -926,8 +934,11 @@ ngx_http_oauth2_cookie_set(ngx_http_request_t *r, ngx_str_t *name,
     ngx_http_oauth2_cookie_attrs_t  a;
     ngx_http_oauth2_cookie_find_t   find;
 
+    /* browsers keep a SameSite=None cookie only if it is Secure */
+
     a.max_age = max_age;
-    a.secure = secure;
+    a.cross_site = (secure & NGX_HTTP_OAUTH2_COOKIE_CROSS_SITE) ? 1 : 0;
+    a.secure = (secure & NGX_HTTP_OAUTH2_COOKIE_SECURE) || a.cross_site;
     a.domain = domain;
 
     /* which chunks does the browser hold now */

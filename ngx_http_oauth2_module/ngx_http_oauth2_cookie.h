@@ -61,8 +61,13 @@ ngx_int_t ngx_http_oauth2_cookie_each(ngx_http_request_t *r,
  * request's Cookie header, chunks included */
 size_t ngx_http_oauth2_cookie_wire_len(ngx_str_t *name, size_t len);
 
+/* the flags of cookie_set's "secure" */
+#define NGX_HTTP_OAUTH2_COOKIE_SECURE      0x01
+#define NGX_HTTP_OAUTH2_COOKIE_CROSS_SITE  0x02   /* SameSite=None; Secure */
+
 /*
- * Adds Set-Cookie headers: HttpOnly, SameSite=Lax, Path=/, Secure if
+ * Adds Set-Cookie headers: HttpOnly, SameSite=Lax (SameSite=None and
+ * Secure with NGX_HTTP_OAUTH2_COOKIE_CROSS_SITE), Path=/, Secure if
  * secure, Domain if given, Max-Age=max_age (0 deletes, negative leaves
  * Max-Age out: a browser-session cookie).  A value longer than one cookie
  * may hold is split over numbered chunks, and chunks a previous, longer

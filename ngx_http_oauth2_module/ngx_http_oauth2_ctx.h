@@ -69,6 +69,7 @@ typedef struct {
     void                           *parked;
 
     /* the callback's exchange */
+    unsigned                        callback:1;   /* a failure is a login's */
     unsigned                        keys_refetched:1;
     ngx_http_oauth2_cb_phase_e      phase;
     ngx_http_oauth2_fetch_t        *fetch;
@@ -81,6 +82,15 @@ typedef struct {
     ngx_http_oauth2_jwt_t           jwt;
     void                           *userinfo;    /* yajl_val */
     ngx_str_t                       email;
+
+    /* a login's pushed authorization request (ngx_http_oauth2_login.c) */
+    void                           *par;
+
+    /* response_mode form_post: the callback's POSTed form */
+    ngx_str_t                       form;
+    unsigned                        form_reading:1;  /* nginx reads it */
+    unsigned                        form_body:1;     /* nginx read it */
+    unsigned                        form_have:1;     /* in ctx->form */
 
     /* ngx_http_oauth2_refresh.c's and ngx_http_oauth2_backchannel.c's */
     void                           *refresh;

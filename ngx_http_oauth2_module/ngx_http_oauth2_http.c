@@ -30,6 +30,7 @@
 
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_http_multi.h"
+#include "ngx_http_oauth2_metrics.h"
 
 
 #define NGX_HTTP_OAUTH2_HTTP_CONNECT_TIMEOUT  5000
@@ -506,6 +507,18 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
         } else {
             f->detail = f->aborted ? "" : curl_easy_strerror(code);
         }
+    }
+
+    /* a transfer cut short by this worker's exit is not counted */
+
+    if (!(f->rc != NGX_OK && (ngx_exiting || ngx_terminate))) {
+        ngx_http_oauth2_metrics_call(&f->provider, f->endpoint,
+                                     (f->rc != NGX_OK)
+                                     ? NGX_HTTP_OAUTH2_M_CALL_ERROR
+                                     : (f->status >= 200 && f->status < 300)
+                                       ? NGX_HTTP_OAUTH2_M_CALL_OK
+                                       : NGX_HTTP_OAUTH2_M_CALL_STATUS,
+                                     f->elapsed);
     }
 
     ngx_http_oauth2_fetch_url(&f->url, &log_url);

@@ -541,23 +541,88 @@ ngx_http_oauth2_jwt_check_aud(yajl_val claims, ngx_str_t *client_id,
 }
 
 
-ngx_int_t
-ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
-    ngx_http_oauth2_jwt_expect_t *expect, const char **err)
+u_char *
+ngx_http_oauth2_issuer_template(ngx_str_t *issuer)
 {
-    int64_t     exp, iat, nbf;
-    yajl_val    claims;
-    ngx_int_t   rc;
-    ngx_str_t   iss, sub, nonce;
+    u_char  *p, *last;
 
-    claims = jwt->claims;
+    if (issuer->len < sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1) {
+        return NULL;
+    }
 
-    if (!YAJL_IS_OBJECT(claims)) {
-        *err = "id token has no claims";
+    last = issuer->data + issuer->len - (sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1);
+
+    for (p = issuer->data; p <= last; p++) {
+        if (*p == '{'
+            && ngx_memcmp(p, NGX_HTTP_OAUTH2_TENANT_ID,
+                          sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1)
+               == 0)
+        {
+            return p;
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_issuer_match(ngx_str_t *issuer, ngx_str_t *iss,
+    ngx_str_t *tid)
+{
+    u_char     *t, *p;
+    size_t      pre, post;
+    ngx_str_t   id;
+
+    t = ngx_http_oauth2_issuer_template(issuer);
+
+    if (t == NULL) {
+        return (iss->len == issuer->len
+                && ngx_memcmp(iss->data, issuer->data, iss->len) == 0)
+               ? NGX_OK : NGX_DECLINED;
+    }
+
+    pre = t - issuer->data;
+    post = issuer->len - pre - (sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1);
+
+    if (iss->len <= pre + post
+        || ngx_memcmp(iss->data, issuer->data, pre) != 0
+        || ngx_memcmp(iss->data + iss->len - post, issuer->data + issuer->len
+                      - post, post)
+           != 0)
+    {
         return NGX_DECLINED;
     }
 
-    /* 2: the issuer, compared exactly */
+    id.data = iss->data + pre;
+    id.len = iss->len - pre - post;
+
+    if (id.len > NGX_HTTP_OAUTH2_TENANT_MAX_LEN) {
+        return NGX_DECLINED;
+    }
+
+    for (p = id.data; p < id.data + id.len; p++) {
+        if (!(isalnum(*p) || *p == '-')) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (tid != NULL
+        && (tid->len != id.len || ngx_memcmp(tid->data, id.data, id.len) != 0))
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_jwt_check_iss(yajl_val claims, ngx_str_t *issuer,
+    const char **err)
+{
+    u_char     *p;
+    ngx_str_t   iss, tid;
 
     if (ngx_http_oauth2_json_string(claims, "iss", &iss) != NGX_OK
         || iss.len == 0)
@@ -566,10 +631,66 @@ ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
         return NGX_DECLINED;
     }
 
-    if (iss.len != expect->issuer.len
-        || ngx_memcmp(iss.data, expect->issuer.data, iss.len) != 0)
+    if (ngx_http_oauth2_issuer_template(issuer) == NULL) {
+        if (ngx_http_oauth2_issuer_match(issuer, &iss, NULL) != NGX_OK) {
+            *err = "id token issuer mismatch";
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    /* the tenant the token names, checked before it fills the template */
+
+    if (ngx_http_oauth2_json_string(claims, "tid", &tid) != NGX_OK
+        || tid.len == 0)
     {
-        *err = "id token issuer mismatch";
+        *err = "id token has no tid (the issuer is multi-tenant)";
+        return NGX_DECLINED;
+    }
+
+    if (tid.len > NGX_HTTP_OAUTH2_TENANT_MAX_LEN) {
+        *err = "id token tid is not a tenant id";
+        return NGX_DECLINED;
+    }
+
+    for (p = tid.data; p < tid.data + tid.len; p++) {
+        if (!(isalnum(*p) || *p == '-')) {
+            *err = "id token tid is not a tenant id";
+            return NGX_DECLINED;
+        }
+    }
+
+    if (ngx_http_oauth2_issuer_match(issuer, &iss, &tid) != NGX_OK) {
+        *err = "id token issuer mismatch (not its tenant's)";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
+    ngx_http_oauth2_jwt_expect_t *expect, const char **err)
+{
+    int64_t     exp, iat, nbf;
+    yajl_val    claims;
+    ngx_int_t   rc;
+    ngx_str_t   sub, nonce;
+
+    claims = jwt->claims;
+
+    if (!YAJL_IS_OBJECT(claims)) {
+        *err = "id token has no claims";
+        return NGX_DECLINED;
+    }
+
+    /* 2: the issuer, compared exactly (a template: filled with tid) */
+
+    if (ngx_http_oauth2_jwt_check_iss(claims, &expect->issuer, err)
+        != NGX_OK)
+    {
         return NGX_DECLINED;
     }
 

@@ -66,6 +66,32 @@ ngx_int_t ngx_http_oauth2_jwt_verify(ngx_http_oauth2_jwt_t *jwt,
 ngx_int_t ngx_http_oauth2_jwt_check_id_token(ngx_http_oauth2_jwt_t *jwt,
     ngx_http_oauth2_jwt_expect_t *expect, const char **err);
 
+/*
+ * Multi-tenant issuers (Entra ID's common and organizations endpoints):
+ * an issuer holding "{tenantid}" stands for every issuer it gives with a
+ * tenant id (1 to 64 letters, digits and "-") in its place.
+ */
+#define NGX_HTTP_OAUTH2_TENANT_ID        "{tenantid}"
+#define NGX_HTTP_OAUTH2_TENANT_MAX_LEN   64
+
+/* where "{tenantid}" is in issuer, NULL if it is not a template */
+u_char *ngx_http_oauth2_issuer_template(ngx_str_t *issuer);
+
+/*
+ * NGX_OK if iss is issuer byte for byte or, for a template, the template
+ * filled with the tenant id tid (NULL: with any valid tenant id);
+ * NGX_DECLINED if not
+ */
+ngx_int_t ngx_http_oauth2_issuer_match(ngx_str_t *issuer, ngx_str_t *iss,
+    ngx_str_t *tid);
+
+/*
+ * The token's iss against issuer: for a template, the token's "tid"
+ * claim, a valid tenant id, fills it (NGX_DECLINED and *err without one)
+ */
+ngx_int_t ngx_http_oauth2_jwt_check_iss(yajl_val claims, ngx_str_t *issuer,
+    const char **err);
+
 /* 1 if the token carries each claim of names (char *), not null */
 ngx_uint_t ngx_http_oauth2_jwt_has_claims(ngx_http_oauth2_jwt_t *jwt,
     ngx_array_t *names);

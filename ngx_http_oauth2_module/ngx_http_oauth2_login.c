@@ -6,8 +6,9 @@
 
 /*
  * Sending a browser to the provider: the provider chooser of a location
- * with several, the authorization request (state, nonce, PKCE), and the
- * state cookies that carry a login in flight.
+ * with several, the authorization request (state, nonce, PKCE), pushed
+ * to the provider first when it wants that (RFC 9126), and the state
+ * cookies that carry a login in flight.
  */
 
 
@@ -19,19 +20,25 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_codec.h"
+#include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_token.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
+#include "ngx_http_oauth2_url.h"
 #include "ngx_http_oauth2_login.h"
 
 
 #define NGX_HTTP_OAUTH2_MAX_STATES       5
 #define NGX_HTTP_OAUTH2_RANDOM_LEN       32
+
+/* the longest request_uri a provider may give back */
+#define NGX_HTTP_OAUTH2_REQUEST_URI_MAX  1024
 
 
 typedef struct {
@@ -47,6 +54,21 @@ typedef struct {
 } ngx_http_oauth2_state_scan_t;
 
 
+/* a pushed authorization request in flight, or its answer */
+typedef struct {
+    ngx_http_oauth2_fetch_t        *fetch;
+    ngx_http_request_t             *request;
+    unsigned                        done:1;
+} ngx_http_oauth2_par_t;
+
+
+static ngx_int_t ngx_http_oauth2_push(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_metadata_t *md,
+    ngx_http_oauth2_param_t *params);
+static void ngx_http_oauth2_push_done(ngx_http_oauth2_fetch_t *f);
+static ngx_int_t ngx_http_oauth2_pushed(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_http_oauth2_par_t *par);
+static ngx_int_t ngx_http_oauth2_request_uri_valid(ngx_str_t *uri);
 static ngx_int_t ngx_http_oauth2_limit_states(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 static ngx_int_t ngx_http_oauth2_scan_state(ngx_http_request_t *r,
@@ -162,9 +184,24 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_int_t                       rc;
     ngx_str_t                       plain, sealed, name, redirect_uri, url;
     ngx_str_t                       challenge, method, code, client_id;
-    ngx_http_oauth2_param_t         params[9];
+    ngx_str_t                       form_post;
+    ngx_http_oauth2_param_t         params[10];
+    ngx_http_oauth2_ctx_t          *ctx;
+    ngx_http_oauth2_par_t          *par;
     ngx_http_oauth2_metadata_t     *md;
     ngx_http_oauth2_login_state_t   st;
+
+    ctx = ngx_http_oauth2_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    par = ctx->par;
+
+    if (par != NULL) {
+        /* resumed: the push has ended, or not yet */
+        return par->done ? ngx_http_oauth2_pushed(r, p, par) : NGX_AGAIN;
+    }
 
     rc = ngx_http_oauth2_park_provider(r, p, NGX_HTTP_OAUTH2_NEED_METADATA);
 
@@ -182,6 +219,22 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     if (rc != NGX_OK) {
         return ngx_http_oauth2_host_failed(r, rc);
+    }
+
+    /* form_post's state cookie is Secure: a browser would drop it over
+     * plain http to anything but a loopback address */
+
+    if (p->response_mode == NGX_HTTP_OAUTH2_RESPONSE_FORM
+        && ngx_strncasecmp(redirect_uri.data, (u_char *) "https://",
+                           sizeof("https://") - 1)
+           != 0
+        && !ngx_http_oauth2_url_is_loopback(&redirect_uri))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": \"response_mode form_post\" "
+                      "needs https, the redirect_uri would be plain http",
+                      &p->name);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_INSECURE, NULL);
     }
 
     ngx_memzero(&st, sizeof(ngx_http_oauth2_login_state_t));
@@ -239,7 +292,9 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
 
     if (ngx_http_oauth2_cookie_set(r, &name, &sealed,
                                    NGX_HTTP_OAUTH2_STATE_TTL,
-                                   ngx_http_oauth2_secure(r, olcf),
+                                   ngx_http_oauth2_state_cookie_flags(r,
+                                                                      olcf,
+                                                                      p),
                                    &olcf->cookie_domain)
         != NGX_OK)
     {
@@ -266,7 +321,20 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     params[6].value = &challenge;
     params[7].name = "code_challenge_method";
     params[7].value = &method;
-    params[8].name = NULL;
+    params[8].name = "response_mode";
+    params[8].value = NULL;
+    params[9].name = NULL;
+
+    if (p->response_mode == NGX_HTTP_OAUTH2_RESPONSE_FORM) {
+        ngx_str_set(&form_post, "form_post");
+        params[8].value = &form_post;
+    }
+
+    if (p->par == NGX_HTTP_OAUTH2_PAR_ON
+        || (p->par == NGX_HTTP_OAUTH2_PAR_AUTO && md->require_par))
+    {
+        return ngx_http_oauth2_push(r, p, md, params);
+    }
 
     if (ngx_http_oauth2_endpoint_url(r->pool, &md->authorization_endpoint,
                                      params, &p->auth_params, &url)
@@ -278,7 +346,228 @@ ngx_http_oauth2_login(ngx_http_request_t *r, ngx_http_oauth2_loc_conf_t *olcf,
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oauth2 provider \"%V\": redirecting to login", &p->name);
 
+    ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_LOGIN_STARTED);
+
     return ngx_http_oauth2_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
+}
+
+
+/*
+ * RFC 9126: the authorization request's parameters (and
+ * authorization_params) go to the provider in a call that authenticates
+ * the client, while the request waits; the browser then gets only
+ * client_id and the request_uri the provider answered.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_push(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
+    ngx_http_oauth2_metadata_t *md, ngx_http_oauth2_param_t *params)
+{
+    u_char                   *s;
+    ngx_http_oauth2_ctx_t    *ctx;
+    ngx_http_oauth2_par_t    *par;
+    ngx_http_oauth2_fetch_t  *f;
+
+    if (md->par_endpoint.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\" has no pushed authorization "
+                      "request endpoint (set "
+                      "\"pushed_authorization_request_endpoint\" or "
+                      "\"pushed_authorization_requests off\")", &p->name);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
+    }
+
+    par = ngx_pcalloc(r->pool, sizeof(ngx_http_oauth2_par_t));
+    if (par == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f = ngx_http_oauth2_provider_fetch(r->pool, r->connection->log, p,
+                                       "pushed authorization");
+    if (f == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    f->url = md->par_endpoint;
+    f->handler = ngx_http_oauth2_push_done;
+    f->data = par;
+
+    if (ngx_http_oauth2_client_request(r->pool, p, params, f) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (p->auth_params.len) {
+        s = ngx_pnalloc(r->pool, f->body.len + 1 + p->auth_params.len);
+        if (s == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(s, f->body.data, f->body.len);
+        s[f->body.len] = '&';
+        ngx_memcpy(s + f->body.len + 1, p->auth_params.data,
+                   p->auth_params.len);
+
+        f->body.data = s;
+        f->body.len += 1 + p->auth_params.len;
+    }
+
+    par->fetch = f;
+    par->request = r;
+
+    if (ngx_http_oauth2_fetch_start(f) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": cannot start the pushed "
+                      "authorization request", &p->name);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNAVAILABLE, NULL);
+    }
+
+    ctx = ngx_http_oauth2_get_ctx(r, 0);
+    ctx->par = par;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oauth2 provider \"%V\": pushing the authorization "
+                   "request", &p->name);
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_oauth2_push_done(ngx_http_oauth2_fetch_t *f)
+{
+    ngx_http_oauth2_par_t *par = f->data;
+
+    par->done = 1;
+
+    ngx_http_oauth2_wake(par->request);
+}
+
+
+/* the provider's answer (RFC 9126, 2.2 and 2.3) and the redirect */
+
+static ngx_int_t
+ngx_http_oauth2_pushed(ngx_http_request_t *r, ngx_http_oauth2_provider_t *p,
+    ngx_http_oauth2_par_t *par)
+{
+    int64_t                      expires;
+    yajl_val                     doc;
+    ngx_str_t                    request_uri, error, url, client_id;
+    const char                  *err;
+    ngx_http_oauth2_param_t      params[3];
+    ngx_http_oauth2_fetch_t     *f;
+    ngx_http_oauth2_metadata_t  *md;
+
+    f = par->fetch;
+
+    if (f->rc != NGX_OK) {
+        ngx_http_oauth2_provider_failed(f, r->connection->log, NULL, "");
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_UNREACHABLE, NULL);
+    }
+
+    doc = ngx_http_oauth2_json_parse(r->pool, f->response.data,
+                                     f->response.len, &err);
+
+    if (f->status != 201 && f->status != 200) {
+        ngx_str_set(&error, "");
+
+        if (doc != NULL
+            && ngx_http_oauth2_json_string(doc, "error", &error) == NGX_OK)
+        {
+            ngx_http_oauth2_error_code(&error);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": pushed authorization request "
+                      "to \"%V\" failed: HTTP status %ui%s%V%s",
+                      &p->name, &f->url, f->status,
+                      error.len ? " \"" : "", &error, error.len ? "\"" : "");
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
+    }
+
+    err = NULL;
+
+    if (doc == NULL || !YAJL_IS_OBJECT(doc)) {
+        err = "the answer is not a JSON object";
+
+    } else if (ngx_http_oauth2_json_string(doc, "request_uri", &request_uri)
+               != NGX_OK
+               || ngx_http_oauth2_request_uri_valid(&request_uri) != NGX_OK)
+    {
+        err = "no valid \"request_uri\" in the answer";
+
+    } else if (ngx_http_oauth2_json_seconds(doc, "expires_in", 0, &expires)
+               != NGX_OK
+               || expires <= 0 || expires > 86400)
+    {
+        err = "no valid \"expires_in\" in the answer";
+    }
+
+    if (err != NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oauth2 provider \"%V\": pushed authorization request "
+                      "to \"%V\" failed: %s", &p->name, &f->url, err);
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FAILED, NULL);
+    }
+
+    md = ngx_http_oauth2_provider_metadata(p);
+    client_id = p->client_id;
+
+    params[0].name = "client_id";
+    params[0].value = &client_id;
+    params[1].name = "request_uri";
+    params[1].value = &request_uri;
+    params[2].name = NULL;
+
+    ngx_str_null(&error);
+
+    if (ngx_http_oauth2_endpoint_url(r->pool, &md->authorization_endpoint,
+                                     params, &error, &url)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oauth2 provider \"%V\": redirecting to login with a "
+                   "pushed request", &p->name);
+
+    return ngx_http_oauth2_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &url);
+}
+
+
+/*
+ * A request_uri goes into the browser's URL: a URN or an https URL
+ * (RFC 9126, 2.2) of printable characters that need no quoting, of a
+ * sane length.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_request_uri_valid(ngx_str_t *uri)
+{
+    u_char  *c;
+
+    if (uri->len < sizeof("urn:x") - 1
+        || uri->len > NGX_HTTP_OAUTH2_REQUEST_URI_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_strncasecmp(uri->data, (u_char *) "urn:", 4) != 0
+        && (uri->len <= sizeof("https://") - 1
+            || ngx_strncasecmp(uri->data, (u_char *) "https://", 8) != 0))
+    {
+        return NGX_ERROR;
+    }
+
+    for (c = uri->data; c < uri->data + uri->len; c++) {
+        if (*c == '\0'
+            || !(isalnum(*c) || ngx_strchr("-._~:/?#[]@!$&'()*+,;=%", *c)))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -324,7 +613,8 @@ ngx_http_oauth2_limit_states(ngx_http_request_t *r,
         /* expired or unreadable: delete */
 
         if (ngx_http_oauth2_cookie_set(r, &ref[i].name, &empty, 0,
-                                       ngx_http_oauth2_secure(r, olcf),
+                                       ngx_http_oauth2_state_cookie_flags(
+                                           r, olcf, p),
                                        &olcf->cookie_domain)
             != NGX_OK)
         {
@@ -356,7 +646,8 @@ ngx_http_oauth2_limit_states(ngx_http_request_t *r,
         }
 
         if (ngx_http_oauth2_cookie_set(r, &ref[oldest].name, &empty, 0,
-                                       ngx_http_oauth2_secure(r, olcf),
+                                       ngx_http_oauth2_state_cookie_flags(
+                                           r, olcf, p),
                                        &olcf->cookie_domain)
             != NGX_OK)
         {
@@ -414,6 +705,29 @@ ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     }
 
     return ngx_http_oauth2_absolute_url(r, &p->redirect_uri, uri);
+}
+
+
+/*
+ * The attributes of a provider's state cookies: with form_post the
+ * provider's answer is a cross-site POST, on which a browser sends only
+ * SameSite=None cookies (and those only when Secure)
+ */
+
+ngx_uint_t
+ngx_http_oauth2_state_cookie_flags(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p)
+{
+    ngx_uint_t  flags;
+
+    flags = ngx_http_oauth2_secure(r, olcf) ? NGX_HTTP_OAUTH2_COOKIE_SECURE
+                                            : 0;
+
+    if (p->response_mode == NGX_HTTP_OAUTH2_RESPONSE_FORM) {
+        flags |= NGX_HTTP_OAUTH2_COOKIE_CROSS_SITE;
+    }
+
+    return flags;
 }
 
 

@@ -38,6 +38,10 @@ ngx_int_t ngx_http_oauth2_login(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 ngx_int_t ngx_http_oauth2_redirect_uri(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_str_t *uri);
+/* cookie_set's flags for the provider's state cookies: Secure as the
+ * location says, SameSite=None and Secure with response_mode form_post */
+ngx_uint_t ngx_http_oauth2_state_cookie_flags(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_provider_t *p);
 
 /* the name of the state cookie of a login: the provider's prefix and the
  * state's first NGX_HTTP_OAUTH2_STATE_NAME_LEN characters */

@@ -22,6 +22,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_http.h"
@@ -31,6 +32,7 @@
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_seal.h"
+#include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_token.h"
 
 
@@ -133,8 +135,8 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
     }
 
     if (have_session) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oauth2 provider \"%V\": user logged out", &p->name);
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_LOGOUT);
+        ngx_http_oauth2_session_audit(r, p, &session.sub, "logged out");
 
         if (p->revoke && md != NULL && md->revocation_endpoint.len) {
             if (session.refresh_token.len) {

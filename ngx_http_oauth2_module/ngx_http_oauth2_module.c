@@ -24,9 +24,11 @@
 #include "ngx_http_oauth2_conf_provider.h"
 #include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_refresh.h"
+#include "ngx_http_oauth2_scrape.h"
 #include "ngx_http_oauth2_ocache.h"
 #include "ngx_http_oauth2_session.h"
 #include "ngx_http_oauth2_seal.h"
@@ -164,6 +166,13 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_oauth2_main_conf_t, zone_size),
+      NULL },
+
+    { ngx_string("oauth2_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_oauth2_scrape_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("oauth2_session_cache"),
@@ -796,6 +805,14 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oauth2_module);
 
     if (omcf->providers.nelts == 0) {
+
+        if (omcf->metrics_used) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"oauth2_metrics\" is used but no "
+                          "\"oauth2_provider\" is configured");
+            return NGX_ERROR;
+        }
+
         return NGX_OK;
     }
 
@@ -818,6 +835,11 @@ ngx_http_oauth2_init(ngx_conf_t *cf)
     }
 
     if (ngx_http_oauth2_shm_add(cf, omcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (omcf->metrics_used && ngx_http_oauth2_metrics_add(cf, omcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -1084,6 +1106,8 @@ ngx_http_oauth2_init_process(ngx_cycle_t *cycle)
     if (omcf == NULL || omcf->providers.nelts == 0) {
         return NGX_OK;
     }
+
+    ngx_http_oauth2_metrics_init_process(cycle);
 
     return ngx_http_oauth2_http_init_process(cycle);
 }

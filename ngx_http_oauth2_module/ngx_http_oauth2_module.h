@@ -43,6 +43,8 @@
 
 #define NGX_HTTP_OAUTH2_AUTH_BASIC        1
 #define NGX_HTTP_OAUTH2_AUTH_POST         2
+#define NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY  3    /* private_key_jwt */
+#define NGX_HTTP_OAUTH2_AUTH_SECRET_JWT   4    /* client_secret_jwt */
 
 #define NGX_HTTP_OAUTH2_SECURE_AUTO       2
 
@@ -50,6 +52,15 @@
 #define NGX_HTTP_OAUTH2_USERINFO_OFF      0
 #define NGX_HTTP_OAUTH2_USERINFO_ON       1
 #define NGX_HTTP_OAUTH2_USERINFO_AUTO     2
+
+/* pushed_authorization_requests off | on | auto */
+#define NGX_HTTP_OAUTH2_PAR_OFF           0
+#define NGX_HTTP_OAUTH2_PAR_ON            1
+#define NGX_HTTP_OAUTH2_PAR_AUTO          2
+
+/* response_mode query | form_post */
+#define NGX_HTTP_OAUTH2_RESPONSE_QUERY    0
+#define NGX_HTTP_OAUTH2_RESPONSE_FORM     1
 
 /* bearer_validation jwt | introspection | auto */
 #define NGX_HTTP_OAUTH2_BEARER_JWT        1
@@ -66,6 +77,7 @@ typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
 /* one oauth2_provider block */
 typedef struct {
     ngx_str_t                       name;
+    ngx_uint_t                      index;      /* in the providers */
 
     ngx_str_t                       issuer;
     ngx_str_t                       authorization_endpoint;
@@ -74,9 +86,21 @@ typedef struct {
     ngx_str_t                       jwks_uri;
     ngx_str_t                       end_session_endpoint;
     ngx_str_t                       revocation_endpoint;
+    ngx_str_t                       par_endpoint;
 
     ngx_str_t                       client_id;
     ngx_str_t                       client_secret;
+
+    /* private_key_jwt: the key (EVP_PKEY), its JWS algorithm (an
+     * NGX_HTTP_OAUTH2_ALG_* bit), "kid" and certificate (file: or env:);
+     * the assertions' header, built once, and "aud" if not the token
+     * endpoint */
+    struct evp_pkey_st             *client_key;
+    ngx_uint_t                      client_key_alg;
+    ngx_str_t                       client_key_id;
+    ngx_str_t                       client_key_cert;
+    ngx_str_t                       assertion_header;
+    ngx_str_t                       assertion_audience;
     ngx_str_t                       scope;
     ngx_str_t                       auth_params;
     ngx_str_t                       redirect_uri;
@@ -94,6 +118,8 @@ typedef struct {
     ngx_uint_t                      auth_method;
     ngx_uint_t                      algs;
     ngx_uint_t                      userinfo;
+    ngx_uint_t                      par;
+    ngx_uint_t                      response_mode;
 
     /*
      * "userinfo auto" with OpenID Connect: the claims (char *) an ID
@@ -146,6 +172,11 @@ typedef struct {
     /* state shared by the workers (ngx_http_oauth2_shm.c) */
     size_t                          zone_size;
     ngx_shm_zone_t                 *zone;
+
+    /* the counters (ngx_http_oauth2_metrics.c), kept when a location
+     * has oauth2_metrics */
+    ngx_shm_zone_t                 *metrics;
+    unsigned                        metrics_used:1;
 } ngx_http_oauth2_main_conf_t;
 
 

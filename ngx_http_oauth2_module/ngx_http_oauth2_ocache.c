@@ -16,6 +16,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_ocache.h"
 
 
@@ -70,6 +71,7 @@ static ngx_http_oauth2_ocache_entry_t  **ngx_http_oauth2_ocache;
 static ngx_uint_t                        ngx_http_oauth2_ocache_bits;
 static size_t                            ngx_http_oauth2_ocache_size;
 static size_t                            ngx_http_oauth2_ocache_used;
+static ngx_uint_t                        ngx_http_oauth2_ocache_entries;
 static ngx_uint_t                        ngx_http_oauth2_ocache_hand;
 static ngx_http_oauth2_ocache_stats_t    ngx_http_oauth2_ocache_stats;
 
@@ -250,6 +252,9 @@ open:
 
     ngx_http_oauth2_ocache[b] = e;
     ngx_http_oauth2_ocache_used += size;
+    ngx_http_oauth2_ocache_entries++;
+
+    ngx_http_oauth2_metrics_cache(ngx_http_oauth2_ocache_entries);
 
     return NGX_OK;
 }
@@ -430,6 +435,7 @@ ngx_http_oauth2_ocache_drop(ngx_uint_t b)
 
     ngx_http_oauth2_ocache[b] = NULL;
     ngx_http_oauth2_ocache_used -= e->size;
+    ngx_http_oauth2_ocache_entries--;
 
     ngx_explicit_memzero(e, e->size);
     ngx_free(e);

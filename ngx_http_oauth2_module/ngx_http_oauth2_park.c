@@ -9,10 +9,11 @@
  *
  * A request waits for a provider's metadata or keys, for one of its own
  * calls to the provider (the callback's token and userinfo calls), for a
- * session refresh, or for the body of a back-channel logout.  Its access
- * handler then returns NGX_AGAIN (NGX_DONE for the body) and the request
- * keeps a parking record, made on first need in its pool and found again
- * through its context (ctx->parked):
+ * session refresh, or for a request body (a back-channel logout token, a
+ * form_post callback's form).  Its access handler then returns NGX_AGAIN
+ * (NGX_DONE for a body) and the request keeps a parking record, made on
+ * first need in its pool and found again through its context
+ * (ctx->parked):
  *
  *   parked   the access handler returned NGX_AGAIN: the record is on the
  *            worker's parked list; write events are ignored

@@ -31,6 +31,7 @@
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_url.h"
 
 
@@ -97,6 +98,7 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     rt->md.jwks_uri = p->jwks_uri;
     rt->md.end_session_endpoint = p->end_session_endpoint;
     rt->md.revocation_endpoint = p->revocation_endpoint;
+    rt->md.par_endpoint = p->par_endpoint;
     rt->md.introspection_endpoint = p->introspection_endpoint;
 
     rt->md_cache.provider = p;
@@ -119,6 +121,16 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
             && (!p->oidc || p->jwks_uri.len)))
     {
         rt->md_cache.expires = NGX_MAX_TIME_T_VALUE;
+
+        if (p->par == NGX_HTTP_OAUTH2_PAR_ON && p->par_endpoint.len == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "oauth2 provider \"%V\" has \"pushed_"
+                          "authorization_requests on\" and its endpoints "
+                          "configured (no discovery): it needs \"pushed_"
+                          "authorization_request_endpoint\" in %s:%ui",
+                          &p->name, p->file, p->line);
+            return NGX_ERROR;
+        }
     }
 
     p->rt = rt;
@@ -367,7 +379,7 @@ ngx_http_oauth2_cache_ready(ngx_http_oauth2_cache_t *cache, ngx_uint_t force,
 static ngx_int_t
 ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
 {
-    u_char                      *s;
+    u_char                      *s, *t;
     ngx_pool_t                  *pool;
     ngx_http_oauth2_fetch_t     *f;
     ngx_http_oauth2_provider_t  *p;
@@ -395,16 +407,28 @@ ngx_http_oauth2_cache_fetch(ngx_http_oauth2_cache_t *cache, ngx_log_t *log)
             goto failed;
         }
 
-        s = p->issuer.data + p->issuer.len;
+        /* a multi-tenant issuer is discovered at its "common" tenant,
+         * whose document names the template itself as its issuer */
 
-        /* an issuer with a trailing slash must not give "//.well-known" */
-        if (s[-1] == '/') {
-            f->url.len--;
-            s = ngx_cpymem(f->url.data, p->issuer.data, p->issuer.len - 1);
+        t = ngx_http_oauth2_issuer_template(&p->issuer);
+
+        if (t != NULL) {
+            s = ngx_cpymem(f->url.data, p->issuer.data, t - p->issuer.data);
+            s = ngx_cpymem(s, "common", sizeof("common") - 1);
+            t += sizeof(NGX_HTTP_OAUTH2_TENANT_ID) - 1;
+            s = ngx_cpymem(s, t, p->issuer.data + p->issuer.len - t);
 
         } else {
             s = ngx_cpymem(f->url.data, p->issuer.data, p->issuer.len);
         }
+
+        /* an issuer with a trailing slash must not give "//.well-known" */
+        if (s[-1] == '/') {
+            s--;
+        }
+
+        f->url.len = s - f->url.data
+                     + sizeof("/.well-known/openid-configuration") - 1;
 
         ngx_memcpy(s, "/.well-known/openid-configuration",
                    sizeof("/.well-known/openid-configuration") - 1);
@@ -501,6 +525,9 @@ ngx_http_oauth2_cache_done(ngx_http_oauth2_fetch_t *f)
                          + (cache->what == NGX_HTTP_OAUTH2_NEED_METADATA
                             ? p->metadata_ttl : p->jwks_ttl);
         cache->failed = 0;
+
+        ngx_http_oauth2_metrics_fetched(p, cache->what
+                                           != NGX_HTTP_OAUTH2_NEED_METADATA);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "oauth2 provider \"%V\": %s updated",
@@ -621,6 +648,11 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
                                         &p->revocation_endpoint,
                                         &md.revocation_endpoint)
            != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc,
+                                        "pushed_authorization_request_"
+                                        "endpoint",
+                                        &p->par_endpoint, &md.par_endpoint)
+           != NGX_OK
         || ngx_http_oauth2_metadata_url(pool, doc, "introspection_endpoint",
                                         &p->introspection_endpoint,
                                         &md.introspection_endpoint)
@@ -646,6 +678,10 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
                                  "authorization_response_iss_parameter_"
                                  "supported");
     md.iss_parameter = (v != NULL && YAJL_IS_TRUE(v));
+
+    v = ngx_http_oauth2_json_get(doc,
+                                 "require_pushed_authorization_requests");
+    md.require_par = (v != NULL && YAJL_IS_TRUE(v));
 
     p->rt->md = md;
 

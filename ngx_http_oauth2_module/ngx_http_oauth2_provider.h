@@ -37,6 +37,10 @@ typedef struct {
     ngx_str_t                  end_session_endpoint;
     ngx_str_t                  revocation_endpoint;
     ngx_str_t                  introspection_endpoint;   /* RFC 7662 */
+    ngx_str_t                  par_endpoint;   /* RFC 9126 */
+
+    /* RFC 9126: require_pushed_authorization_requests */
+    unsigned                   require_par:1;
 
     /* RFC 9207: authorization_response_iss_parameter_supported */
     unsigned                   iss_parameter:1;

@@ -50,6 +50,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_http.h"
@@ -727,6 +728,14 @@ ngx_http_oauth2_refresh_finish(ngx_http_oauth2_refresh_job_t *job,
 
     if (state == NGX_HTTP_OAUTH2_SHM_FAILED && (ngx_exiting || ngx_terminate)) {
         record = NGX_HTTP_OAUTH2_SHM_NONE;
+
+    } else {
+        ngx_http_oauth2_metrics_count(job->provider,
+            (state == NGX_HTTP_OAUTH2_SHM_DONE)
+            ? NGX_HTTP_OAUTH2_M_REFRESH_OK
+            : (state == NGX_HTTP_OAUTH2_SHM_REFUSED)
+              ? NGX_HTTP_OAUTH2_M_REFRESH_REFUSED
+              : NGX_HTTP_OAUTH2_M_REFRESH_FAILED);
     }
 
     if (state == NGX_HTTP_OAUTH2_SHM_DONE) {

@@ -17,6 +17,7 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_reply.h"
 
 
@@ -62,6 +63,10 @@ static ngx_http_oauth2_error_t  ngx_http_oauth2_errors[] = {
       "answer is too large for a session" },
     { NGX_HTTP_SERVICE_UNAVAILABLE, ngx_string("session_failed"),
       "The login could not be completed, please try again" },
+    { NGX_HTTP_FORBIDDEN, ngx_string("https_required"),
+      "This login needs https" },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("invalid_response"),
+      "The login response is not valid" },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("no_token"), NULL },
     { NGX_HTTP_UNAUTHORIZED, ngx_string("invalid_token"), NULL },
     { NGX_HTTP_FORBIDDEN, ngx_string("insufficient_scope"), NULL },
@@ -88,6 +93,11 @@ ngx_http_oauth2_fail(ngx_http_request_t *r, ngx_uint_t err, ngx_str_t *detail)
 
     ctx->error = e->reason;
 
+    if (ctx->callback && ctx->provider && err < NGX_HTTP_OAUTH2_M_REASONS) {
+        ngx_http_oauth2_metrics_count(ctx->provider,
+                                      NGX_HTTP_OAUTH2_M_LOGIN_FAILED + err);
+    }
+
     /* what ngx_http_special_response_handler() will do with the status */
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -108,6 +118,27 @@ ngx_http_oauth2_fail(ngx_http_request_t *r, ngx_uint_t err, ngx_str_t *detail)
     }
 
     return ngx_http_oauth2_page(r, e->status, e->title, detail);
+}
+
+
+ngx_str_t *
+ngx_http_oauth2_error_reasons(ngx_pool_t *pool, ngx_uint_t *n)
+{
+    ngx_str_t   *reasons;
+    ngx_uint_t   i;
+
+    *n = sizeof(ngx_http_oauth2_errors) / sizeof(ngx_http_oauth2_error_t);
+
+    reasons = ngx_palloc(pool, *n * sizeof(ngx_str_t));
+    if (reasons == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < *n; i++) {
+        reasons[i] = ngx_http_oauth2_errors[i].reason;
+    }
+
+    return reasons;
 }
 
 

@@ -43,11 +43,13 @@
 #define NGX_HTTP_OAUTH2_ERR_INVALID          13
 #define NGX_HTTP_OAUTH2_ERR_TOO_LARGE        14
 #define NGX_HTTP_OAUTH2_ERR_SEAL             15
+#define NGX_HTTP_OAUTH2_ERR_INSECURE         16
+#define NGX_HTTP_OAUTH2_ERR_BAD_FORM         17
 /* RFC 6750, section 3.1: an API caller's access token */
-#define NGX_HTTP_OAUTH2_ERR_NO_TOKEN         16
-#define NGX_HTTP_OAUTH2_ERR_INVALID_TOKEN    17
-#define NGX_HTTP_OAUTH2_ERR_SCOPE            18
-#define NGX_HTTP_OAUTH2_ERR_BAD_REQUEST      19
+#define NGX_HTTP_OAUTH2_ERR_NO_TOKEN         18
+#define NGX_HTTP_OAUTH2_ERR_INVALID_TOKEN    19
+#define NGX_HTTP_OAUTH2_ERR_SCOPE            20
+#define NGX_HTTP_OAUTH2_ERR_BAD_REQUEST      21
 
 
 ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
@@ -88,6 +90,10 @@ ngx_int_t ngx_http_oauth2_add_header(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_oauth2_fail(ngx_http_request_t *r, ngx_uint_t err,
     ngx_str_t *detail);
+
+/* the reasons of every NGX_HTTP_OAUTH2_ERR_*, by number, in pool; *n of
+ * them (the metrics' labels) */
+ngx_str_t *ngx_http_oauth2_error_reasons(ngx_pool_t *pool, ngx_uint_t *n);
 
 /* the reason of the request's refusal, empty if none */
 ngx_str_t *ngx_http_oauth2_error(ngx_http_request_t *r);

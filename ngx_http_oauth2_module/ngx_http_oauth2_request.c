@@ -8,7 +8,8 @@
  * What the module reads from a request to build URLs: the host
  * (checked, limited to the server's names), this request's own URL as a
  * safe local URL, whether it is a page load, and the callback's request
- * line with its secrets redacted for the logs.
+ * line with its secrets redacted for the logs; and a request body once
+ * nginx has read it.
  */
 
 
@@ -439,6 +440,77 @@ ngx_http_oauth2_redact_request_line(ngx_http_request_t *r)
 
     r->request_line.data = line;
     r->request_line.len = d - line;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request body read by ngx_http_read_client_request_body(), in one
+ * piece of pool memory (from a temporary file too); NGX_DECLINED if it is
+ * longer than max
+ */
+
+ngx_int_t
+ngx_http_oauth2_read_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        len, size;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        len += ngx_buf_in_memory(b) ? (size_t) (b->last - b->pos)
+                                    : (size_t) (b->file_last - b->file_pos);
+
+        if (len > max) {
+            return NGX_DECLINED;
+        }
+    }
+
+    body->data = ngx_pnalloc(r->pool, len + 1);
+    if (body->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = body->data;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            continue;
+        }
+
+        if (!b->in_file) {
+            continue;
+        }
+
+        size = (size_t) (b->file_last - b->file_pos);
+
+        n = ngx_read_file(b->file, p, size, b->file_pos);
+
+        if (n != (ssize_t) size) {
+            return NGX_ERROR;
+        }
+
+        p += size;
+    }
+
+    body->len = p - body->data;
 
     return NGX_OK;
 }

@@ -19,6 +19,7 @@
 #include "ngx_http_oauth2_codec.h"
 #include "ngx_http_oauth2_cookie.h"
 #include "ngx_http_oauth2_ctx.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_ocache.h"
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_seal.h"
@@ -150,6 +151,7 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oauth2: session cookie \"%V\" is malformed",
                       &p->cookie_name);
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_SESSION_TAMPERED);
         return NGX_DECLINED;
     }
 
@@ -158,10 +160,12 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
                       "oauth2: session cookie \"%V\" does not open "
                       "(tampered, truncated or sealed with another secret)",
                       &p->cookie_name);
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_SESSION_TAMPERED);
         return NGX_DECLINED;
     }
 
     if (ngx_http_oauth2_session_revoked(r, p, &ctx->session)) {
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_SESSION_REVOKED);
         return NGX_DECLINED;
     }
 
@@ -180,6 +184,7 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oauth2: session \"%V\" past its lifetime",
                        &p->cookie_name);
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_SESSION_EXPIRED);
         return NGX_DECLINED;
     }
 
@@ -190,6 +195,7 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "oauth2: session \"%V\" idle for too long",
                           &p->cookie_name);
+            ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_SESSION_IDLE);
             return NGX_DECLINED;
         }
 
@@ -211,7 +217,13 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oauth2: session \"%V\" expired", &p->cookie_name);
 
-        return ctx->session.refresh_token.len ? NGX_OK : NGX_DECLINED;
+        if (ctx->session.refresh_token.len) {
+            return NGX_OK;
+        }
+
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_SESSION_EXPIRED);
+
+        return NGX_DECLINED;
     }
 
     ctx->session_valid = 1;
@@ -334,6 +346,12 @@ ngx_http_oauth2_session_require(ngx_http_request_t *r,
                           "oauth2: access denied: claim \"%V\" does not "
                           "satisfy \"oauth2_require %V %V\"",
                           &rule[i].claim, &rule[i].claim, &rule[i].value);
+
+            if (ctx->provider) {
+                ngx_http_oauth2_metrics_count(ctx->provider,
+                                            NGX_HTTP_OAUTH2_M_SESSION_REQUIRE);
+            }
+
             return NGX_DECLINED;
         }
     }
@@ -529,4 +547,36 @@ ngx_http_oauth2_session_revoked(ngx_http_request_t *r,
                   "back-channel logout", &p->name);
 
     return 1;
+}
+
+
+void
+ngx_http_oauth2_session_audit(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *sub, const char *what)
+{
+    size_t     len;
+    ngx_str_t  escaped;
+
+    if (r->connection->log->log_level < NGX_LOG_INFO) {
+        return;
+    }
+
+    /* a sub is the provider's: quotes, spaces, control and non-ASCII
+     * bytes are %-escaped so that the line cannot be forged */
+
+    len = ngx_min(sub->len, 255);
+
+    escaped.len = len + 2 * ngx_escape_uri(NULL, sub->data, len,
+                                           NGX_ESCAPE_URI_COMPONENT);
+    escaped.data = ngx_pnalloc(r->pool, escaped.len);
+
+    if (escaped.data == NULL) {
+        return;
+    }
+
+    ngx_escape_uri(escaped.data, sub->data, len, NGX_ESCAPE_URI_COMPONENT);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "oauth2 provider \"%V\": user \"%V\"%s %s",
+                  &p->name, &escaped, (sub->len > len) ? "..." : "", what);
 }

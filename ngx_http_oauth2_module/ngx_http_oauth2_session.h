@@ -38,6 +38,14 @@ ngx_int_t ngx_http_oauth2_session_require(ngx_http_request_t *r,
 
 /* seals ctx->session into the provider's session cookie (Set-Cookie);
  * NGX_DECLINED: it does not fit, even without tokens */
+/*
+ * The audit line of a login or logout (what: "logged in", "logged out"):
+ * at info level, the provider and the user's sub, escaped; the error
+ * log adds the client's address.  Never a token.
+ */
+void ngx_http_oauth2_session_audit(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_str_t *sub, const char *what);
+
 ngx_int_t ngx_http_oauth2_session_save(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_ctx_t *ctx);
 

@@ -419,6 +419,22 @@ done:
 }
 
 
+size_t
+ngx_http_oauth2_shm_used(ngx_shm_zone_t *zone)
+{
+    size_t                      free;
+    ngx_http_oauth2_shm_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    free = ctx->shpool->pfree * ngx_pagesize;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return (zone->shm.size > free) ? zone->shm.size - free : 0;
+}
+
+
 ngx_uint_t
 ngx_http_oauth2_shm_revocations(ngx_shm_zone_t *zone)
 {

@@ -20,8 +20,9 @@
  * oauth2_zone_size bytes: refreshes in flight and their results (single
  * flight across workers), bearer tokens checked or being introspected
  * (the same entries, kind NGX_HTTP_OAUTH2_SHM_BEARER), the back-channel
- * logouts received and the jtis of the logout tokens already seen.  Entries are found by a key, the
- * first NGX_HTTP_OAUTH2_SHM_KEY_LEN bytes of a SHA-256 over their kind,
+ * logouts received and the jtis of the logout tokens already seen.
+ * Entries are found by a key, the first NGX_HTTP_OAUTH2_SHM_KEY_LEN bytes
+ * of a SHA-256 over their kind,
  * the provider's name and a value (a refresh token, a sid, ...), so no
  * token is kept in the zone in clear.
  */
@@ -100,6 +101,11 @@ ngx_uint_t ngx_http_oauth2_shm_revocations(ngx_shm_zone_t *zone);
 /* 1 if one of the checks matches a revocation */
 ngx_uint_t ngx_http_oauth2_shm_revoked(ngx_shm_zone_t *zone,
     ngx_http_oauth2_shm_check_t *checks, ngx_uint_t n);
+
+
+/* the zone's bytes in use: its size less its free pages (partly used
+ * pages count as used) */
+size_t ngx_http_oauth2_shm_used(ngx_shm_zone_t *zone);
 
 
 #endif /* _NGX_HTTP_OAUTH2_SHM_H_INCLUDED_ */

@@ -7,8 +7,9 @@
 /*
  * The OAuth 2.0 protocol pieces that several calls share: the fields of
  * a token response and their checks, form and query parameters (encoding
- * and parsing), and client authentication.  No request state: the
- * fuzzer t/fuzz/fuzz_query.c links this file alone.
+ * and parsing), and client authentication: the one place that builds
+ * it for every call (code exchange, refresh, revocation, introspection,
+ * pushed authorization requests).  No request state.
  */
 
 
@@ -17,8 +18,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oauth2_module.h"
+#include "ngx_http_oauth2_assertion.h"
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_http.h"
+#include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_token.h"
 
 
@@ -53,29 +56,84 @@ ngx_http_oauth2_add_param(u_char *p, const char *name, ngx_str_t *value)
 }
 
 
+/*
+ * The one place that authenticates the client (RFC 6749, 2.3; RFC 7523,
+ * 2.2): client_secret_basic, client_secret_post, private_key_jwt or
+ * client_secret_jwt, for every call that needs it.
+ */
+
 ngx_int_t
 ngx_http_oauth2_client_request(ngx_pool_t *pool,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_param_t *params,
     ngx_http_oauth2_fetch_t *f)
 {
-    u_char                   *s;
-    size_t                    len;
-    ngx_uint_t                post;
-    ngx_http_oauth2_param_t  *pm;
+    u_char                      *s;
+    size_t                       len;
+    ngx_str_t                    type, assertion, *aud, *id;
+    ngx_uint_t                   post;
+    ngx_http_oauth2_param_t     *pm;
+    ngx_http_oauth2_metadata_t  *md;
 
-    post = (p->client_secret.len == 0
-            || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST);
+    ngx_str_null(&assertion);
 
+    if (p->auth_method == NGX_HTTP_OAUTH2_AUTH_PRIVATE_KEY
+        || p->auth_method == NGX_HTTP_OAUTH2_AUTH_SECRET_JWT)
+    {
+        /* a fresh assertion per call, for the token endpoint (RFC 7523,
+         * 3: it identifies the authorization server) */
+
+        md = ngx_http_oauth2_provider_metadata(p);
+
+        aud = p->assertion_audience.len ? &p->assertion_audience
+                                        : &md->token_endpoint;
+
+        if (ngx_http_oauth2_assertion(pool, p->client_key,
+                                      p->client_key_alg, &p->client_secret,
+                                      &p->assertion_header, &p->client_id,
+                                      aud,
+                                      &assertion)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, f->log, 0,
+                          "oauth2 provider \"%V\": cannot sign the client "
+                          "assertion", &p->name);
+            return NGX_ERROR;
+        }
+
+        post = 0;
+
+    } else {
+        post = (p->client_secret.len == 0
+                || p->auth_method == NGX_HTTP_OAUTH2_AUTH_POST);
+    }
+
+    ngx_str_set(&type, NGX_HTTP_OAUTH2_ASSERTION_TYPE);
+
+    /* client_id once: a pushed authorization request has it already */
+
+    id = &p->client_id;
     len = 0;
 
     for (pm = params; pm->name != NULL; pm++) {
-        len += ngx_http_oauth2_param_len(pm->name, pm->value);
+        if (pm->value != NULL) {
+            len += ngx_http_oauth2_param_len(pm->name, pm->value);
+
+            if (ngx_strcmp(pm->name, "client_id") == 0) {
+                id = NULL;
+            }
+        }
+    }
+
+    if (id != NULL && (post || assertion.len)) {
+        len += ngx_http_oauth2_param_len("client_id", id);
     }
 
     if (post) {
-        len += ngx_http_oauth2_param_len("client_id", &p->client_id)
-               + ngx_http_oauth2_param_len("client_secret",
-                                           &p->client_secret);
+        len += ngx_http_oauth2_param_len("client_secret", &p->client_secret);
+
+    } else if (assertion.len) {
+        len += ngx_http_oauth2_param_len("client_assertion_type", &type)
+               + ngx_http_oauth2_param_len("client_assertion", &assertion);
     }
 
     f->body.data = ngx_pnalloc(pool, len);
@@ -86,16 +144,24 @@ ngx_http_oauth2_client_request(ngx_pool_t *pool,
     s = f->body.data;
 
     for (pm = params; pm->name != NULL; pm++) {
-        s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+        if (pm->value != NULL) {
+            s = ngx_http_oauth2_add_param(s, pm->name, pm->value);
+        }
+    }
+
+    if (id != NULL && (post || assertion.len)) {
+        s = ngx_http_oauth2_add_param(s, "client_id", id);
     }
 
     if (post) {
-        s = ngx_http_oauth2_add_param(s, "client_id", &p->client_id);
-
         if (p->client_secret.len) {
             s = ngx_http_oauth2_add_param(s, "client_secret",
                                           &p->client_secret);
         }
+
+    } else if (assertion.len) {
+        s = ngx_http_oauth2_add_param(s, "client_assertion_type", &type);
+        s = ngx_http_oauth2_add_param(s, "client_assertion", &assertion);
 
     } else if (ngx_http_oauth2_basic_auth(pool, p, &f->authorization)
                != NGX_OK)

@@ -7,8 +7,7 @@
 /*
  * The OAuth 2.0 protocol pieces that several calls share: the fields of
  * a token response and their checks, form and query parameters (encoding
- * and parsing), and client authentication.  No request state: the
- * fuzzer t/fuzz/fuzz_query.c links this file alone.
+ * and parsing), and client authentication.  No request state.
  * (ngx_http_oauth2_token.c)
  */
 
@@ -55,6 +54,10 @@ ngx_uint_t ngx_http_oauth2_bearer(ngx_str_t *token_type);
  * are made of letters, digits, "_" and "-"; anything else is "invalid" */
 void ngx_http_oauth2_error_code(ngx_str_t *error);
 
+#define NGX_HTTP_OAUTH2_ASSERTION_TYPE                                       \
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
 /* a parameter of a form body */
 typedef struct {
     const char                     *name;
@@ -63,9 +66,14 @@ typedef struct {
 
 /*
  * The form body of a call that authenticates the client (code exchange,
- * refresh, revocation): params, up to a NULL name, then the client's
- * credentials as client_auth_method says: client_id (and client_secret)
- * in the body, or an Authorization header (client_secret_basic).
+ * refresh, revocation, introspection, a pushed authorization request):
+ * params, up to a NULL name (a NULL value is left out), then the
+ * client's credentials as
+ * client_auth_method says: client_id (and client_secret) in the body, an
+ * Authorization header (client_secret_basic), or client_id with a fresh
+ * signed client_assertion (private_key_jwt, client_secret_jwt; its "aud"
+ * is the token endpoint of the provider's metadata, which must be
+ * there, or client_assertion_audience).
  */
 ngx_int_t ngx_http_oauth2_client_request(ngx_pool_t *pool,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_param_t *params,

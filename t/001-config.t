@@ -500,3 +500,169 @@ Accept: application/json
 --- must_die
 --- error_log
 oauth2 provider "op" needs "issuer" (always with "openid" in its scope)
+
+
+
+=== TEST 28: private_key_jwt without client_key is refused
+--- http_config
+    oauth2_provider op {
+        issuer              https://op.example.com;
+        client_id           a;
+        client_auth_method  private_key_jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op": "client_auth_method private_key_jwt" needs "client_key"
+
+
+
+=== TEST 29: client_secret_jwt without client_secret is refused
+--- http_config
+    oauth2_provider op {
+        issuer              https://op.example.com;
+        client_id           a;
+        client_auth_method  client_secret_jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op": "client_auth_method client_secret_jwt" needs "client_secret"
+
+
+
+=== TEST 30: a client_key file that does not exist is refused
+--- http_config
+    oauth2_provider op {
+        issuer      https://op.example.com;
+        client_id   a;
+        client_key  file:/nonexistent/oauth2-client.pem;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_key": cannot open "/nonexistent/oauth2-client.pem"
+
+
+
+=== TEST 31: a client_key that is not PEM is refused without showing it
+--- http_config
+    oauth2_provider op {
+        issuer      https://op.example.com;
+        client_id   a;
+        client_key  file:/etc/passwd;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_key": no PEM private key found
+--- no_error_log
+root:
+
+
+
+=== TEST 32: a client_key written literally is refused
+--- http_config
+    oauth2_provider op {
+        issuer      https://op.example.com;
+        client_id   a;
+        client_key  MIIEvQIBADANBgkqhkiG9w0BAQEFAASC;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+"client_key" directive takes "file:/path" or "env:NAME" (a PEM private key)
+
+
+
+=== TEST 33: pushed_authorization_requests on with named endpoints and no PAR endpoint is refused
+--- http_config
+    oauth2_provider op {
+        authorization_endpoint         https://op.example.com/authorize;
+        token_endpoint                 https://op.example.com/token;
+        userinfo_endpoint              https://op.example.com/userinfo;
+        scope                          email;
+        client_id                      a;
+        pushed_authorization_requests  on;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+oauth2 provider "op" has "pushed_authorization_requests on" and its endpoints configured (no discovery): it needs "pushed_authorization_request_endpoint"
+
+
+
+=== TEST 34: pushed_authorization_requests takes on, off or auto; a named PAR endpoint is enough
+--- http_config
+    oauth2_provider op {
+        authorization_endpoint                 https://op.example.com/authorize;
+        token_endpoint                         https://op.example.com/token;
+        userinfo_endpoint                      https://op.example.com/userinfo;
+        pushed_authorization_request_endpoint  https://op.example.com/par;
+        scope                                  email;
+        client_id                              a;
+        pushed_authorization_requests          on;
+    }
+    oauth2_provider b {
+        issuer                         https://op.example.com;
+        client_id                      b;
+        pushed_authorization_requests  auto;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 op;
+    }
+--- request
+GET /
+--- more_headers
+Accept: application/json
+--- error_code: 401
+--- no_error_log
+[emerg]
+
+
+
+=== TEST 35: pushed_authorization_requests refuses other values
+--- http_config
+    oauth2_provider op {
+        issuer                         https://op.example.com;
+        client_id                      a;
+        pushed_authorization_requests  always;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid value "always"
+
+
+
+=== TEST 36: client_secret_jwt with a short secret starts, with a warning
+--- http_config
+    oauth2_provider op {
+        issuer              https://op.example.com;
+        client_id           a;
+        client_secret       short-secret;
+        client_auth_method  client_secret_jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 op;
+    }
+--- request
+GET /
+--- more_headers
+Accept: application/json
+--- error_code: 401
+--- error_log
+a "client_secret" of 12 bytes is a weak key for client_secret_jwt
+--- no_error_log
+short-secret

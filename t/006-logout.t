@@ -64,7 +64,7 @@ Location: ^http://127\.0\.0\.1:\d+/ok/logout\?client_id=fake-client&post_logout_
 --- raw_response_headers_like eval
 qr/Set-Cookie: oauth2_oidc=; [^\r\n]*Max-Age=0[^\r\n]*\r?\nSet-Cookie: oauth2_oidc_st_ABCDEFGH=; [^\r\n]*Max-Age=0/
 --- error_log
-oauth2 provider "oidc": user logged out
+oauth2 provider "oidc": user "alice" logged out
 
 
 
@@ -167,3 +167,17 @@ GET /logout
 qr{oauth2 provider "oidc": revocation request to "http://127\.0\.0\.1:\d+/revoke-sink" failed: .*HTTP status 503}
 --- no_error_log
 rt-123
+
+
+
+=== TEST 9: the audit line escapes a sub the provider chose: quotes, spaces and non-ASCII cannot forge a log line
+--- more_headers eval
+"Cookie: " . main::seal('oauth2_oidc', '{"sub":"x\" logged out, client: 10.0.0.1 \u00e9"}')
+. "\nSec-Fetch-Site: same-origin"
+--- request
+GET /logout
+--- error_code: 303
+--- error_log
+oauth2 provider "oidc": user "x%22%20logged%20out%2C%20client%3A%2010.0.0.1%20%C3%A9" logged out
+--- no_error_log
+user "x"

@@ -44,6 +44,8 @@
 //                              the rounds, from a second one-worker nginx
 //   HOT_LOGINS [1000]          logins measured by `login`; HOT_LOGIN_CONCURRENCY [8]
 //   HOT_SESSIONS [10000], HOT_REQUESTS [100000]   `memory`
+//   HOT_CG_METRICS [1]         0: the callgrind nginx without its
+//                              `oauth2_metrics` location (to compare)
 //   HOT_NGINX_PORT [2284]      nginx ports: 2284 .. 2289 (Apache: 2288)
 //   HOT_OP_PORT [2291], HOT_FAKE_PORT [2290]
 //   NGINX_BIN, OAUTH2_MODULE_SO, E2E_SERVROOT (set by bench/hotpath.sh)
@@ -86,6 +88,7 @@ const S = {
   LOGIN_CONCURRENCY: num('HOT_LOGIN_CONCURRENCY', 8),
   SESSIONS: num('HOT_SESSIONS', 10000),
   REQUESTS: num('HOT_REQUESTS', 100000),
+  CG_METRICS: num('HOT_CG_METRICS', 1) === 1,
   PORT: num('HOT_NGINX_PORT', 2284),
   OP_PORT: num('HOT_OP_PORT', 2291),
   FAKE_PORT: num('HOT_FAKE_PORT', 2290),
@@ -103,6 +106,7 @@ const PORTS = {
   compare: S.PORT + 3, // HOT_COMPARE_SO, during the throughput part only
   apache: S.PORT + 4,
   memPlain: S.PORT + 5,
+  metrics: S.PORT + 5, // during the throughput part only
 };
 
 const TARGETS = {
@@ -262,6 +266,16 @@ proxy_set_header Connection "";
       token: 'oauth2 op;\n        add_header X-Access-Token $oauth2_access_token;',
     },
   },
+  // the same as default, with an oauth2_metrics location: the module
+  // counts (nothing on a valid session's path), the zone exists
+  metrics: {
+    what: 'default settings and an `oauth2_metrics` location',
+    locations: {
+      plain: 'oauth2_strip_cookies off;',
+      prot: 'oauth2 op;',
+    },
+    server: '    location = /metrics { oauth2_metrics; }',
+  },
   tokens: {
     what: '$oauth2_access_token and $oauth2_id_token used',
     locations: {
@@ -294,6 +308,7 @@ server {
     root ${root};
     access_log off;
 ${locs}
+${k.server || ''}
 }`,
   });
   writeHtml(root, Object.keys(k.locations));
@@ -478,7 +493,7 @@ const JSON_ACCEPT = { accept: 'application/json' };
 async function throughput(results) {
   const env = await B.createEnv('hot-throughput');
   try {
-    const redirectUris = ['default', 'token', 'tokens', 'compare'].map((k) => `http://127.0.0.1:${PORTS[k]}/oauth2/callback`);
+    const redirectUris = ['default', 'token', 'tokens', 'metrics', 'compare'].map((k) => `http://127.0.0.1:${PORTS[k]}/oauth2/callback`);
     redirectUris.push(`http://127.0.0.1:${PORTS.apache}/protected/redirect_uri`);
     // sessions last as long as the ID token: longer than the whole run
     const op = await env.op({ port: S.OP_PORT, redirectUris, idTtl: 3600, verbose: false });
@@ -555,6 +570,14 @@ async function throughput(results) {
         id: 'pclaim', name: '`oauth2` + `proxy_set_header X-Email $oauth2_claim_email`, through the same `proxy_pass`',
         url: ngxUrl('default', 'pclaim'), headers: withCookie(sess.default.header), pids: () => [ngx.default.worker],
         target: TARGETS.rpsVar, expectHeader: ['x-got-email', 'alice@example.com'],
+      },
+      {
+        id: 'plain-metrics', name: 'the nginx with `oauth2_metrics`, unprotected, the same Cookie header',
+        url: ngxUrl('metrics', 'plain'), headers: withCookie(sess.default.header), pids: () => [ngx.metrics.worker],
+      },
+      {
+        id: 'metrics', name: '`oauth2`, valid session, `oauth2_metrics` configured',
+        url: ngxUrl('metrics', 'prot'), headers: withCookie(sess.default.header), pids: () => [ngx.metrics.worker],
       },
       {
         // the nginx of the next scenario (another process): its own unprotected baseline
@@ -933,6 +956,7 @@ server {
         oauth2 op;
         add_header X-Email $oauth2_claim_email;
     }
+    ${S.CG_METRICS ? 'location = /metrics { oauth2_metrics; }' : '# HOT_CG_METRICS=0: no oauth2_metrics'}
 }`,
     });
     writeHtml(root, ['plain', 'hdr', 'open', 'prot', 'claim']);
@@ -1045,6 +1069,14 @@ function throughputSection(t) {
     checks.push(`- ${t.scenarios.find((s) => s.id === id).name}, vs ${base}, paired: **${fmt(r)}** (target >= ${TARGETS.rpsVar}):`
       + ` ${mark(r >= TARGETS.rpsVar)} (ratio of the medians ${fmt(ratio(id, base))},`
       + ` from the CPU per request ${fmt(cpuRatio(id, base))}${base === 'plain' ? '' : `; vs plain of the first nginx ${fmt(ratio(id))}`}).`);
+  }
+  if (t.runs.metrics) {
+    // metrics on vs off: each protected/plain ratio within its own nginx
+    const on = paired('metrics', 'rps', 'plain-metrics');
+    const off = paired('oauth2', 'rps', 'plain-cookie');
+    checks.push(`- with \`oauth2_metrics\` / its plain with the same cookie, paired: **${fmt(on, 3)}**; without`
+      + ` (\`oauth2\` / plain with the same cookie): **${fmt(off, 3)}**; difference **${fmt((on - off) * 100, 1)}%**`
+      + ` (target: within 1%): ${mark(Math.abs(on - off) <= 0.01)}.`);
   }
   if (t.runs['cmp-oauth2']) {
     const cmp = (id, base) => B.median(t.runs[id].map((r, i) => r.rps / t.runs[base][i].rps));

@@ -317,7 +317,7 @@ describe('negative matrix: broken providers and attackers never get a session', 
       assert.equal(flow.response.headers['x-email'], 'alice@example.com', '$oauth2_email');
       const cb = flow.hops.find((h) => h.url.startsWith(`${ORIGIN}/cb/${c.name}?`));
       assert.ok(cb && cb.setCookies.some((x) => isSessionCookie(c.name, x)), `the callback set the session${info}`);
-      await assertLogged(cur, c.name, 'user logged in');
+      await assertLogged(cur, c.name, 'user "alice" logged in');
 
       const again = await client.fetchLike(`${ORIGIN}/s/${c.name}/page`);
       assert.equal(again.status, 200, 'with the session, a fetch passes');

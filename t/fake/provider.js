@@ -107,8 +107,27 @@ const SCENARIOS = {
   'refresh-no-rotate': [null, 'refresh_token grant answers without a new refresh_token'],
   'refresh-error': [null, 'refresh_token grant answers 400 invalid_grant'],
 
+  par: [null, 'discovery names /par (RFC 9126) and requires pushed authorization requests; '
+    + '/par answers 201 with a request_uri (authorize does not honour it)'],
+  'par-500': [null, 'with par: /par answers 500 server_error'],
+  'par-refuse': [null, 'with par: /par answers 400 invalid_request'],
+  'par-bad-uri': [null, 'with par: /par answers a request_uri holding CR LF and a javascript: scheme'],
+  'par-no-expiry': [null, 'with par: /par answers without expires_in'],
+  'par-slow': ['ms', 'with par: /par answers after <ms> (default 2000)'],
+
   github: [null, 'plain OAuth 2.0 like GitHub (see /github/... endpoints); no discovery, no id_token'],
+
+  tenants: ['n', 'multi-tenant like Entra ID: endpoints under /<scenario>/<tenant>/ (discovery at '
+    + '/<scenario>/common/), issuer template <base>/<scenario>/{tenantid}; ID tokens of tenant <n> '
+    + '(tid 00000000-0000-0000-0000-00000000000<n>), iss filled with it, no iss on the redirect back'],
+  'tenant-wrong-iss': [null, 'with tenants: iss names another tenant than the tid claim'],
+  'tenant-no-tid': [null, 'with tenants: no tid claim'],
+  'tenant-bad-tid': [null, 'with tenants: tid "a.b/c" and iss filled with it'],
 };
+
+// with "tenants-<n>": the tenant id of tenant n
+const tenantId = (n) => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
+const tenantTemplate = (issuer) => issuer.replace(/\/[^/]*$/, '/{tenantid}');
 
 const DEFAULT_DELAY_MS = 2000;
 
@@ -400,6 +419,16 @@ function idTokenClaims(mods, issuer, clientId, grant) {
   if (mods.has('idt-iat-frac')) c.iat -= 0.5;
   if (mods.has('idt-iat-negative')) c.iat = -1;
   if (mods.has('idt-nbf-negative')) c.nbf = -1;
+  if (mods.has('tenants')) {
+    c.tid = tenantId(mods.get('tenants') ?? 1);
+    c.iss = tenantTemplate(issuer).replace('{tenantid}', c.tid);
+    if (mods.has('tenant-wrong-iss')) c.iss = tenantTemplate(issuer).replace('{tenantid}', tenantId(999));
+    if (mods.has('tenant-no-tid')) delete c.tid;
+    if (mods.has('tenant-bad-tid')) {
+      c.tid = 'a.b/c';
+      c.iss = tenantTemplate(issuer).replace('{tenantid}', c.tid);
+    }
+  }
   Object.assign(c, scenarioClaims(mods, c.sub));
   return c;
 }
@@ -562,6 +591,14 @@ async function handleDiscovery(ctx) {
   if (mods.has('discovery-none')) return send(res, 404, 'no discovery document (scenario)\n', { 'content-type': 'text/plain' });
   const doc = discoveryDoc(issuer);
   if (mods.has('discovery-issuer-mismatch')) doc.issuer = `${issuer}-mismatch`;
+  if (mods.has('par')) {
+    doc.pushed_authorization_request_endpoint = `${issuer}/par`;
+    doc.require_pushed_authorization_requests = true;
+  }
+  if (mods.has('tenants')) {
+    doc.issuer = tenantTemplate(issuer);
+    delete doc.authorization_response_iss_parameter_supported;
+  }
   if (mods.has('discovery-badjson')) {
     return send(res, 200, JSON.stringify(doc).slice(0, 120), { 'content-type': 'application/json' });
   }
@@ -608,7 +645,8 @@ function handleAuthorize(ctx) {
     return redirect(res, u.toString());
   };
   const state = q.get('state') ?? undefined;
-  const issParam = mods.has('authorize-wrong-iss') ? 'https://wrong-issuer.invalid/other' : issuer;
+  let issParam = mods.has('authorize-wrong-iss') ? 'https://wrong-issuer.invalid/other' : issuer;
+  if (mods.has('tenants')) issParam = undefined; // like Entra ID
   const errorBack = (error, description) => back({
     error, error_description: description, state, iss: issParam,
   });
@@ -775,6 +813,22 @@ async function handleUserinfo(ctx) {
   const sub = mods.has('userinfo-sub-mismatch') ? `not-${at.sub}` : at.sub;
   const body = { sub, ...accountClaims(at.sub), ...scenarioClaims(mods, sub) };
   return send(res, 200, withU000A(JSON.stringify(body)), { 'content-type': 'application/json; charset=utf-8' });
+}
+
+/** RFC 9126 pushed authorization requests, for the faults a real OP won't make */
+async function handlePar(ctx) {
+  const { req, res, o, mods } = ctx;
+  if (req.method !== 'POST') return oauthError(res, 405, 'invalid_request', 'POST required', { allow: 'POST' });
+  const form = new URLSearchParams(ctx.body);
+  const auth = authenticateClient(req, form, o, mods);
+  if (auth.error) return sendAuthFailure(res, auth);
+  if (mods.has('par-slow')) await sleep(mods.get('par-slow') ?? DEFAULT_DELAY_MS);
+  if (mods.has('par-500')) return oauthError(res, 500, 'server_error', 'PAR is broken (scenario)');
+  if (mods.has('par-refuse')) return oauthError(res, 400, 'invalid_request', 'refused (scenario)');
+  const answer = { request_uri: `urn:ietf:params:oauth:request_uri:${crypto.randomBytes(12).toString('base64url')}`, expires_in: 60 };
+  if (mods.has('par-bad-uri')) answer.request_uri = 'javascript:alert(1)\r\nX-Injected: 1';
+  if (mods.has('par-no-expiry')) delete answer.expires_in;
+  return sendJson(res, 201, answer);
 }
 
 async function handleRevoke(ctx) {
@@ -958,6 +1012,7 @@ const OIDC_ROUTES = {
   jwks: handleJwks,
   logout: handleLogout,
   revoke: handleRevoke,
+  par: handlePar,
 };
 
 function makeHandler(o, scheme) {
@@ -974,7 +1029,7 @@ function makeHandler(o, scheme) {
       const base = `${scheme}://${host}`;
       const segs = url.pathname.split('/').filter((s, i) => i > 0);
       const segment = decodeURIComponent(segs[0] || '');
-      const rest = segs.slice(1).join('/');
+      let rest = segs.slice(1).join('/');
 
       if (segment.startsWith('_')) {
         handleControl({ req, res, url }, segment);
@@ -1004,6 +1059,11 @@ function makeHandler(o, scheme) {
       const ctx = {
         req, res, url, body, o, mods, segment, issuer: `${base}/${segment}`,
       };
+      if (mods.has('tenants')) {
+        // the tenant segment after the scenario, as Entra's /common/ or /<tid>/
+        ctx.issuer = `${base}/${segment}/${segs[1] || 'common'}`;
+        rest = segs.slice(2).join('/');
+      }
       if (mods.has('github')) {
         await handleGithub(ctx, rest);
         return;

@@ -37,6 +37,9 @@ const USAGE = `usage: node t/op/server.js [options]
                                they are only in userinfo when an access token is issued
                                (oidc-provider's default conformIdTokenClaims, OpenID
                                Connect Core 5.4, as Okta does) (env OP_PERMISSIVE=1)
+  --require-par                discovery says require_pushed_authorization_requests: every
+                               client must push its authorization requests (RFC 9126)
+                               (env OP_REQUIRE_PAR=1)
   --keys FILE                  private JWKS to use; created with fresh keys if missing
   --bearer                     also an authorization server for APIs: the client
                                "api-client" may use the client credentials grant;
@@ -76,6 +79,7 @@ function parseCli(argv) {
         'no-rotate': { type: 'boolean' },
         consent: { type: 'string' },
         permissive: { type: 'boolean' },
+        'require-par': { type: 'boolean' },
         keys: { type: 'string' },
         bearer: { type: 'boolean' },
         'exit-on-stdin-close': { type: 'boolean' },
@@ -130,6 +134,7 @@ function parseCli(argv) {
   o.consent = parsed.consent ?? env.OP_CONSENT ?? 'auto';
   if (!['auto', 'prompt'].includes(o.consent)) fail(`--consent must be auto or prompt, got ${o.consent}`);
   o.conform = !(parsed.permissive || env.OP_PERMISSIVE === '1');
+  o.requirePar = !!(parsed['require-par'] || env.OP_REQUIRE_PAR === '1');
   o.keysFile = parsed.keys;
   o.bearer = !!(parsed.bearer || env.OP_BEARER === '1');
   o.exitOnStdinClose = !!parsed['exit-on-stdin-close'];
@@ -323,6 +328,7 @@ function buildConfiguration(o) {
       introspection: { enabled: true, allowedPolicy: async () => true },
       backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: o.requirePar },
       ...(o.bearer ? {
         clientCredentials: { enabled: true },
         resourceIndicators: {
@@ -374,7 +380,8 @@ async function main() {
       process.stdout.write(`op: ${ctx.method} ${ctx.originalUrl} -> ${ctx.status} (${Date.now() - t0} ms)\n`);
     });
     for (const ev of ['authorization.error', 'grant.error', 'userinfo.error', 'end_session.error',
-      'backchannel.error', 'revocation.error', 'introspection.error']) {
+      'backchannel.error', 'revocation.error', 'introspection.error',
+      'pushed_authorization_request.error']) {
       provider.on(ev, (ctx, err) => process.stdout.write(`op: ${ev}: ${err.name}: ${err.message} ${err.error_description || ''}\n`));
     }
     provider.on('backchannel.success', (ctx, client, accountId, sid) => {

@@ -23,15 +23,15 @@ const MAX_LINES = 1200;
 // the layers of docs/design.md, lowest first
 const LAYERS = [
   ['json', 'url', 'base64url', 'form', 'authz'],
-  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'shm'],
+  ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'assertion', 'shm', 'metrics'],
   ['http', 'jwt', 'ocache', 'conf_value'],
   ['ctx', 'provider'],
   ['park', 'reply', 'request', 'token'],
   ['session', 'authreq', 'introspect'],
-  ['login', 'logout', 'backchannel', 'refresh', 'bearer'],
+  ['login', 'logout', 'backchannel', 'refresh', 'form_post', 'bearer'],
   ['callback'],
   ['access'],
-  ['variables', 'conf_provider'],
+  ['variables', 'conf_provider', 'scrape'],
   ['module'],
 ];
 

@@ -80,6 +80,7 @@ static void test_kid(void);
 static void test_ecdsa_format(void);
 static void test_malformed(void);
 static void test_claims(void);
+static void test_tenants(void);
 static void test_alloc_failures(void);
 
 
@@ -1970,6 +1971,103 @@ test_alloc_failures(void)
 }
 
 
+/* multi-tenant issuers: "{tenantid}" filled with the token's own tid */
+
+static void
+test_tenants(void)
+{
+    size_t       i;
+    yajl_val     claims;
+    ngx_int_t    rc;
+    ngx_str_t    tmpl, plain, iss, tid;
+    const char  *err;
+
+    static const struct {
+        const char  *iss;
+        const char  *tid;       /* NULL: any valid tenant */
+        ngx_int_t    rc;
+    } match[] = {
+        { "https://login.example/0a1b-C2/v2.0", NULL, NGX_OK },
+        { "https://login.example/0a1b-C2/v2.0", "0a1b-C2", NGX_OK },
+        { "https://login.example/0a1b-C2/v2.0", "0a1b-c2", NGX_DECLINED },
+        { "https://login.example/0a1b-C2/v2.0", "0a1b", NGX_DECLINED },
+        { "https://login.example//v2.0", NULL, NGX_DECLINED },
+        { "https://login.example/{tenantid}/v2.0", NULL, NGX_DECLINED },
+        { "https://login.example/a.b/v2.0", NULL, NGX_DECLINED },
+        { "https://login.example/a/b/v2.0", NULL, NGX_DECLINED },
+        { "https://login.example/a%2Fb/v2.0", NULL, NGX_DECLINED },
+        { "https://login.example/abc/v2.0/", NULL, NGX_DECLINED },
+        { "https://login.example/abc/v2", NULL, NGX_DECLINED },
+        { "http://login.example/abc/v2.0", NULL, NGX_DECLINED },
+        { "https://login.example/"
+          "0123456789012345678901234567890123456789012345678901234567890123"
+          "/v2.0", NULL, NGX_OK },
+        { "https://login.example/"
+          "01234567890123456789012345678901234567890123456789012345678901234"
+          "/v2.0", NULL, NGX_DECLINED },
+    };
+
+    static const struct {
+        const char  *claims;
+        const char  *err;       /* NULL: valid */
+    } tokens[] = {
+        { "{\"iss\":\"https://login.example/t-1/v2.0\",\"tid\":\"t-1\"}",
+          NULL },
+        { "{\"iss\":\"https://login.example/t-2/v2.0\",\"tid\":\"t-1\"}",
+          "id token issuer mismatch (not its tenant's)" },
+        { "{\"iss\":\"https://login.example/t-1/v2.0\"}",
+          "id token has no tid (the issuer is multi-tenant)" },
+        { "{\"iss\":\"https://login.example/t-1/v2.0\",\"tid\":1}",
+          "id token has no tid (the issuer is multi-tenant)" },
+        { "{\"iss\":\"https://login.example/a/b/v2.0\",\"tid\":\"a/b\"}",
+          "id token tid is not a tenant id" },
+        { "{\"iss\":\"https://login.example/{tenantid}/v2.0\","
+          "\"tid\":\"{tenantid}\"}",
+          "id token tid is not a tenant id" },
+    };
+
+    ngx_str_set(&tmpl, "https://login.example/{tenantid}/v2.0");
+    ngx_str_set(&plain, "https://login.example/t-1/v2.0");
+
+    CHECK("tenants: a template is one",
+          ngx_http_oauth2_issuer_template(&tmpl) == tmpl.data + 22);
+    CHECK("tenants: an issuer without braces is none",
+          ngx_http_oauth2_issuer_template(&plain) == NULL);
+
+    for (i = 0; i < sizeof(match) / sizeof(match[0]); i++) {
+        iss.data = (u_char *) match[i].iss;
+        iss.len = strlen(match[i].iss);
+        tid.data = (u_char *) match[i].tid;
+        tid.len = match[i].tid ? strlen(match[i].tid) : 0;
+
+        rc = ngx_http_oauth2_issuer_match(&tmpl, &iss,
+                                          match[i].tid ? &tid : NULL);
+
+        CHECK(t_fmt("tenants: match \"%s\" (tid %s)", match[i].iss,
+                    match[i].tid ? match[i].tid : "any"),
+              rc == match[i].rc);
+    }
+
+    ngx_str_set(&iss, "https://login.example/t-1/v2.0");
+    CHECK("tenants: a plain issuer matches itself",
+          ngx_http_oauth2_issuer_match(&plain, &iss, NULL) == NGX_OK);
+    ngx_str_set(&iss, "https://login.example/t-2/v2.0");
+    CHECK("tenants: a plain issuer matches nothing else",
+          ngx_http_oauth2_issuer_match(&plain, &iss, NULL) == NGX_DECLINED);
+
+    for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
+        claims = ngx_http_oauth2_json_parse(t_pool,
+                                            (u_char *) tokens[i].claims,
+                                            strlen(tokens[i].claims), &err);
+        err = NULL;
+        rc = ngx_http_oauth2_jwt_check_iss(claims, &tmpl, &err);
+
+        CHECK_ERR(t_fmt("tenants: %s", tokens[i].claims), rc,
+                  tokens[i].err ? NGX_DECLINED : NGX_OK, err, tokens[i].err);
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -2009,6 +2107,7 @@ main(int argc, char **argv)
     test_ecdsa_format();
     test_malformed();
     test_claims();
+    test_tenants();
     test_alloc_failures();
 
     CHECK("OpenSSL error queue left empty", ERR_peek_error() == 0);

@@ -30,7 +30,8 @@ function chromiumAvailable() {
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /**
- * Launch chromium.  opts: { viewport, ignoreHTTPSErrors, allowExternal (default false) }
+ * Launch chromium.  opts: { viewport, ignoreHTTPSErrors, allowExternal (default false),
+ *                         args: [more chromium flags] }
  * Returns { context, page, close() } (context is a persistent BrowserContext).
  */
 async function launchBrowser(opts = {}) {
@@ -47,7 +48,7 @@ async function launchBrowser(opts = {}) {
       executablePath: config.CHROMIUM,
       // '--headless=new' is in the args; Playwright must not add its own flag
       headless: false,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...(opts.args || [])],
       viewport: opts.viewport || { width: 1000, height: 700 },
       ignoreHTTPSErrors: !!opts.ignoreHTTPSErrors,
       timeout: 30000,
