@@ -43,6 +43,7 @@ hotpath            a valid session's cost: throughput vs unprotected and vs Apac
 hotpath-throughput only the throughput part (and the cookie sizes)
 hotpath-callgrind  only the instructions per request (callgrind)
 fleet              oauth2_redis: hot-path ratio with and without it, revocation propagation p50/p99 across three hosts (bench/fleet.js; redis-server)
+bearer             an API caller's bearer token: throughput with a repeated JWT vs plain nginx, CPU of a first-seen JWT, introspection calls per 10,000 requests with 100 opaque tokens
 "
 
 DEFAULT_SCENARIOS="latency hotpath"
@@ -75,6 +76,9 @@ scenario_fleet() {
     node "$ROOT/bench/fleet.js"
 }
 
+scenario_bearer() {
+    node "$ROOT/bench/bearer.js"
+}
 
 # ------------------------------------------------------------ driver
 

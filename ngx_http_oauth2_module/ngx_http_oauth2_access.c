@@ -18,6 +18,7 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_backchannel.h"
+#include "ngx_http_oauth2_bearer.h"
 #include "ngx_http_oauth2_callback.h"
 #include "ngx_http_oauth2_ctx.h"
 #include "ngx_http_oauth2_login.h"
@@ -36,6 +37,11 @@ static ngx_int_t ngx_http_oauth2_unprotected(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_main_conf_t *omcf);
 static ngx_int_t ngx_http_oauth2_strip_others(ngx_http_request_t *r,
     ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_provider_t *p);
+static ngx_int_t ngx_http_oauth2_bearer_pass(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_main_conf_t *omcf,
+    ngx_uint_t fallback);
+static ngx_int_t ngx_http_oauth2_auth_request_check(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf);
 
 
 ngx_int_t
@@ -80,6 +86,15 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
     if (olcf->keys == NULL) {
+
+        if (olcf->auth_request != NULL) {
+            return ngx_http_oauth2_auth_request_check(r, olcf);
+        }
+
+        if (olcf->bearer != NULL) {
+            return ngx_http_oauth2_bearer_pass(r, olcf, omcf, 0);
+        }
+
         return ngx_http_oauth2_unprotected(r, olcf, omcf);
     }
 
@@ -105,6 +120,21 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
                == 0)
         {
             return ngx_http_oauth2_backchannel(r, olcf, pp[i]);
+        }
+    }
+
+    if (olcf->auth_request != NULL) {
+        return ngx_http_oauth2_auth_request_check(r, olcf);
+    }
+
+    /* an API caller's token first: with one, never the cookie or a login */
+
+    if (olcf->bearer != NULL) {
+        rc = ngx_http_oauth2_bearer_pass(r, olcf, omcf,
+                                         olcf->provider != NULL);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
     }
 
@@ -173,7 +203,9 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    if (!ngx_http_oauth2_is_navigation(r)) {
+    /* a request with a bearer token is never sent to log in */
+
+    if (!ngx_http_oauth2_is_navigation(r) || ngx_http_oauth2_bearer_sent(r)) {
         return ngx_http_oauth2_unauthorized(r, p);
     }
 
@@ -186,6 +218,94 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     }
 
     return ngx_http_oauth2_login(r, olcf, p);
+}
+
+
+/*
+ * oauth2_bearer: NGX_OK for a valid token (the module's cookies are then
+ * kept from the upstream as for a session), NGX_DECLINED without Bearer
+ * credentials when fallback lets the cookie be tried, else what
+ * ngx_http_oauth2_bearer_check() answered.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_bearer_pass(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_main_conf_t *omcf,
+    ngx_uint_t fallback)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_oauth2_bearer_check(r, olcf->bearer, fallback);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (olcf->strip_cookies && r == r->main
+        && ngx_http_oauth2_strip_others(r, omcf, NULL) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * oauth2_auth_request: a bearer token, else the session cookie, checked
+ * before its content handler answers 204.  A refusal is the answer: 401
+ * (or 403 when oauth2_require fails), which auth_request passes on with
+ * WWW-Authenticate.  It never logs in or refreshes.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_auth_request_check(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    ngx_http_oauth2_ctx_t       *ctx, *mctx;
+    ngx_http_oauth2_provider_t  *p;
+
+    p = olcf->auth_request;
+
+    if (olcf->bearer != NULL
+        && (ngx_http_oauth2_bearer_sent(r) || olcf->keys == NULL))
+    {
+        return ngx_http_oauth2_bearer_check(r, p, 0);
+    }
+
+    if (olcf->keys == NULL) {
+        return ngx_http_oauth2_unauthorized(r, p);
+    }
+
+    /* the main request's location may have stripped the cookies */
+
+    mctx = (r != r->main) ? ngx_http_oauth2_get_ctx(r->main, 0) : NULL;
+
+    if (mctx != NULL && mctx->saved_cookies != NULL) {
+        ngx_http_oauth2_cookie_swap(mctx->saved_cookies);
+    }
+
+    ctx = ngx_http_oauth2_get_session(r);
+
+    if (mctx != NULL && mctx->saved_cookies != NULL) {
+        ngx_http_oauth2_cookie_swap(mctx->saved_cookies);
+    }
+
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!ctx->session_valid) {
+        return ngx_http_oauth2_unauthorized(r, p);
+    }
+
+    if (olcf->require != NULL
+        && ngx_http_oauth2_session_require(r, olcf, ctx) != NGX_OK)
+    {
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_FORBIDDEN, NULL);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -272,6 +392,7 @@ ngx_http_oauth2_strip_others(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_oauth2_subrequest_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_http_oauth2_ctx_t       *ctx, *mctx;
     ngx_http_oauth2_loc_conf_t  *olcf;
 
@@ -281,7 +402,9 @@ ngx_http_oauth2_subrequest_handler(ngx_http_request_t *r)
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oauth2_module);
 
-    if (olcf->provider == NULL || olcf->keys == NULL) {
+    if (olcf->auth_request == NULL && olcf->bearer == NULL
+        && (olcf->provider == NULL || olcf->keys == NULL))
+    {
         return NGX_DECLINED;
     }
 
@@ -297,6 +420,36 @@ ngx_http_oauth2_subrequest_handler(ngx_http_request_t *r)
         }
 
         ngx_http_set_ctx(r, ctx, ngx_http_oauth2_module);
+    }
+
+    if (olcf->auth_request != NULL || olcf->bearer != NULL) {
+        ngx_http_oauth2_unpark(r);
+
+        if (olcf->auth_request != NULL) {
+            rc = ngx_http_oauth2_auth_request_check(r, olcf);
+
+        } else {
+            rc = ngx_http_oauth2_bearer_check(r, olcf->bearer,
+                                        olcf->provider != NULL
+                                        && olcf->keys != NULL);
+        }
+
+        if (rc == NGX_AGAIN) {
+            return (ngx_http_oauth2_park(r) == NGX_OK)
+                   ? NGX_AGAIN : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            return NGX_DECLINED;
+        }
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        if (olcf->provider == NULL || olcf->keys == NULL) {
+            return NGX_DECLINED;
+        }
     }
 
     /* the main request's location may have stripped the cookies */

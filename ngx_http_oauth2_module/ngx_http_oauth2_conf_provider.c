@@ -71,6 +71,14 @@ static ngx_conf_enum_t  ngx_http_oauth2_response_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_oauth2_bearer_modes[] = {
+    { ngx_string("jwt"), NGX_HTTP_OAUTH2_BEARER_JWT },
+    { ngx_string("introspection"), NGX_HTTP_OAUTH2_BEARER_INTROSPECT },
+    { ngx_string("auto"), NGX_HTTP_OAUTH2_BEARER_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_oauth2_userinfo_modes[] = {
     { ngx_string("off"), NGX_HTTP_OAUTH2_USERINFO_OFF },
     { ngx_string("on"), NGX_HTTP_OAUTH2_USERINFO_ON },
@@ -361,6 +369,41 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, cookie_name),
       NULL },
 
+    { ngx_string("bearer_audience"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, bearer_audience),
+      NULL },
+
+    { ngx_string("bearer_algs"),
+      NGX_CONF_1MORE,
+      ngx_http_oauth2_set_algs,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, bearer_algs),
+      NULL },
+
+    { ngx_string("bearer_validation"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, bearer_validation),
+      &ngx_http_oauth2_bearer_modes },
+
+    { ngx_string("introspection_endpoint"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_url,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, introspection_endpoint),
+      NULL },
+
+    { ngx_string("bearer_cache_time"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, bearer_cache_time),
+      NULL },
+
       ngx_null_command
 };
 
@@ -425,6 +468,8 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
      *     p->ssl_trusted_certificate = { 0, NULL };
      *     p->cookie_name = { 0, NULL };
      *     p->algs = 0;
+     *     p->bearer_audience = { 0, NULL };
+     *     p->bearer_algs = 0;
      *     p->rt = NULL;
      */
 
@@ -445,6 +490,8 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->metadata_ttl = NGX_CONF_UNSET;
     p->jwks_ttl = NGX_CONF_UNSET;
     p->jwks_min_refresh = NGX_CONF_UNSET;
+    p->bearer_validation = NGX_CONF_UNSET_UINT;
+    p->bearer_cache_time = NGX_CONF_UNSET;
     p->file = cf->conf_file->file.name.data;
     p->line = cf->conf_file->line;
 
@@ -729,6 +776,24 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     if (p->algs == 0) {
         p->algs = NGX_HTTP_OAUTH2_ALG_RS256;
     }
+
+    /* access tokens: signed with the provider's keys, never a secret */
+
+    if (p->bearer_algs == 0) {
+        p->bearer_algs = NGX_HTTP_OAUTH2_ALG_ASYMMETRIC;
+    }
+
+    if (p->bearer_algs & ~NGX_HTTP_OAUTH2_ALG_ASYMMETRIC) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\": \"bearer_algs\" takes "
+                      "asymmetric algorithms only in %s:%ui",
+                      &p->name, p->file, p->line);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_uint_value(p->bearer_validation,
+                             NGX_HTTP_OAUTH2_BEARER_AUTO);
+    ngx_conf_init_value(p->bearer_cache_time, 600);
 
     if (p->cookie_name.len == 0) {
         p->cookie_name.len = sizeof("oauth2_") - 1 + p->name.len;

@@ -417,12 +417,16 @@ ngx_http_oauth2_set_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_oauth2_provider_t *p = conf;
+    char  *p = conf;
 
     ngx_str_t   *value;
-    ngx_uint_t   i, bit;
+    ngx_uint_t   i, bit, *algs;
 
-    if (p->algs) {
+    /* id_token_algs, bearer_algs */
+
+    algs = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*algs) {
         return "is duplicate";
     }
 
@@ -434,12 +438,14 @@ ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (bit == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "unsupported ID token algorithm \"%V\"",
+                               "unsupported %s algorithm \"%V\"",
+                               (cmd->name.data[0] == 'b')
+                               ? "access token" : "ID token",
                                &value[i]);
             return NGX_CONF_ERROR;
         }
 
-        p->algs |= bit;
+        *algs |= bit;
     }
 
     return NGX_CONF_OK;

@@ -55,6 +55,13 @@ typedef struct {
     ngx_array_t                    *saved_cookies;      /* before a strip
                                                            elsewhere */
 
+    /* the session came from an access token (ngx_http_oauth2_bearer.c):
+     * its scope and client, for $oauth2_scope and $oauth2_client_id */
+    unsigned                        bearer:1;
+    unsigned                        introspected:1;  /* ctx->fetch ended */
+    ngx_str_t                       scope;
+    ngx_str_t                       client_id;
+
     /* why the module refused the request ($oauth2_error), if it did */
     ngx_str_t                       error;
 

@@ -19,6 +19,7 @@
 
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_access.h"
+#include "ngx_http_oauth2_authreq.h"
 #include "ngx_http_oauth2_backchannel.h"
 #include "ngx_http_oauth2_conf_provider.h"
 #include "ngx_http_oauth2_conf_value.h"
@@ -65,6 +66,9 @@ static void *ngx_http_oauth2_create_srv_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_oauth2_server_names(ngx_conf_t *cf,
     ngx_http_core_main_conf_t *cmcf);
 static void *ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_oauth2_merge_bearer(ngx_conf_t *cf,
+    ngx_http_oauth2_main_conf_t *omcf, ngx_http_oauth2_loc_conf_t *prev,
+    ngx_http_oauth2_loc_conf_t *conf);
 static char *ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_oauth2_init_process(ngx_cycle_t *cycle);
@@ -91,6 +95,20 @@ static ngx_command_t  ngx_http_oauth2_commands[] = {
     { ngx_string("oauth2"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_oauth2_oauth2,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_bearer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_bearer_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oauth2_auth_request"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oauth2_auth_request_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -615,11 +633,15 @@ ngx_http_oauth2_create_loc_conf(ngx_conf_t *cf)
      *
      *     olcf->provider_name = { 0, NULL };
      *     olcf->cookie_domain = { 0, NULL };
+     *     olcf->bearer_name = { 0, NULL };
+     *     olcf->auth_request = NULL;
+     *     olcf->auth_request_name = { 0, NULL };
      *     olcf->file = NULL;
      *     olcf->line = 0;
      */
 
     olcf->provider = NGX_CONF_UNSET_PTR;
+    olcf->bearer = NGX_CONF_UNSET_PTR;
     olcf->keys = NGX_CONF_UNSET_PTR;
     olcf->cookie_secure = NGX_CONF_UNSET_UINT;
     olcf->require = NGX_CONF_UNSET_PTR;
@@ -693,6 +715,10 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->line = prev->line;
     }
 
+    if (ngx_http_oauth2_merge_bearer(cf, omcf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
     ngx_conf_merge_uint_value(conf->cookie_secure, prev->cookie_secure,
                               NGX_HTTP_OAUTH2_SECURE_AUTO);
@@ -704,7 +730,7 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                          prev->session_idle_timeout, 0);
 
     if (conf->provider != NULL && conf->provider != NGX_CONF_UNSET_PTR
-        && conf->keys == NULL)
+        && conf->keys == NULL && conf->auth_request == NULL)
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"oauth2 %V\" in %s:%ui needs \"oauth2_cookie_secret\"",
@@ -717,6 +743,75 @@ ngx_http_oauth2_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * oauth2_bearer and oauth2_auth_request name their providers on the level
+ * where they are written; a provider that takes access tokens must say
+ * which audience they are for.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_merge_bearer(ngx_conf_t *cf, ngx_http_oauth2_main_conf_t *omcf,
+    ngx_http_oauth2_loc_conf_t *prev, ngx_http_oauth2_loc_conf_t *conf)
+{
+    ngx_http_oauth2_provider_t  *p;
+
+    if (conf->bearer == NGX_CONF_UNSET_PTR && conf->bearer_name.len) {
+        conf->bearer = ngx_http_oauth2_conf_find_provider(omcf,
+                                                          &conf->bearer_name);
+        if (conf->bearer == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown oauth2 provider \"%V\" in "
+                          "\"oauth2_bearer\"", &conf->bearer_name);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_conf_merge_ptr_value(conf->bearer, prev->bearer, NULL);
+
+    if (conf->auth_request_name.len) {
+        conf->auth_request = ngx_http_oauth2_conf_find_provider(omcf,
+                                                    &conf->auth_request_name);
+        if (conf->auth_request == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "unknown oauth2 provider \"%V\" in "
+                          "\"oauth2_auth_request\"",
+                          &conf->auth_request_name);
+            return NGX_ERROR;
+        }
+
+        /* it answers for a session of this provider, or its tokens */
+
+        conf->provider = conf->auth_request;
+        conf->provider_name = conf->auth_request_name;
+        conf->choices = NULL;
+
+        if (conf->bearer != NULL && conf->bearer != conf->auth_request) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"oauth2_auth_request %V\" and \"oauth2_bearer "
+                          "%V\" name different providers",
+                          &conf->auth_request_name, &conf->bearer->name);
+            return NGX_ERROR;
+        }
+
+        if (conf->auth_request->bearer_audience.len) {
+            conf->bearer = conf->auth_request;
+        }
+    }
+
+    p = conf->bearer;
+
+    if (p != NULL && p->bearer_audience.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "oauth2 provider \"%V\" takes access tokens "
+                      "(\"oauth2_bearer\") but has no \"bearer_audience\" "
+                      "in %s:%ui", &p->name, p->file, p->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -62,6 +62,14 @@
 #define NGX_HTTP_OAUTH2_RESPONSE_QUERY    0
 #define NGX_HTTP_OAUTH2_RESPONSE_FORM     1
 
+/* bearer_validation jwt | introspection | auto */
+#define NGX_HTTP_OAUTH2_BEARER_JWT        1
+#define NGX_HTTP_OAUTH2_BEARER_INTROSPECT 2
+#define NGX_HTTP_OAUTH2_BEARER_AUTO       3
+
+/* the asymmetric algorithms: bearer_algs' default */
+#define NGX_HTTP_OAUTH2_ALG_ASYMMETRIC    0x03ff
+
 
 typedef struct ngx_http_oauth2_provider_rt_s  ngx_http_oauth2_provider_rt_t;
 
@@ -133,6 +141,13 @@ typedef struct {
     time_t                          metadata_ttl;
     time_t                          jwks_ttl;
     time_t                          jwks_min_refresh;
+
+    /* access tokens of API callers (ngx_http_oauth2_bearer.c) */
+    ngx_str_t                       bearer_audience;
+    ngx_str_t                       introspection_endpoint;
+    ngx_uint_t                      bearer_algs;
+    ngx_uint_t                      bearer_validation;
+    time_t                          bearer_cache_time;
 
     /* per-worker state: discovered metadata, JWKS, fetches in flight */
     ngx_http_oauth2_provider_rt_t  *rt;
@@ -214,6 +229,14 @@ typedef struct {
     ngx_array_t                    *require;
 
     ngx_flag_t                      strip_cookies;
+
+    /* oauth2_bearer: NULL off, NGX_CONF_UNSET_PTR not set on this level */
+    ngx_http_oauth2_provider_t     *bearer;
+    ngx_str_t                       bearer_name;
+
+    /* oauth2_auth_request: the provider its content handler answers for */
+    ngx_http_oauth2_provider_t     *auth_request;
+    ngx_str_t                       auth_request_name;
 
     time_t                          session_timeout;       /* 0: provider's */
     time_t                          session_idle_timeout;  /* 0: none */

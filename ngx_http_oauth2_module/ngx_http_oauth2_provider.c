@@ -99,6 +99,7 @@ ngx_http_oauth2_provider_init(ngx_conf_t *cf, ngx_http_oauth2_provider_t *p)
     rt->md.end_session_endpoint = p->end_session_endpoint;
     rt->md.revocation_endpoint = p->revocation_endpoint;
     rt->md.par_endpoint = p->par_endpoint;
+    rt->md.introspection_endpoint = p->introspection_endpoint;
 
     rt->md_cache.provider = p;
     rt->md_cache.what = NGX_HTTP_OAUTH2_NEED_METADATA;
@@ -651,6 +652,10 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
                                         "pushed_authorization_request_"
                                         "endpoint",
                                         &p->par_endpoint, &md.par_endpoint)
+           != NGX_OK
+        || ngx_http_oauth2_metadata_url(pool, doc, "introspection_endpoint",
+                                        &p->introspection_endpoint,
+                                        &md.introspection_endpoint)
            != NGX_OK)
     {
         *err = "an endpoint in the discovery document is not a valid "

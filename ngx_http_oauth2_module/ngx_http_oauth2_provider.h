@@ -36,6 +36,7 @@ typedef struct {
     ngx_str_t                  jwks_uri;
     ngx_str_t                  end_session_endpoint;
     ngx_str_t                  revocation_endpoint;
+    ngx_str_t                  introspection_endpoint;   /* RFC 7662 */
     ngx_str_t                  par_endpoint;   /* RFC 9126 */
 
     /* RFC 9126: require_pushed_authorization_requests */

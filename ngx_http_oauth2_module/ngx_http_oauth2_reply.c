@@ -67,6 +67,10 @@ static ngx_http_oauth2_error_t  ngx_http_oauth2_errors[] = {
       "This login needs https" },
     { NGX_HTTP_BAD_REQUEST, ngx_string("invalid_response"),
       "The login response is not valid" },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("no_token"), NULL },
+    { NGX_HTTP_UNAUTHORIZED, ngx_string("invalid_token"), NULL },
+    { NGX_HTTP_FORBIDDEN, ngx_string("insufficient_scope"), NULL },
+    { NGX_HTTP_BAD_REQUEST, ngx_string("invalid_request"), NULL },
 };
 
 
@@ -182,6 +186,81 @@ ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
     r->headers_out.www_authenticate = h;
 
     return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_NO_SESSION, NULL);
+}
+
+
+ngx_int_t
+ngx_http_oauth2_bearer_refuse(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t err, const char *description,
+    ngx_str_t *scope)
+{
+    u_char           *s, *d;
+    size_t            len, dlen;
+    ngx_str_t        *reason;
+    ngx_table_elt_t  *h;
+
+    reason = &ngx_http_oauth2_errors[err].reason;
+    dlen = (description != NULL) ? ngx_strlen(description) : 0;
+
+    len = sizeof("Bearer realm=\"\"") - 1 + p->name.len;
+
+    if (err != NGX_HTTP_OAUTH2_ERR_NO_TOKEN) {
+        len += sizeof(", error=\"\"") - 1 + reason->len;
+
+        if (dlen) {
+            len += sizeof(", error_description=\"\"") - 1 + dlen;
+        }
+
+        if (scope != NULL && scope->len) {
+            len += sizeof(", scope=\"\"") - 1 + scope->len;
+        }
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, len);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    s = ngx_sprintf(h->value.data, "Bearer realm=\"%V\"", &p->name);
+
+    if (err != NGX_HTTP_OAUTH2_ERR_NO_TOKEN) {
+        s = ngx_sprintf(s, ", error=\"%V\"", reason);
+
+        if (dlen) {
+            s = ngx_cpymem(s, ", error_description=\"",
+                           sizeof(", error_description=\"") - 1);
+
+            /* RFC 6750, section 3: no '"' or '\' in a description */
+
+            for (d = (u_char *) description; *d; d++) {
+                *s++ = (*d == '"' || *d == '\\' || *d < 0x20 || *d > 0x7e)
+                       ? '\'' : *d;
+            }
+
+            *s++ = '"';
+        }
+
+        if (scope != NULL && scope->len) {
+            s = ngx_sprintf(s, ", scope=\"%V\"", scope);
+        }
+    }
+
+    h->value.len = s - h->value.data;
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    r->headers_out.www_authenticate = h;
+
+    return ngx_http_oauth2_fail(r, err, NULL);
 }
 
 

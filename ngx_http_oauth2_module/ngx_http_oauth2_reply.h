@@ -45,10 +45,25 @@
 #define NGX_HTTP_OAUTH2_ERR_SEAL             15
 #define NGX_HTTP_OAUTH2_ERR_INSECURE         16
 #define NGX_HTTP_OAUTH2_ERR_BAD_FORM         17
+/* RFC 6750, section 3.1: an API caller's access token */
+#define NGX_HTTP_OAUTH2_ERR_NO_TOKEN         18
+#define NGX_HTTP_OAUTH2_ERR_INVALID_TOKEN    19
+#define NGX_HTTP_OAUTH2_ERR_SCOPE            20
+#define NGX_HTTP_OAUTH2_ERR_BAD_REQUEST      21
 
 
 ngx_int_t ngx_http_oauth2_unauthorized(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p);
+/*
+ * Refuses an API caller (RFC 6750, section 3): err is one of
+ * NGX_HTTP_OAUTH2_ERR_NO_TOKEN (401, no "error"), _INVALID_TOKEN (401),
+ * _SCOPE (403, with scope if not NULL) or _BAD_REQUEST (400);
+ * WWW-Authenticate names the provider as realm, the error and, if not
+ * NULL, description (a fixed text).  For the access phase to return.
+ */
+ngx_int_t ngx_http_oauth2_bearer_refuse(ngx_http_request_t *r,
+    ngx_http_oauth2_provider_t *p, ngx_uint_t err, const char *description,
+    ngx_str_t *scope);
 ngx_int_t ngx_http_oauth2_host_failed(ngx_http_request_t *r, ngx_int_t rc);
 /* a short HTML page (status, title, optional escaped detail); finalizes
  * the request and returns NGX_DONE, for the access phase to return */

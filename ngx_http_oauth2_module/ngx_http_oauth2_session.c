@@ -257,7 +257,8 @@ ngx_http_oauth2_session_end(ngx_http_oauth2_session_t *s)
 /*
  * every oauth2_require rule of the location must hold: a string, a number
  * or a boolean matches as a whole (its text), an array when one of its
- * elements does; a claim the session does not have never matches
+ * elements does, and "scope" as a string when one of its space-separated
+ * values does; a claim the session does not have never matches
  */
 
 ngx_int_t
@@ -284,6 +285,38 @@ ngx_http_oauth2_session_require(ngx_http_request_t *r,
                                rule[i].claim.len) != 0)
             {
                 continue;
+            }
+
+            if (claim[j].type == NGX_HTTP_OAUTH2_CLAIM_STRING
+                && rule[i].claim.len == 5
+                && ngx_strncmp(rule[i].claim.data, "scope", 5) == 0)
+            {
+                /* RFC 6749, section 3.3: a space-separated list */
+
+                p = claim[j].value.data;
+                last = p + claim[j].value.len;
+
+                while (!matched && p < last) {
+                    element.data = p;
+
+                    while (p < last && *p != ' ') {
+                        p++;
+                    }
+
+                    element.len = p - element.data;
+
+                    if (element.len) {
+                        matched = (ngx_http_oauth2_require_match(r, &rule[i],
+                                                                 &element)
+                                   == NGX_OK);
+                    }
+
+                    while (p < last && *p == ' ') {
+                        p++;
+                    }
+                }
+
+                break;
             }
 
             if (claim[j].type != NGX_HTTP_OAUTH2_CLAIM_ARRAY) {

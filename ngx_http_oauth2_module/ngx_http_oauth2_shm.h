@@ -18,9 +18,11 @@
 /*
  * The state the workers share, in one shared memory zone of
  * oauth2_zone_size bytes: refreshes in flight and their results (single
- * flight across workers), the back-channel logouts received and the jtis
- * of the logout tokens already seen.  Entries are found by a key, the
- * first NGX_HTTP_OAUTH2_SHM_KEY_LEN bytes of a SHA-256 over their kind,
+ * flight across workers), bearer tokens checked or being introspected
+ * (the same entries, kind NGX_HTTP_OAUTH2_SHM_BEARER), the back-channel
+ * logouts received and the jtis of the logout tokens already seen.
+ * Entries are found by a key, the first NGX_HTTP_OAUTH2_SHM_KEY_LEN bytes
+ * of a SHA-256 over their kind,
  * the provider's name and a value (a refresh token, a sid, ...), so no
  * token is kept in the zone in clear.
  */
@@ -35,6 +37,8 @@
 #define NGX_HTTP_OAUTH2_SHM_REVOKE_SUB     'u'   /* logged out: a sub */
 #define NGX_HTTP_OAUTH2_SHM_REVOKE_NOSID   'n'   /* a sub, only for the
                                                     sessions without sid */
+#define NGX_HTTP_OAUTH2_SHM_BEARER         'b'   /* an access token checked:
+                                                    its claims, or refused */
 
 /* where a refresh is, ngx_http_oauth2_shm_refresh_get() */
 #define NGX_HTTP_OAUTH2_SHM_NONE           0     /* the caller runs it */

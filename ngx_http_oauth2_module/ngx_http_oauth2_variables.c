@@ -30,6 +30,9 @@
 #define NGX_HTTP_OAUTH2_VAR_PROVIDER      4
 #define NGX_HTTP_OAUTH2_VAR_EMAIL         5
 #define NGX_HTTP_OAUTH2_VAR_ERROR         6
+#define NGX_HTTP_OAUTH2_VAR_SCOPE         7
+#define NGX_HTTP_OAUTH2_VAR_CLIENT_ID     8
+#define NGX_HTTP_OAUTH2_VAR_AUTH_TYPE     9
 
 
 static ngx_int_t ngx_http_oauth2_variable(ngx_http_request_t *r,
@@ -64,6 +67,15 @@ static ngx_http_variable_t  ngx_http_oauth2_vars[] = {
 
     { ngx_string("oauth2_provider"), NULL, ngx_http_oauth2_variable,
       NGX_HTTP_OAUTH2_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oauth2_scope"), NULL, ngx_http_oauth2_variable,
+      NGX_HTTP_OAUTH2_VAR_SCOPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oauth2_client_id"), NULL, ngx_http_oauth2_variable,
+      NGX_HTTP_OAUTH2_VAR_CLIENT_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oauth2_auth_type"), NULL, ngx_http_oauth2_variable,
+      NGX_HTTP_OAUTH2_VAR_AUTH_TYPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("oauth2_error"), NULL, ngx_http_oauth2_error_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -127,6 +139,27 @@ ngx_http_oauth2_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
     case NGX_HTTP_OAUTH2_VAR_PROVIDER:
         value = ctx->provider->name;
+        break;
+
+    /* an access token's own scope and client; for a session, what the
+     * login asked and the module's client */
+
+    case NGX_HTTP_OAUTH2_VAR_SCOPE:
+        value = ctx->bearer ? ctx->scope : ctx->provider->scope;
+        break;
+
+    case NGX_HTTP_OAUTH2_VAR_CLIENT_ID:
+        value = ctx->bearer ? ctx->client_id : ctx->provider->client_id;
+        break;
+
+    case NGX_HTTP_OAUTH2_VAR_AUTH_TYPE:
+        if (ctx->bearer) {
+            ngx_str_set(&value, "bearer");
+
+        } else {
+            ngx_str_set(&value, "cookie");
+        }
+
         break;
 
     default: /* NGX_HTTP_OAUTH2_VAR_EXPIRES_IN */

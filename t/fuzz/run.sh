@@ -5,7 +5,7 @@
 #
 #   t/fuzz/run.sh [seconds] [harness...]
 #
-#   harnesses: cookie plain jwt jwks json query url (default: all)
+#   harnesses: cookie plain jwt jwks json query url authz (default: all)
 #
 # Each harness is compiled with clang -fsanitize=fuzzer,address,undefined
 # together with the module files it exercises and t/shim/ngx_shim.c (the
@@ -35,7 +35,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SHIM_WHO=t/fuzz/run.sh
 . "$ROOT/t/shim/build-env.sh"
 
-ALL="cookie plain jwt jwks json query url"
+ALL="cookie plain jwt jwks json query url authz"
 
 seconds=${FUZZ_SECONDS:-60}
 case ${1:-} in
@@ -82,6 +82,7 @@ sources() {
     json)         echo "$SRC/ngx_http_oauth2_json.c" ;;
     query)        echo "$SRC/ngx_http_oauth2_form.c" ;;
     url)          echo "$SRC/ngx_http_oauth2_url.c" ;;
+    authz)        echo "$SRC/ngx_http_oauth2_authz.c" ;;
     *)            return 1 ;;
     esac
 }
@@ -96,6 +97,7 @@ options() {
     json)   echo "-max_len=8192 -dict=$FUZZ/dict/json.dict" ;;
     query)  echo "-max_len=4096 -dict=$FUZZ/dict/query.dict" ;;
     url)    echo "-max_len=512 -dict=$FUZZ/dict/url.dict" ;;
+    authz)  echo "-max_len=20000" ;;
     esac
 }
 

@@ -41,6 +41,11 @@ const USAGE = `usage: node t/op/server.js [options]
                                client must push its authorization requests (RFC 9126)
                                (env OP_REQUIRE_PAR=1)
   --keys FILE                  private JWKS to use; created with fresh keys if missing
+  --bearer                     also an authorization server for APIs: the client
+                               "api-client" may use the client credentials grant;
+                               resource https://api.example.com (and
+                               https://other.example.com) gets RFC 9068 JWT access
+                               tokens, other requests opaque ones (env OP_BEARER=1)
   --exit-on-stdin-close        exit when stdin reaches EOF (used by the test helpers so
                                that a dead test runner never leaves the OP behind)
   --verbose                    log one line per request and the provider's events
@@ -76,6 +81,7 @@ function parseCli(argv) {
         permissive: { type: 'boolean' },
         'require-par': { type: 'boolean' },
         keys: { type: 'string' },
+        bearer: { type: 'boolean' },
         'exit-on-stdin-close': { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -130,6 +136,7 @@ function parseCli(argv) {
   o.conform = !(parsed.permissive || env.OP_PERMISSIVE === '1');
   o.requirePar = !!(parsed['require-par'] || env.OP_REQUIRE_PAR === '1');
   o.keysFile = parsed.keys;
+  o.bearer = !!(parsed.bearer || env.OP_BEARER === '1');
   o.exitOnStdinClose = !!parsed['exit-on-stdin-close'];
   o.verbose = !!parsed.verbose;
   return o;
@@ -190,6 +197,21 @@ async function findAccount(ctx, id) {
 
 // ---------------------------------------------------------------- clients
 
+// --bearer: the resource servers the OP issues JWT access tokens for, and
+// the client that gets them with the client credentials grant
+const BEARER_RESOURCES = ['https://api.example.com', 'https://other.example.com'];
+const BEARER_SCOPES = 'orders:read orders:write';
+const BEARER_CLIENT = {
+  client_id: 'api-client',
+  client_secret: 'api-client-secret-0123456789abcdef',
+  client_name: 'an API caller (client credentials)',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  scope: BEARER_SCOPES,
+};
+
 function defaultClients(o) {
   const common = {
     grant_types: ['authorization_code', 'refresh_token'],
@@ -229,11 +251,16 @@ function defaultClients(o) {
 
 // ---------------------------------------------------------------- provider
 
+let errors; // oidc-provider's error classes, once it is loaded
+
 function buildConfiguration(o) {
   const clients = o.clientsFile
     ? JSON.parse(fs.readFileSync(o.clientsFile, 'utf8'))
     : defaultClients(o);
   if (!Array.isArray(clients)) fail(`${o.clientsFile}: expected a JSON array of clients`);
+  if (o.bearer && !clients.some((c) => c.client_id === BEARER_CLIENT.client_id)) {
+    clients.push(BEARER_CLIENT);
+  }
 
   // With consent 'auto' every request of a known client is treated as already
   // consented: the grant is created (or widened) on the fly, so a login needs
@@ -267,7 +294,7 @@ function buildConfiguration(o) {
       profile: ['name', 'preferred_username', 'groups'],
       groups: ['groups'],
     },
-    scopes: ['openid', 'offline_access'],
+    scopes: ['openid', 'offline_access', ...(o.bearer ? BEARER_SCOPES.split(' ') : [])],
     responseTypes: ['code'],
     conformIdTokenClaims: o.conform,
     clientBasedCORS: () => false,
@@ -289,7 +316,7 @@ function buildConfiguration(o) {
       Interaction: 3600,
       Session: o.sessionTtl,
       Grant: o.sessionTtl,
-      ClientCredentials: 600,
+      ClientCredentials: o.bearer ? o.accessTtl : 600,
       DeviceCode: 600,
       BackchannelAuthenticationRequest: 600,
       PreAuthorizedCode: 600,
@@ -302,6 +329,24 @@ function buildConfiguration(o) {
       backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: o.requirePar },
+      ...(o.bearer ? {
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async (ctx, client, oneOf) => oneOf,
+          useGrantedResource: async () => true,
+          getResourceServerInfo: async (ctx, resource) => {
+            if (!BEARER_RESOURCES.includes(resource)) throw new errors.InvalidTarget();
+            return {
+              scope: BEARER_SCOPES,
+              audience: resource,
+              accessTokenTTL: o.accessTtl,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
+      } : {}),
     },
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
@@ -318,7 +363,8 @@ function buildConfiguration(o) {
 
 async function main() {
   const o = parseCli(process.argv.slice(2));
-  const { default: Provider } = await import('oidc-provider');
+  const { default: Provider, errors: opErrors } = await import('oidc-provider');
+  errors = opErrors;
 
   const provider = new Provider(o.issuer, buildConfiguration(o));
   // Loopback only; never behind a proxy here.

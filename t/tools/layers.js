@@ -22,13 +22,13 @@ const MAX_LINES = 1200;
 
 // the layers of docs/design.md, lowest first
 const LAYERS = [
-  ['json', 'url', 'base64url', 'form'],
+  ['json', 'url', 'base64url', 'form', 'authz'],
   ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'assertion', 'shm', 'metrics', 'redis'],
   ['http', 'jwt', 'ocache', 'conf_value'],
   ['ctx', 'provider', 'fleet'],
   ['park', 'reply', 'request', 'token'],
-  ['session'],
-  ['login', 'logout', 'backchannel', 'refresh', 'form_post'],
+  ['session', 'authreq', 'introspect'],
+  ['login', 'logout', 'backchannel', 'refresh', 'form_post', 'bearer'],
   ['callback'],
   ['access'],
   ['variables', 'conf_provider', 'scrape'],
