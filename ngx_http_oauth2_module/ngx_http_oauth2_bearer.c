@@ -30,6 +30,7 @@
 #include "ngx_http_oauth2_json.h"
 #include "ngx_http_oauth2_jwk.h"
 #include "ngx_http_oauth2_jwt.h"
+#include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_park.h"
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_reply.h"
@@ -286,6 +287,10 @@ ngx_http_oauth2_bearer_check(ngx_http_request_t *r,
     }
 
 checked:
+
+    ngx_http_oauth2_metrics_count(p, (rc == NGX_DECLINED)
+                                     ? NGX_HTTP_OAUTH2_M_BEARER_INVALID
+                                     : NGX_HTTP_OAUTH2_M_BEARER_VALID);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

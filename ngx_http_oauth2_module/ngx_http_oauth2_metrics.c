@@ -128,6 +128,15 @@ static const char  *ngx_http_oauth2_backchannel_results[] = {
 };
 
 
+static const char  *ngx_http_oauth2_bearer_results[] = {
+    "valid", "invalid"
+};
+
+static const char  *ngx_http_oauth2_bearer_reasons[] = {
+    "no_token", "invalid_token", "insufficient_scope", "invalid_request"
+};
+
+
 static ngx_http_oauth2_family_t  ngx_http_oauth2_families[] = {
     { "nginx_oauth2_logins_total",
       "Logins by result (failed ones by reason in "
@@ -149,6 +158,15 @@ static ngx_http_oauth2_family_t  ngx_http_oauth2_families[] = {
       "Back-channel logout tokens by result.",
       "result", NGX_HTTP_OAUTH2_M_BACKCHANNEL_OK, 2,
       ngx_http_oauth2_backchannel_results },
+    { "nginx_oauth2_bearer_validations_total",
+      "Bearer tokens validated (signature or introspection; cached ones "
+      "are not counted again), by result.",
+      "result", NGX_HTTP_OAUTH2_M_BEARER_VALID, 2,
+      ngx_http_oauth2_bearer_results },
+    { "nginx_oauth2_bearer_refused_total",
+      "API requests refused (RFC 6750), by error.",
+      "reason", NGX_HTTP_OAUTH2_M_BEARER_NO_TOKEN, 4,
+      ngx_http_oauth2_bearer_reasons },
 };
 
 

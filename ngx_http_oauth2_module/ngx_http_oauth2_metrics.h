@@ -38,10 +38,18 @@
 #define NGX_HTTP_OAUTH2_M_LOGOUT             10
 #define NGX_HTTP_OAUTH2_M_BACKCHANNEL_OK     11
 #define NGX_HTTP_OAUTH2_M_BACKCHANNEL_REFUSED  12
+/* API callers: tokens validated (signature or introspection, not the
+ * cached ones), and the RFC 6750 refusals */
+#define NGX_HTTP_OAUTH2_M_BEARER_VALID       13
+#define NGX_HTTP_OAUTH2_M_BEARER_INVALID     14
+#define NGX_HTTP_OAUTH2_M_BEARER_NO_TOKEN    15
+#define NGX_HTTP_OAUTH2_M_BEARER_BAD_TOKEN   16
+#define NGX_HTTP_OAUTH2_M_BEARER_SCOPE       17
+#define NGX_HTTP_OAUTH2_M_BEARER_MALFORMED   18
 
 /* a failed login counts as NGX_HTTP_OAUTH2_M_LOGIN_FAILED + its
  * NGX_HTTP_OAUTH2_ERR_* (reply.h): the reason $oauth2_error holds */
-#define NGX_HTTP_OAUTH2_M_LOGIN_FAILED       13
+#define NGX_HTTP_OAUTH2_M_LOGIN_FAILED       19
 #define NGX_HTTP_OAUTH2_M_REASONS            24
 
 #define NGX_HTTP_OAUTH2_M_COUNTERS                                           \

@@ -202,6 +202,24 @@ ngx_http_oauth2_bearer_refuse(ngx_http_request_t *r,
     reason = &ngx_http_oauth2_errors[err].reason;
     dlen = (description != NULL) ? ngx_strlen(description) : 0;
 
+    switch (err) {
+
+    case NGX_HTTP_OAUTH2_ERR_NO_TOKEN:
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BEARER_NO_TOKEN);
+        break;
+
+    case NGX_HTTP_OAUTH2_ERR_SCOPE:
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BEARER_SCOPE);
+        break;
+
+    case NGX_HTTP_OAUTH2_ERR_BAD_REQUEST:
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BEARER_MALFORMED);
+        break;
+
+    default:
+        ngx_http_oauth2_metrics_count(p, NGX_HTTP_OAUTH2_M_BEARER_BAD_TOKEN);
+    }
+
     len = sizeof("Bearer realm=\"\"") - 1 + p->name.len;
 
     if (err != NGX_HTTP_OAUTH2_ERR_NO_TOKEN) {

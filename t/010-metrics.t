@@ -117,3 +117,34 @@ hello
 --- must_die
 --- error_log
 "oauth2_metrics" directive is not allowed here
+
+
+
+=== TEST 6: API callers are counted: no token, a malformed header, a token that fails validation
+--- http_config
+    oauth2_provider fake {
+        issuer             http://127.0.0.1:$TEST_NGINX_FAKE_OP_PORT/ok;
+        client_id          fake-client;
+        bearer_audience    https://api.example.com;
+        bearer_validation  jwt;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location /api/ {
+        oauth2_bearer fake;
+    }
+    location = /metrics {
+        oauth2_metrics;
+    }
+--- request eval
+["GET /api/x", "GET /api/x", "GET /api/x", "GET /metrics"]
+--- more_headers eval
+["",
+ "Authorization: Bearer a b\r\n",
+ "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.c2ln\r\n",
+ ""]
+--- error_code eval
+[401, 400, 401, 200]
+--- response_body_like eval
+[qr//, qr//, qr//,
+ qr/nginx_oauth2_bearer_validations_total\{provider="fake",result="valid"\} 0\nnginx_oauth2_bearer_validations_total\{provider="fake",result="invalid"\} 1\n.*nginx_oauth2_bearer_refused_total\{provider="fake",reason="no_token"\} 1\nnginx_oauth2_bearer_refused_total\{provider="fake",reason="invalid_token"\} 1\nnginx_oauth2_bearer_refused_total\{provider="fake",reason="insufficient_scope"\} 0\nnginx_oauth2_bearer_refused_total\{provider="fake",reason="invalid_request"\} 1\n/s]
