@@ -227,8 +227,29 @@ ngx_http_oauth2_form_take(ngx_http_request_t *r, ngx_http_oauth2_ctx_t *ctx)
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
-    rc = ngx_http_oauth2_read_body(r, NGX_HTTP_OAUTH2_FORM_MAX_BODY,
-                                   &ctx->form);
+    rc = NGX_OK;
+
+    /* a form nginx wrote to a temporary file would leave the code on
+     * disk: never read, refused as too large */
+
+    if (r->request_body != NULL) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            if (!ngx_buf_in_memory(cl->buf)) {
+                ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                              "oauth2: the form_post body was written to a "
+                              "temporary file and is refused; raise "
+                              "\"client_body_buffer_size\" to 16k for the "
+                              "callback");
+                rc = NGX_DECLINED;
+                break;
+            }
+        }
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_oauth2_read_body(r, NGX_HTTP_OAUTH2_FORM_MAX_BODY,
+                                       &ctx->form);
+    }
 
     if (r->request_body != NULL) {
         for (cl = r->request_body->bufs; cl; cl = cl->next) {

@@ -395,3 +395,26 @@ main::state_cookie() . "\nContent-Type: application/x-www-form-urlencoded"
 oauth2 provider "fake": callback refused: a POST, but the provider's response_mode is query
 --- no_error_log
 token request
+
+
+
+=== TEST 24: a form nginx wrote to a temporary file is refused, never read back: the code stays off the disk
+--- config
+    client_body_in_file_only clean;
+    location / {
+        oauth2 fake;
+    }
+--- raw_request eval
+my $body = main::form() . "&pad=" . ('x' x 600);
+"POST /oauth2/callback HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+" . main::state_cookie() . "\r
+Content-Type: application/x-www-form-urlencoded\r
+Content-Length: " . length($body) . "\r
+\r
+" . $body
+--- error_code: 400
+--- response_body_like: The login response is not valid
+--- error_log
+the form_post body was written to a temporary file and is refused
