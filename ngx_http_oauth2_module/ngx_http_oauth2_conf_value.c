@@ -8,9 +8,10 @@
  * The values of directives, read and checked while the configuration is
  * parsed: URLs (https, or http to loopback), secrets (literal, env: or
  * file:), paths on this host, extra authorization parameters, algorithm
- * lists and cookie names.  The setters are nginx directive handlers
- * that store into the field the command's offset names; nothing here
- * knows the oauth2_provider block or the main configuration.
+ * lists, cookie names and the outbound proxy.  The setters are nginx
+ * directive handlers that store into the field the command's offset
+ * names; nothing here knows the oauth2_provider block or the main
+ * configuration.
  */
 
 
@@ -110,6 +111,111 @@ ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * "proxy http://host:port[/]" or "proxy off".  Only a plain http proxy:
+ * https provider URLs go through it in a CONNECT tunnel, so TLS still
+ * ends at the provider.  No user information (it would be a secret in
+ * a URL that libcurl and the logs handle as a plain string), path, query
+ * or fragment.  The port is required: libcurl's default for a proxy is
+ * 1080, which nobody expects of an http:// URL.  "off" keeps an empty
+ * value: no proxy at all.
+ */
+
+char *
+ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    u_char     *host, *end, *p;
+    ngx_str_t  *field, *value;
+
+    field = ngx_http_oauth2_unset_str(conf, cmd);
+
+    if (field == NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(field, "");
+        return NGX_CONF_OK;
+    }
+
+    end = value[1].data + value[1].len;
+
+    if (value[1].len <= 7
+        || ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\": must be \"off\" or start "
+                           "with \"http://\"");
+        return NGX_CONF_ERROR;
+    }
+
+    host = value[1].data + 7;
+
+    if (ngx_strlchr(host, end, '@') != NULL) {
+
+        /* the value is not echoed: it may hold a password */
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\": user information is not "
+                           "supported");
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_oauth2_url_chars(&value[1], 1) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": invalid character",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (end[-1] == '/') {
+        end--;
+    }
+
+    if (host == end || *host == ':') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": no host", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = host; p < end; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"proxy\" \"%V\": only "
+                               "\"http://host:port\" is allowed",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p = ngx_strlchr(host, end, ']');
+    p = ngx_strlchr(p ? p : host, end, ':');
+
+    if (p == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": the port is required",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p + 1 == end || ngx_atoi(p + 1, end - p - 1) < 1
+        || ngx_atoi(p + 1, end - p - 1) > 65535)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": invalid port",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    field->len = end - value[1].data;
+    field->data = value[1].data;
+
+    return NGX_CONF_OK;
 }
 
 

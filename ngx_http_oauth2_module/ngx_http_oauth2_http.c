@@ -52,7 +52,7 @@ static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f,
 static void ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f,
     CURLcode code);
 static const char *ngx_http_oauth2_fetch_strerror(CURLcode code,
-    long oserr);
+    long oserr, ngx_uint_t proxy);
 static void ngx_http_oauth2_fetch_url(ngx_str_t *url, ngx_str_t *out);
 static size_t ngx_http_oauth2_http_write(char *ptr, size_t size,
     size_t nmemb, void *userdata);
@@ -89,7 +89,7 @@ ngx_http_oauth2_fetch_create(ngx_pool_t *pool, ngx_log_t *log)
 ngx_int_t
 ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
 {
-    char               *url, *ca_file, *user_agent;
+    char               *url, *ca_file, *user_agent, *proxy;
     long                connect_timeout, timeout;
     CURL               *easy;
     size_t              max_size;
@@ -135,7 +135,8 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         || ngx_http_oauth2_fetch_valid(&accept) != NGX_OK
         || ngx_http_oauth2_fetch_valid(&ua) != NGX_OK
         || ngx_http_oauth2_fetch_valid(&f->authorization) != NGX_OK
-        || ngx_http_oauth2_fetch_valid(&f->ca_file) != NGX_OK)
+        || ngx_http_oauth2_fetch_valid(&f->ca_file) != NGX_OK
+        || ngx_http_oauth2_fetch_valid(&f->proxy) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, f->log, 0,
                       "oauth2: invalid characters in a request "
@@ -172,8 +173,9 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
 
     url = ngx_http_oauth2_fetch_cstr(f->pool, &f->url);
     user_agent = ngx_http_oauth2_fetch_cstr(f->pool, &ua);
+    proxy = ngx_http_oauth2_fetch_cstr(f->pool, &f->proxy);
 
-    if (url == NULL || user_agent == NULL) {
+    if (url == NULL || user_agent == NULL || proxy == NULL) {
         return NGX_ERROR;
     }
 
@@ -253,6 +255,14 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
            != CURLE_OK
 #endif
         || curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
+
+        /*
+         * the provider's proxy, or none: "" also keeps libcurl from
+         * reading http_proxy, https_proxy, all_proxy and no_proxy from
+         * the environment, so only the configuration decides
+         */
+        || curl_easy_setopt(easy, CURLOPT_PROXY, proxy) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_NOPROXY, "") != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent) != CURLE_OK
@@ -498,7 +508,8 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
         f->rc = NGX_ERROR;
 
         if (f->error == NULL) {
-            f->error = ngx_http_oauth2_fetch_strerror(code, oserr);
+            f->error = ngx_http_oauth2_fetch_strerror(code, oserr,
+                                                      f->proxy.len != 0);
         }
 
         if (f->errbuf[0]) {
@@ -531,11 +542,18 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 
 
 static const char *
-ngx_http_oauth2_fetch_strerror(CURLcode code, long oserr)
+ngx_http_oauth2_fetch_strerror(CURLcode code, long oserr, ngx_uint_t proxy)
 {
     switch (code) {
 
     case CURLE_COULDNT_CONNECT:
+
+        /* through a proxy, the only connection libcurl opens is to it */
+
+        if (proxy) {
+            return (oserr == NGX_ECONNREFUSED)
+                   ? "proxy connection refused" : "cannot connect to the proxy";
+        }
 
         switch (oserr) {
         case NGX_ECONNREFUSED:
@@ -555,6 +573,14 @@ ngx_http_oauth2_fetch_strerror(CURLcode code, long oserr)
 
     case CURLE_COULDNT_RESOLVE_HOST:
         return "host not found";
+
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "proxy host not found";
+
+#if (LIBCURL_VERSION_NUM >= 0x074900)
+    case CURLE_PROXY:
+        return "proxy error";
+#endif
 
     case CURLE_PEER_FAILED_VERIFICATION:
         return "TLS certificate verification failed";
