@@ -19,6 +19,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <curl/curl.h>
+
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_jwk.h"
@@ -115,9 +117,10 @@ ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
 
 
 /*
- * "proxy http://host:port[/]" or "proxy off".  Only a plain http proxy:
- * https provider URLs go through it in a CONNECT tunnel, so TLS still
- * ends at the provider.  No user information (it would be a secret in
+ * "proxy http://host:port[/]", "proxy https://host:port[/]" (when libcurl
+ * can: TLS to the proxy as well) or "proxy off".  No SOCKS: https
+ * provider URLs go through an HTTP proxy in a CONNECT tunnel, so TLS
+ * still ends at the provider.  No user information (it would be a secret in
  * a URL that libcurl and the logs handle as a plain string), path, query
  * or fragment.  The port is required: libcurl's default for a proxy is
  * 1080, which nobody expects of an http:// URL.  "off" keeps an empty
@@ -145,16 +148,32 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     end = value[1].data + value[1].len;
 
-    if (value[1].len <= 7
-        || ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) != 0)
+    if (value[1].len > 7
+        && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
     {
+        host = value[1].data + 7;
+
+    } else if (value[1].len > 8
+               && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+                  == 0)
+    {
+        if (!(curl_version_info(CURLVERSION_NOW)->features
+              & CURL_VERSION_HTTPS_PROXY))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"proxy\": this libcurl cannot "
+                               "use https proxies");
+            return NGX_CONF_ERROR;
+        }
+
+        host = value[1].data + 8;
+
+    } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"proxy\": must be \"off\" or start "
-                           "with \"http://\"");
+                           "with \"http://\" or \"https://\"");
         return NGX_CONF_ERROR;
     }
-
-    host = value[1].data + 7;
 
     if (ngx_strlchr(host, end, '@') != NULL) {
 
@@ -187,7 +206,7 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (*p == '/' || *p == '?' || *p == '#') {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"proxy\" \"%V\": only "
-                               "\"http://host:port\" is allowed",
+                               "\"http(s)://host:port\" is allowed",
                                &value[1]);
             return NGX_CONF_ERROR;
         }

@@ -312,6 +312,26 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         goto failed;
     }
 
+    /*
+     * an https proxy is verified like the provider: libcurl's own setting
+     * for it is separate, and ssl_trusted_certificate covers both
+     */
+
+    if (f->proxy.len > 8
+        && ngx_strncasecmp(f->proxy.data, (u_char *) "https://", 8) == 0
+        && (curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L)
+            != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L)
+               != CURLE_OK
+            || (ca_file != NULL
+                && curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, ca_file)
+                   != CURLE_OK)))
+    {
+        ngx_log_error(NGX_LOG_ERR, f->log, 0,
+                      "oauth2: cannot set up the https proxy");
+        goto failed;
+    }
+
     if (ngx_http_oauth2_http_multi_add(f, easy) != NGX_OK) {
         goto failed;
     }
@@ -453,7 +473,7 @@ ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f, CURLcode code)
 static void
 ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 {
-    long        status, oserr;
+    long        status, oserr, proxy_verify;
     char       *ct;
     size_t      len;
     u_char     *p;
@@ -461,11 +481,17 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 
     status = 0;
     oserr = 0;
+    proxy_verify = 0;
     ct = NULL;
 
     (void) curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     (void) curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &oserr);
     (void) curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
+
+    if (code == CURLE_PEER_FAILED_VERIFICATION && f->proxy.len) {
+        (void) curl_easy_getinfo(f->easy, CURLINFO_PROXY_SSL_VERIFYRESULT,
+                                 &proxy_verify);
+    }
 
     /* the content type is libcurl's memory: copy it while it is there */
 
@@ -506,6 +532,11 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 
     } else {
         f->rc = NGX_ERROR;
+
+        if (f->error == NULL && proxy_verify != 0) {
+            f->error = "the https proxy's TLS certificate verification "
+                       "failed";
+        }
 
         if (f->error == NULL) {
             f->error = ngx_http_oauth2_fetch_strerror(code, oserr,

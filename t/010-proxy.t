@@ -1,4 +1,4 @@
-# The provider block's "proxy": an http://host:port URL or "off" is accepted;
+# The provider block's "proxy": an http(s)://host:port URL or "off" is accepted;
 # anything else is refused by nginx -t, without echoing credentials.
 
 use Test::Nginx::Socket 'no_plan';
@@ -50,18 +50,25 @@ GET /public
 
 
 
-=== TEST 2: an https proxy is refused
+=== TEST 2: an https proxy is accepted (this libcurl has HTTPS-proxy)
 --- http_config
     oauth2_provider a {
-        issuer     https://idp.example.com;
-        client_id  123;
-        proxy      https://proxy.example.com:3128;
+        issuer         https://idp.example.com;
+        client_id      123;
+        client_secret  not-a-real-secret;
+        proxy          https://proxy.example.com:3129;
     }
     oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
 --- config
---- must_die
---- error_log
-invalid "proxy": must be "off" or start with "http://"
+    location /public {
+        oauth2 off;
+        return 200 "public\n";
+    }
+--- request
+GET /public
+--- error_code: 200
+--- no_error_log
+[emerg]
 
 
 
@@ -76,7 +83,7 @@ invalid "proxy": must be "off" or start with "http://"
 --- config
 --- must_die
 --- error_log
-invalid "proxy": must be "off" or start with "http://"
+invalid "proxy": must be "off" or start with "http://" or "https://"
 
 
 
@@ -108,7 +115,7 @@ s3cr3t-pw
 --- config
 --- must_die
 --- error_log
-invalid "proxy" "http://proxy.example.com:3128/path": only "http://host:port" is allowed
+invalid "proxy" "http://proxy.example.com:3128/path": only "http(s)://host:port" is allowed
 
 
 
@@ -123,7 +130,7 @@ invalid "proxy" "http://proxy.example.com:3128/path": only "http://host:port" is
 --- config
 --- must_die
 --- error_log
-only "http://host:port" is allowed
+only "http(s)://host:port" is allowed
 
 
 
@@ -198,7 +205,7 @@ invalid "proxy" "http://:3128": no host
 --- config
 --- must_die
 --- error_log
-invalid "proxy": must be "off" or start with "http://"
+invalid "proxy": must be "off" or start with "http://" or "https://"
 
 
 
@@ -230,3 +237,18 @@ is duplicate
 --- must_die
 --- error_log
 invalid "proxy" "http://proxy.example.com": the port is required
+
+
+
+=== TEST 14: an https proxy without a port is refused too
+--- http_config
+    oauth2_provider a {
+        issuer     https://idp.example.com;
+        client_id  123;
+        proxy      https://proxy.example.com/;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid "proxy" "https://proxy.example.com/": the port is required

@@ -12,9 +12,12 @@
 // through the test proxy (t/fake/proxy.js); `closed` through the same
 // proxy while it drops connections; `down` through a port nothing listens
 // on; `noenv` without `proxy`.
+// `tlsproxy` goes through an https proxy (TLS to the proxy, verified with
+// ssl_trusted_certificate, and the provider's TLS inside), `badproxy`
+// trusts another CA and must not get past the proxy's handshake.
 // nginx's environment names a second proxy, which must never see a call.
 // nginx on E2E_NGINX_PORT+36, the proxy on +37, the dead port +38, the
-// environment's proxy +39.
+// environment's proxy +39, the https proxy +35.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -34,6 +37,7 @@ const PORT = config.NGINX_PORT + 36;
 const PROXY_PORT = config.NGINX_PORT + 37;
 const DEAD_PORT = config.NGINX_PORT + 38;
 const ENV_PROXY_PORT = config.NGINX_PORT + 39;
+const TLS_PROXY_PORT = config.NGINX_PORT + 35;
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 
 function refused(port) {
@@ -50,6 +54,7 @@ describe('provider calls through an outbound proxy', moduleTestOptions(), () => 
   let fake;
   let proxy;
   let envProxy;
+  let tlsProxy;
   let ngx;
   let caPem;
 
@@ -69,10 +74,11 @@ ${lines.trim().split('\n').map((l) => `    ${l.trim()}`).join('\n')}
     });
     proxy = env.own(await startProxy({ port: PROXY_PORT }), 'proxy');
     envProxy = env.own(await startProxy({ port: ENV_PROXY_PORT }), 'environment proxy');
+    tlsProxy = env.own(await startProxy({ port: TLS_PROXY_PORT, tls: certs.server }), 'https proxy');
     assert.ok(await refused(DEAD_PORT), `nothing may listen on ${DEAD_PORT}`);
     const backend = await env.backend();
     const fakeClient = `client_id ${config.FAKE_CLIENT.id};\nclient_secret ${config.FAKE_CLIENT.secret};`;
-    const names = ['op', 'tls', 'otherca', 'closed', 'down', 'noenv'];
+    const names = ['op', 'tls', 'otherca', 'closed', 'down', 'noenv', 'tlsproxy', 'badproxy'];
     ngx = await env.nginx({
       port: PORT,
       // what libcurl would read by itself: the module must not
@@ -112,6 +118,16 @@ ${provider('down', `
     issuer         ${fake.issuer('ok')};
     ${fakeClient}
     proxy          http://127.0.0.1:${DEAD_PORT};`)}
+${provider('tlsproxy', `
+    issuer         ${fake.issuer('ok', { tls: true })};
+    ${fakeClient}
+    ssl_trusted_certificate ${certs.ca};
+    proxy          ${tlsProxy.url};`)}
+${provider('badproxy', `
+    issuer         ${fake.issuer('ok', { tls: true })};
+    ${fakeClient}
+    ssl_trusted_certificate ${certs.otherCa};
+    proxy          ${tlsProxy.url};`)}
 ${provider('noenv', `
     issuer         ${fake.issuer('ok')};
     ${fakeClient}`)}
@@ -225,6 +241,23 @@ ${names.map((n) => `    location /s/${n}/ {
   test('a proxy that is down: 502/503 page and one log line naming the proxy', async () => {
     const line = await assertFailsClearly('down', `http://127.0.0.1:${DEAD_PORT}`, 'proxy connection refused');
     assert.match(line, new RegExp(`port ${DEAD_PORT}`), 'libcurl\'s detail names the proxy');
+  });
+
+  test('an https proxy: TLS to the proxy, checked with ssl_trusted_certificate, and CONNECT inside', async () => {
+    tlsProxy.reset();
+    proxy.reset();
+    await fakeLogin(new HttpClient({ ca: caPem }), 'tlsproxy');
+    const { requests, connects } = tlsProxy.stats();
+    assert.ok(connects.length >= 1 && connects.every((c) => c === `localhost:${config.FAKE_TLS_PORT}`),
+      `CONNECTs through the https proxy: ${connects.join(', ')}`);
+    assert.equal(requests.length, 0);
+    assert.deepEqual(proxy.stats(), { requests: [], connects: [] }, 'not through the plain proxy');
+  });
+
+  test('an https proxy whose certificate is not trusted gets nothing: 502/503 and one log line', async () => {
+    tlsProxy.reset();
+    await assertFailsClearly('badproxy', tlsProxy.url, 'the https proxy\'s TLS certificate verification failed');
+    assert.deepEqual(tlsProxy.stats().connects, [], 'no CONNECT was sent to an unverified proxy');
   });
 
   test('without `proxy`, http_proxy/https_proxy/all_proxy from the environment are ignored', async () => {

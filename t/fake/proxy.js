@@ -2,7 +2,8 @@
 
 // A tiny outbound HTTP proxy for the tests of the provider block's `proxy`
 // directive: plain HTTP requests in absolute form are forwarded, CONNECT
-// opens a TCP tunnel.  It counts what it saw, so a test can tell that the
+// opens a TCP tunnel; with `tls` it is an https proxy (TLS to the proxy,
+// the same inside).  It counts what it saw, so a test can tell that the
 // module's calls went through it and which ones did not.
 //
 //   const { startProxy } = require('../fake/proxy');
@@ -17,16 +18,19 @@
 // Recorded URLs lose their query string: a test never needs it and it is
 // no place to keep codes.  Run alone: node t/fake/proxy.js --port N
 
+const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const net = require('node:net');
 
-function startProxy({ port = 0, host = '127.0.0.1' } = {}) {
+/** tls: { cert, key } (file paths) makes it an https proxy */
+function startProxy({ port = 0, host = '127.0.0.1', tls } = {}) {
   const requests = [];
   const connects = [];
   const sockets = new Set();
   let mode = 'ok';
 
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     let target;
     try {
       target = new URL(req.url);
@@ -57,7 +61,10 @@ function startProxy({ port = 0, host = '127.0.0.1' } = {}) {
       res.end();
     });
     req.pipe(up);
-  });
+  };
+  const server = tls
+    ? https.createServer({ cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key) }, handler)
+    : http.createServer(handler);
 
   server.on('connect', (req, client, head) => {
     connects.push(req.url);
@@ -80,6 +87,7 @@ function startProxy({ port = 0, host = '127.0.0.1' } = {}) {
     client.on('error', () => up.destroy());
   });
 
+  // the TCP connection, before any TLS handshake of an https proxy
   server.on('connection', (s) => {
     if (mode === 'close') {
       s.destroy();
@@ -94,7 +102,7 @@ function startProxy({ port = 0, host = '127.0.0.1' } = {}) {
     server.listen(port, host, () => {
       resolve({
         port: server.address().port,
-        url: `http://${host}:${server.address().port}`,
+        url: `${tls ? 'https' : 'http'}://${host}:${server.address().port}`,
         stats: () => ({ requests: [...requests], connects: [...connects] }),
         reset: () => { requests.length = 0; connects.length = 0; },
         // a fault also ends the open connections: libcurl would reuse them
