@@ -27,6 +27,10 @@
 #include "ngx_http_oauth2_url.h"
 
 
+static ngx_int_t ngx_http_oauth2_proxy_unescape(ngx_pool_t *pool,
+    ngx_str_t *s);
+
+
 char *
 ngx_http_oauth2_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -130,8 +134,11 @@ ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
 char *
 ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char     *host, *end, *p;
-    ngx_str_t  *field, *value;
+    ngx_http_oauth2_provider_t *pc = conf;
+
+    u_char     *host, *end, *p, *at, *colon, *url;
+    size_t      scheme;
+    ngx_str_t  *field, *value, user, password, shown;
 
     field = ngx_http_oauth2_unset_str(conf, cmd);
 
@@ -151,7 +158,7 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (value[1].len > 7
         && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
     {
-        host = value[1].data + 7;
+        scheme = 7;
 
     } else if (value[1].len > 8
                && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
@@ -166,7 +173,7 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        host = value[1].data + 8;
+        scheme = 8;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -175,14 +182,71 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_strlchr(host, end, '@') != NULL) {
+    host = value[1].data + scheme;
 
-        /* the value is not echoed: it may hold a password */
+    /*
+     * "user:password@": kept apart from the URL, which is what the logs
+     * and libcurl's messages show; no message below repeats the value as
+     * written, only the URL without them
+     */
 
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"proxy\": user information is not "
-                           "supported");
-        return NGX_CONF_ERROR;
+    for (p = host; p < end; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            break;
+        }
+    }
+
+    at = NULL;
+
+    while (p > host) {
+        if (*--p == '@') {
+            at = p;
+            break;
+        }
+    }
+
+    if (at != NULL) {
+        colon = ngx_strlchr(host, at, ':');
+
+        user.data = host;
+        user.len = (colon ? colon : at) - host;
+
+        if (colon) {
+            password.data = colon + 1;
+            password.len = at - colon - 1;
+
+        } else {
+            ngx_str_null(&password);
+        }
+
+        if (user.len == 0
+            || ngx_http_oauth2_proxy_unescape(cf->pool, &user) != NGX_OK
+            || (password.len
+                && ngx_http_oauth2_proxy_unescape(cf->pool, &password)
+                   != NGX_OK))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"proxy\": invalid user "
+                               "information");
+            return NGX_CONF_ERROR;
+        }
+
+        pc->proxy_user = user;
+        pc->proxy_password = password;
+
+        url = ngx_pnalloc(cf->pool, scheme + (end - at - 1));
+        if (url == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_cpymem(url, value[1].data, scheme);
+        p = ngx_cpymem(p, at + 1, end - at - 1);
+
+        value[1].len = p - url;
+        value[1].data = url;
+
+        host = url + scheme;
+        end = p;
     }
 
     if (ngx_http_oauth2_url_chars(&value[1], 1) != NGX_OK) {
@@ -192,13 +256,15 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    shown = value[1];
+
     if (end[-1] == '/') {
         end--;
     }
 
     if (host == end || *host == ':') {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"proxy\" \"%V\": no host", &value[1]);
+                           "invalid \"proxy\" \"%V\": no host", &shown);
         return NGX_CONF_ERROR;
     }
 
@@ -207,7 +273,7 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid \"proxy\" \"%V\": only "
                                "\"http(s)://host:port\" is allowed",
-                               &value[1]);
+                               &shown);
             return NGX_CONF_ERROR;
         }
     }
@@ -218,7 +284,7 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (p == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"proxy\" \"%V\": the port is required",
-                           &value[1]);
+                           &shown);
         return NGX_CONF_ERROR;
     }
 
@@ -227,7 +293,7 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"proxy\" \"%V\": invalid port",
-                           &value[1]);
+                           &shown);
         return NGX_CONF_ERROR;
     }
 
@@ -235,6 +301,58 @@ ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     field->data = value[1].data;
 
     return NGX_CONF_OK;
+}
+
+
+/* strict %XX decoding in place; no control characters, no NUL */
+
+static ngx_int_t
+ngx_http_oauth2_proxy_unescape(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char     *d, c, *src;
+    size_t      i;
+    ngx_int_t   hi, lo;
+
+    d = ngx_pnalloc(pool, s->len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    src = s->data;
+    s->data = d;
+
+    for (i = 0; i < s->len; i++) {
+        c = src[i];
+
+        if (c == '%') {
+            if (i + 2 >= s->len) {
+                return NGX_ERROR;
+            }
+
+            hi = ngx_hextoi(&src[i + 1], 1);
+            lo = ngx_hextoi(&src[i + 2], 1);
+
+            if (hi == NGX_ERROR || lo == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            c = (u_char) (hi * 16 + lo);
+            i += 2;
+
+        } else if (c == '@') {
+            return NGX_ERROR;
+        }
+
+        if (c < 0x20 || c == 0x7f) {
+            return NGX_ERROR;
+        }
+
+        *d++ = c;
+    }
+
+    s->len = d - s->data;
+
+    return NGX_OK;
 }
 
 

@@ -46,6 +46,8 @@ static void ngx_http_oauth2_fetch_cleanup(void *data);
 static ngx_int_t ngx_http_oauth2_fetch_header(struct curl_slist **headers,
     const char *name, ngx_str_t *value, ngx_log_t *log);
 static char *ngx_http_oauth2_fetch_cstr(ngx_pool_t *pool, ngx_str_t *s);
+static ngx_int_t ngx_http_oauth2_fetch_proxy_auth(ngx_http_oauth2_fetch_t *f,
+    CURL *easy);
 static ngx_int_t ngx_http_oauth2_fetch_valid(ngx_str_t *s);
 static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f,
     CURLcode code);
@@ -136,7 +138,9 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         || ngx_http_oauth2_fetch_valid(&ua) != NGX_OK
         || ngx_http_oauth2_fetch_valid(&f->authorization) != NGX_OK
         || ngx_http_oauth2_fetch_valid(&f->ca_file) != NGX_OK
-        || ngx_http_oauth2_fetch_valid(&f->proxy) != NGX_OK)
+        || ngx_http_oauth2_fetch_valid(&f->proxy) != NGX_OK
+        || ngx_http_oauth2_fetch_valid(&f->proxy_user) != NGX_OK
+        || ngx_http_oauth2_fetch_valid(&f->proxy_password) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, f->log, 0,
                       "oauth2: invalid characters in a request "
@@ -332,6 +336,12 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         goto failed;
     }
 
+    if (f->proxy_user.len
+        && ngx_http_oauth2_fetch_proxy_auth(f, easy) != NGX_OK)
+    {
+        goto failed;
+    }
+
     if (ngx_http_oauth2_http_multi_add(f, easy) != NGX_OK) {
         goto failed;
     }
@@ -439,6 +449,43 @@ ngx_http_oauth2_fetch_cstr(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+/*
+ * The proxy's user name and password: libcurl copies them, and the
+ * NUL-terminated copies made here are wiped at once.  libcurl sends them
+ * to the proxy only (Basic, the default of CURLOPT_PROXYAUTH), never to
+ * the provider.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_fetch_proxy_auth(ngx_http_oauth2_fetch_t *f, CURL *easy)
+{
+    char       *user, *password;
+    ngx_int_t   rc;
+
+    user = ngx_http_oauth2_fetch_cstr(f->pool, &f->proxy_user);
+    password = ngx_http_oauth2_fetch_cstr(f->pool, &f->proxy_password);
+
+    if (user == NULL || password == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = (curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user) == CURLE_OK
+          && curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, password)
+             == CURLE_OK)
+         ? NGX_OK : NGX_ERROR;
+
+    ngx_explicit_memzero(user, f->proxy_user.len);
+    ngx_explicit_memzero(password, f->proxy_password.len);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, f->log, 0,
+                      "curl_easy_setopt() failed for the proxy's credentials");
+    }
+
+    return rc;
+}
+
+
 /* no control characters: they would end a C string or a header line */
 
 static ngx_int_t
@@ -473,7 +520,7 @@ ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f, CURLcode code)
 static void
 ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 {
-    long        status, oserr, proxy_verify;
+    long        status, oserr, proxy_verify, connect_code;
     char       *ct;
     size_t      len;
     u_char     *p;
@@ -482,6 +529,7 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
     status = 0;
     oserr = 0;
     proxy_verify = 0;
+    connect_code = 0;
     ct = NULL;
 
     (void) curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -491,6 +539,11 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
     if (code == CURLE_PEER_FAILED_VERIFICATION && f->proxy.len) {
         (void) curl_easy_getinfo(f->easy, CURLINFO_PROXY_SSL_VERIFYRESULT,
                                  &proxy_verify);
+    }
+
+    if (code != CURLE_OK && f->proxy.len) {
+        (void) curl_easy_getinfo(f->easy, CURLINFO_HTTP_CONNECTCODE,
+                                 &connect_code);
     }
 
     /* the content type is libcurl's memory: copy it while it is there */
@@ -532,6 +585,13 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 
     } else {
         f->rc = NGX_ERROR;
+
+        if (f->error == NULL && connect_code == 407) {
+            f->error = "the proxy refused the credentials (407)";
+
+        } else if (f->error == NULL && connect_code >= 300) {
+            f->error = "the proxy refused the tunnel";
+        }
 
         if (f->error == NULL && proxy_verify != 0) {
             f->error = "the https proxy's TLS certificate verification "

@@ -158,6 +158,8 @@ ngx_http_oauth2_provider_fetch(ngx_pool_t *pool, ngx_log_t *log,
     f->max_size = p->max_response_size;
     f->ca_file = p->ssl_trusted_certificate;
     f->proxy = p->proxy;
+    f->proxy_user = p->proxy_user;
+    f->proxy_password = p->proxy_password;
 
     return f;
 }

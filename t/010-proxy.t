@@ -1,5 +1,6 @@
-# The provider block's "proxy": an http(s)://host:port URL or "off" is accepted;
-# anything else is refused by nginx -t, without echoing credentials.
+# The provider block's "proxy": an http(s)://[user:password@]host:port URL
+# or "off" is accepted; anything else is refused by nginx -t, which never
+# echoes the credentials.
 
 use Test::Nginx::Socket 'no_plan';
 
@@ -87,20 +88,26 @@ invalid "proxy": must be "off" or start with "http://" or "https://"
 
 
 
-=== TEST 4: credentials are refused and the password is never echoed
+=== TEST 4: credentials in the URL are accepted, percent-decoded, and never echoed
 --- http_config
     oauth2_provider a {
-        issuer     https://idp.example.com;
-        client_id  123;
-        proxy      http://user:s3cr3t-pw@proxy.example.com:3128;
+        issuer         https://idp.example.com;
+        client_id      123;
+        client_secret  not-a-real-secret;
+        proxy          http://user:s3cr3t%40pw@proxy.example.com:3128;
     }
     oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
 --- config
---- must_die
---- error_log
-invalid "proxy": user information is not supported
+    location /public {
+        oauth2 off;
+        return 200 "public\n";
+    }
+--- request
+GET /public
+--- error_code: 200
 --- no_error_log
-s3cr3t-pw
+[emerg]
+s3cr3t
 
 
 
@@ -252,3 +259,69 @@ invalid "proxy" "http://proxy.example.com": the port is required
 --- must_die
 --- error_log
 invalid "proxy" "https://proxy.example.com/": the port is required
+
+
+
+=== TEST 15: an error in a proxy URL with credentials shows the URL without them
+--- http_config
+    oauth2_provider a {
+        issuer     https://idp.example.com;
+        client_id  123;
+        proxy      http://user:s3cr3t-pw@proxy.example.com:99999;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid "proxy" "http://proxy.example.com:99999": invalid port
+--- no_error_log
+s3cr3t-pw
+
+
+
+=== TEST 16: a malformed percent escape in the credentials is refused without echo
+--- http_config
+    oauth2_provider a {
+        issuer     https://idp.example.com;
+        client_id  123;
+        proxy      http://user:s3cr3t%zz@proxy.example.com:3128;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid "proxy": invalid user information
+--- no_error_log
+s3cr3t
+
+
+
+=== TEST 17: an encoded control character in the credentials is refused
+--- http_config
+    oauth2_provider a {
+        issuer     https://idp.example.com;
+        client_id  123;
+        proxy      http://user:pw%0d%0aX-Injected:1@proxy.example.com:3128;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid "proxy": invalid user information
+
+
+
+=== TEST 18: a password without a user is refused
+--- http_config
+    oauth2_provider a {
+        issuer     https://idp.example.com;
+        client_id  123;
+        proxy      http://:s3cr3t@proxy.example.com:3128;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+--- must_die
+--- error_log
+invalid "proxy": invalid user information
+--- no_error_log
+s3cr3t

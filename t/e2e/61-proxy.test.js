@@ -17,7 +17,9 @@
 // trusts another CA and must not get past the proxy's handshake.
 // nginx's environment names a second proxy, which must never see a call.
 // nginx on E2E_NGINX_PORT+36, the proxy on +37, the dead port +38, the
-// environment's proxy +39, the https proxy +35.
+// environment's proxy +39, the https proxy +35, a proxy that wants a
+// user name and password +29 (`authproxy` gives them, `authwrong` a wrong
+// password: neither password may reach a log).
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -38,6 +40,9 @@ const PROXY_PORT = config.NGINX_PORT + 37;
 const DEAD_PORT = config.NGINX_PORT + 38;
 const ENV_PROXY_PORT = config.NGINX_PORT + 39;
 const TLS_PROXY_PORT = config.NGINX_PORT + 35;
+const AUTH_PROXY_PORT = config.NGINX_PORT + 29;
+// percent-encoded in the URL: user "u@x", password "p:ss w0rd"
+const PROXY_PASSWORD = 'p:ss w0rd';
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 
 function refused(port) {
@@ -55,6 +60,7 @@ describe('provider calls through an outbound proxy', moduleTestOptions(), () => 
   let proxy;
   let envProxy;
   let tlsProxy;
+  let authProxy;
   let ngx;
   let caPem;
 
@@ -75,10 +81,11 @@ ${lines.trim().split('\n').map((l) => `    ${l.trim()}`).join('\n')}
     proxy = env.own(await startProxy({ port: PROXY_PORT }), 'proxy');
     envProxy = env.own(await startProxy({ port: ENV_PROXY_PORT }), 'environment proxy');
     tlsProxy = env.own(await startProxy({ port: TLS_PROXY_PORT, tls: certs.server }), 'https proxy');
+    authProxy = env.own(await startProxy({ port: AUTH_PROXY_PORT, auth: `u@x:${PROXY_PASSWORD}` }), 'proxy with auth');
     assert.ok(await refused(DEAD_PORT), `nothing may listen on ${DEAD_PORT}`);
     const backend = await env.backend();
     const fakeClient = `client_id ${config.FAKE_CLIENT.id};\nclient_secret ${config.FAKE_CLIENT.secret};`;
-    const names = ['op', 'tls', 'otherca', 'closed', 'down', 'noenv', 'tlsproxy', 'badproxy'];
+    const names = ['op', 'tls', 'otherca', 'closed', 'down', 'noenv', 'tlsproxy', 'badproxy', 'authproxy', 'authwrong'];
     ngx = await env.nginx({
       port: PORT,
       // what libcurl would read by itself: the module must not
@@ -128,6 +135,16 @@ ${provider('badproxy', `
     ${fakeClient}
     ssl_trusted_certificate ${certs.otherCa};
     proxy          ${tlsProxy.url};`)}
+${provider('authproxy', `
+    issuer         ${fake.issuer('ok', { tls: true })};
+    ${fakeClient}
+    ssl_trusted_certificate ${certs.ca};
+    proxy          http://u%40x:${encodeURIComponent(PROXY_PASSWORD)}@127.0.0.1:${AUTH_PROXY_PORT};`)}
+${provider('authwrong', `
+    issuer         ${fake.issuer('ok', { tls: true })};
+    ${fakeClient}
+    ssl_trusted_certificate ${certs.ca};
+    proxy          http://u%40x:wr0ng-pw@127.0.0.1:${AUTH_PROXY_PORT};`)}
 ${provider('noenv', `
     issuer         ${fake.issuer('ok')};
     ${fakeClient}`)}
@@ -258,6 +275,26 @@ ${names.map((n) => `    location /s/${n}/ {
     tlsProxy.reset();
     await assertFailsClearly('badproxy', tlsProxy.url, 'the https proxy\'s TLS certificate verification failed');
     assert.deepEqual(tlsProxy.stats().connects, [], 'no CONNECT was sent to an unverified proxy');
+  });
+
+  test('a proxy that wants credentials gets them from the URL, decoded; no log shows them', async () => {
+    authProxy.reset();
+    await fakeLogin(new HttpClient({ ca: caPem }), 'authproxy');
+    const st = authProxy.stats();
+    assert.ok(st.connects.length >= 1, `authorized CONNECTs: ${JSON.stringify(st)}`);
+    const log = ngx.errorLog();
+    assert.ok(!log.includes(PROXY_PASSWORD) && !log.includes(encodeURIComponent(PROXY_PASSWORD)),
+      'the password is in no log line');
+  });
+
+  test('wrong proxy credentials: 502/503, one log line naming the proxy without them', async () => {
+    authProxy.reset();
+    const line = await assertFailsClearly('authwrong', `http://127.0.0.1:${AUTH_PROXY_PORT}`,
+      'the proxy refused the credentials \\(407\\)');
+    assert.ok(authProxy.stats().refused >= 1, 'the proxy refused with 407');
+    assert.equal(authProxy.stats().connects.length, 0);
+    assert.doesNotMatch(line, /wr0ng-pw|u%40x|u@x/);
+    assert.ok(!ngx.errorLog().includes('wr0ng-pw'), 'the wrong password is in no log line');
   });
 
   test('without `proxy`, http_proxy/https_proxy/all_proxy from the environment are ignored', async () => {

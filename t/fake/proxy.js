@@ -9,6 +9,7 @@
 //   const { startProxy } = require('../fake/proxy');
 //   const proxy = await startProxy({ port });
 //   proxy.stats()   -> { requests: [{ method, url }], connects: ['host:port'] }
+//                      (and refused: 407s sent, with `auth`)
 //   proxy.mode('close')   // faults: 'close' (accept, then close at once),
 //                         // 'deny' (502 to every request and CONNECT),
 //                         // 'ok' (forward again); a fault also closes the
@@ -23,10 +24,18 @@ const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
 
-/** tls: { cert, key } (file paths) makes it an https proxy */
-function startProxy({ port = 0, host = '127.0.0.1', tls } = {}) {
+/**
+ * tls: { cert, key } (file paths) makes it an https proxy; auth: 'user:password'
+ * makes it answer 407 to anything without that Basic Proxy-Authorization.
+ */
+function startProxy({
+  port = 0, host = '127.0.0.1', tls, auth,
+} = {}) {
   const requests = [];
   const connects = [];
+  let refused = 0;
+  const expected = auth ? `Basic ${Buffer.from(auth).toString('base64')}` : null;
+  const authorized = (req) => !expected || req.headers['proxy-authorization'] === expected;
   const sockets = new Set();
   let mode = 'ok';
 
@@ -36,6 +45,11 @@ function startProxy({ port = 0, host = '127.0.0.1', tls } = {}) {
       target = new URL(req.url);
     } catch {
       res.writeHead(400).end('absolute URL expected\n');
+      return;
+    }
+    if (!authorized(req)) {
+      refused += 1;
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="test"', 'content-length': 0 }).end();
       return;
     }
     requests.push({ method: req.method, url: `${target.origin}${target.pathname}` });
@@ -67,6 +81,12 @@ function startProxy({ port = 0, host = '127.0.0.1', tls } = {}) {
     : http.createServer(handler);
 
   server.on('connect', (req, client, head) => {
+    if (!authorized(req)) {
+      refused += 1;
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\n'
+        + 'proxy-authenticate: Basic realm="test"\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
     connects.push(req.url);
     if (mode === 'deny') {
       client.end('HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n');
@@ -103,8 +123,8 @@ function startProxy({ port = 0, host = '127.0.0.1', tls } = {}) {
       resolve({
         port: server.address().port,
         url: `${tls ? 'https' : 'http'}://${host}:${server.address().port}`,
-        stats: () => ({ requests: [...requests], connects: [...connects] }),
-        reset: () => { requests.length = 0; connects.length = 0; },
+        stats: () => ({ requests: [...requests], connects: [...connects], ...(auth ? { refused } : {}) }),
+        reset: () => { requests.length = 0; connects.length = 0; refused = 0; },
         // a fault also ends the open connections: libcurl would reuse them
         mode: (m) => {
           mode = m;
