@@ -16,10 +16,10 @@
 // ssl_trusted_certificate, and the provider's TLS inside), `badproxy`
 // trusts another CA and must not get past the proxy's handshake.
 // nginx's environment names a second proxy, which must never see a call.
-// nginx on E2E_NGINX_PORT+36, the proxy on +37, the dead port +38, the
-// environment's proxy +39, the https proxy +35, a proxy that wants a
-// user name and password +29 (`authproxy` gives them, `authwrong` a wrong
-// password: neither password may reach a log).
+// A proxy that wants a user name and password: `authproxy` gives them,
+// `authwrong` a wrong password; neither password may reach a log.
+// nginx on E2E_NGINX_PORT+50, the proxy +51, the dead port +52, the
+// environment's proxy +53, the https proxy +54, the proxy with a login +55.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -35,12 +35,12 @@ const {
 const { ensureCerts } = require('./lib/tls');
 const { startProxy } = require('../fake/proxy');
 
-const PORT = config.NGINX_PORT + 36;
-const PROXY_PORT = config.NGINX_PORT + 37;
-const DEAD_PORT = config.NGINX_PORT + 38;
-const ENV_PROXY_PORT = config.NGINX_PORT + 39;
-const TLS_PROXY_PORT = config.NGINX_PORT + 35;
-const AUTH_PROXY_PORT = config.NGINX_PORT + 29;
+const PORT = config.NGINX_PORT + 50;
+const PROXY_PORT = config.NGINX_PORT + 51;
+const DEAD_PORT = config.NGINX_PORT + 52;
+const ENV_PROXY_PORT = config.NGINX_PORT + 53;
+const TLS_PROXY_PORT = config.NGINX_PORT + 54;
+const AUTH_PROXY_PORT = config.NGINX_PORT + 55;
 // percent-encoded in the URL: user "u@x", password "p:ss w0rd"
 const PROXY_PASSWORD = 'p:ss w0rd';
 const ORIGIN = `http://127.0.0.1:${PORT}`;
