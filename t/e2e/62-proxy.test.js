@@ -18,8 +18,8 @@
 // nginx's environment names a second proxy, which must never see a call.
 // A proxy that wants a user name and password: `authproxy` gives them,
 // `authwrong` a wrong password; neither password may reach a log.
-// nginx on E2E_NGINX_PORT+50, the proxy +51, the dead port +52, the
-// environment's proxy +53, the https proxy +54, the proxy with a login +55.
+// nginx on E2E_NGINX_PORT+56, the proxy +57, the dead port +58, the
+// environment's proxy +59, the https proxy +60, the proxy with a login +61.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -35,12 +35,12 @@ const {
 const { ensureCerts } = require('./lib/tls');
 const { startProxy } = require('../fake/proxy');
 
-const PORT = config.NGINX_PORT + 50;
-const PROXY_PORT = config.NGINX_PORT + 51;
-const DEAD_PORT = config.NGINX_PORT + 52;
-const ENV_PROXY_PORT = config.NGINX_PORT + 53;
-const TLS_PROXY_PORT = config.NGINX_PORT + 54;
-const AUTH_PROXY_PORT = config.NGINX_PORT + 55;
+const PORT = config.NGINX_PORT + 56;
+const PROXY_PORT = config.NGINX_PORT + 57;
+const DEAD_PORT = config.NGINX_PORT + 58;
+const ENV_PROXY_PORT = config.NGINX_PORT + 59;
+const TLS_PROXY_PORT = config.NGINX_PORT + 60;
+const AUTH_PROXY_PORT = config.NGINX_PORT + 61;
 // percent-encoded in the URL: user "u@x", password "p:ss w0rd"
 const PROXY_PASSWORD = 'p:ss w0rd';
 const ORIGIN = `http://127.0.0.1:${PORT}`;
@@ -71,7 +71,7 @@ ${lines.trim().split('\n').map((l) => `    ${l.trim()}`).join('\n')}
 }`;
 
   before(async () => {
-    env = await createEnv('61-proxy');
+    env = await createEnv('62-proxy');
     const certs = ensureCerts(path.join(env.dir, 'certs'));
     caPem = fs.readFileSync(certs.ca);
     op = await env.op({ redirectUris: [`${ORIGIN}/cb/op`] });
