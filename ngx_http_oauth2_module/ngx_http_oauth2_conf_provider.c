@@ -264,6 +264,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, ssl_trusted_certificate),
       NULL },
 
+    { ngx_string("proxy"),
+      NGX_CONF_TAKE1,
+      ngx_http_oauth2_set_proxy,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, proxy),
+      NULL },
+
     { ngx_string("connect_timeout"),
       NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,

@@ -8,9 +8,10 @@
  * The values of directives, read and checked while the configuration is
  * parsed: URLs (https, or http to loopback), secrets (literal, env: or
  * file:), paths on this host, extra authorization parameters, algorithm
- * lists and cookie names.  The setters are nginx directive handlers
- * that store into the field the command's offset names; nothing here
- * knows the oauth2_provider block or the main configuration.
+ * lists, cookie names and the outbound proxy.  The setters are nginx
+ * directive handlers that store into the field the command's offset
+ * names; nothing here knows the oauth2_provider block or the main
+ * configuration.
  */
 
 
@@ -18,10 +19,16 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <curl/curl.h>
+
 #include "ngx_http_oauth2_module.h"
 #include "ngx_http_oauth2_conf_value.h"
 #include "ngx_http_oauth2_jwk.h"
 #include "ngx_http_oauth2_url.h"
+
+
+static ngx_int_t ngx_http_oauth2_proxy_unescape(ngx_pool_t *pool,
+    ngx_str_t *s);
 
 
 char *
@@ -108,6 +115,242 @@ ngx_http_oauth2_check_url(ngx_conf_t *cf, ngx_str_t *url, const char *what)
                            "\"%s\" uses plain http to a loopback address, "
                            "for testing only", what);
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * "proxy http://host:port[/]", "proxy https://host:port[/]" (when libcurl
+ * can: TLS to the proxy as well) or "proxy off".  No SOCKS: https
+ * provider URLs go through an HTTP proxy in a CONNECT tunnel, so TLS
+ * still ends at the provider.  No user information (it would be a secret in
+ * a URL that libcurl and the logs handle as a plain string), path, query
+ * or fragment.  The port is required: libcurl's default for a proxy is
+ * 1080, which nobody expects of an http:// URL.  "off" keeps an empty
+ * value: no proxy at all.
+ */
+
+char *
+ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oauth2_provider_t *pc = conf;
+
+    u_char     *host, *end, *p, *at, *colon, *url;
+    size_t      scheme;
+    ngx_str_t  *field, *value, user, password, shown;
+
+    field = ngx_http_oauth2_unset_str(conf, cmd);
+
+    if (field == NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(field, "");
+        return NGX_CONF_OK;
+    }
+
+    end = value[1].data + value[1].len;
+
+    if (value[1].len > 7
+        && ngx_strncasecmp(value[1].data, (u_char *) "http://", 7) == 0)
+    {
+        scheme = 7;
+
+    } else if (value[1].len > 8
+               && ngx_strncasecmp(value[1].data, (u_char *) "https://", 8)
+                  == 0)
+    {
+        if (!(curl_version_info(CURLVERSION_NOW)->features
+              & CURL_VERSION_HTTPS_PROXY))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"proxy\": this libcurl cannot "
+                               "use https proxies");
+            return NGX_CONF_ERROR;
+        }
+
+        scheme = 8;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\": must be \"off\" or start "
+                           "with \"http://\" or \"https://\"");
+        return NGX_CONF_ERROR;
+    }
+
+    host = value[1].data + scheme;
+
+    /*
+     * "user:password@": kept apart from the URL, which is what the logs
+     * and libcurl's messages show; no message below repeats the value as
+     * written, only the URL without them
+     */
+
+    for (p = host; p < end; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            break;
+        }
+    }
+
+    at = NULL;
+
+    while (p > host) {
+        if (*--p == '@') {
+            at = p;
+            break;
+        }
+    }
+
+    if (at != NULL) {
+        colon = ngx_strlchr(host, at, ':');
+
+        user.data = host;
+        user.len = (colon ? colon : at) - host;
+
+        if (colon) {
+            password.data = colon + 1;
+            password.len = at - colon - 1;
+
+        } else {
+            ngx_str_null(&password);
+        }
+
+        if (user.len == 0
+            || ngx_http_oauth2_proxy_unescape(cf->pool, &user) != NGX_OK
+            || (password.len
+                && ngx_http_oauth2_proxy_unescape(cf->pool, &password)
+                   != NGX_OK))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"proxy\": invalid user "
+                               "information");
+            return NGX_CONF_ERROR;
+        }
+
+        pc->proxy_user = user;
+        pc->proxy_password = password;
+
+        url = ngx_pnalloc(cf->pool, scheme + (end - at - 1));
+        if (url == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_cpymem(url, value[1].data, scheme);
+        p = ngx_cpymem(p, at + 1, end - at - 1);
+
+        value[1].len = p - url;
+        value[1].data = url;
+
+        host = url + scheme;
+        end = p;
+    }
+
+    if (ngx_http_oauth2_url_chars(&value[1], 1) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": invalid character",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    shown = value[1];
+
+    if (end[-1] == '/') {
+        end--;
+    }
+
+    if (host == end || *host == ':') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": no host", &shown);
+        return NGX_CONF_ERROR;
+    }
+
+    for (p = host; p < end; p++) {
+        if (*p == '/' || *p == '?' || *p == '#') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"proxy\" \"%V\": only "
+                               "\"http(s)://host:port\" is allowed",
+                               &shown);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    p = ngx_strlchr(host, end, ']');
+    p = ngx_strlchr(p ? p : host, end, ':');
+
+    if (p == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": the port is required",
+                           &shown);
+        return NGX_CONF_ERROR;
+    }
+
+    if (p + 1 == end || ngx_atoi(p + 1, end - p - 1) < 1
+        || ngx_atoi(p + 1, end - p - 1) > 65535)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"proxy\" \"%V\": invalid port",
+                           &shown);
+        return NGX_CONF_ERROR;
+    }
+
+    field->len = end - value[1].data;
+    field->data = value[1].data;
+
+    return NGX_CONF_OK;
+}
+
+
+/* strict %XX decoding in place; no control characters, no NUL */
+
+static ngx_int_t
+ngx_http_oauth2_proxy_unescape(ngx_pool_t *pool, ngx_str_t *s)
+{
+    u_char     *d, c, *src;
+    size_t      i;
+    ngx_int_t   hi, lo;
+
+    d = ngx_pnalloc(pool, s->len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    src = s->data;
+    s->data = d;
+
+    for (i = 0; i < s->len; i++) {
+        c = src[i];
+
+        if (c == '%') {
+            if (i + 2 >= s->len) {
+                return NGX_ERROR;
+            }
+
+            hi = ngx_hextoi(&src[i + 1], 1);
+            lo = ngx_hextoi(&src[i + 2], 1);
+
+            if (hi == NGX_ERROR || lo == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            c = (u_char) (hi * 16 + lo);
+            i += 2;
+
+        } else if (c == '@') {
+            return NGX_ERROR;
+        }
+
+        if (c < 0x20 || c == 0x7f) {
+            return NGX_ERROR;
+        }
+
+        *d++ = c;
+    }
+
+    s->len = d - s->data;
 
     return NGX_OK;
 }

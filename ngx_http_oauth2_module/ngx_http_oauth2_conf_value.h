@@ -34,6 +34,8 @@ char *ngx_http_oauth2_set_algs(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_oauth2_set_cookie_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_oauth2_set_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /*
  * A provider URL: http(s) with a host, no user information, no invalid

@@ -46,13 +46,15 @@ static void ngx_http_oauth2_fetch_cleanup(void *data);
 static ngx_int_t ngx_http_oauth2_fetch_header(struct curl_slist **headers,
     const char *name, ngx_str_t *value, ngx_log_t *log);
 static char *ngx_http_oauth2_fetch_cstr(ngx_pool_t *pool, ngx_str_t *s);
+static ngx_int_t ngx_http_oauth2_fetch_proxy_auth(ngx_http_oauth2_fetch_t *f,
+    CURL *easy);
 static ngx_int_t ngx_http_oauth2_fetch_valid(ngx_str_t *s);
 static void ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f,
     CURLcode code);
 static void ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f,
     CURLcode code);
 static const char *ngx_http_oauth2_fetch_strerror(CURLcode code,
-    long oserr);
+    long oserr, ngx_uint_t proxy);
 static void ngx_http_oauth2_fetch_url(ngx_str_t *url, ngx_str_t *out);
 static size_t ngx_http_oauth2_http_write(char *ptr, size_t size,
     size_t nmemb, void *userdata);
@@ -89,7 +91,7 @@ ngx_http_oauth2_fetch_create(ngx_pool_t *pool, ngx_log_t *log)
 ngx_int_t
 ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
 {
-    char               *url, *ca_file, *user_agent;
+    char               *url, *ca_file, *user_agent, *proxy;
     long                connect_timeout, timeout;
     CURL               *easy;
     size_t              max_size;
@@ -135,7 +137,10 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         || ngx_http_oauth2_fetch_valid(&accept) != NGX_OK
         || ngx_http_oauth2_fetch_valid(&ua) != NGX_OK
         || ngx_http_oauth2_fetch_valid(&f->authorization) != NGX_OK
-        || ngx_http_oauth2_fetch_valid(&f->ca_file) != NGX_OK)
+        || ngx_http_oauth2_fetch_valid(&f->ca_file) != NGX_OK
+        || ngx_http_oauth2_fetch_valid(&f->proxy) != NGX_OK
+        || ngx_http_oauth2_fetch_valid(&f->proxy_user) != NGX_OK
+        || ngx_http_oauth2_fetch_valid(&f->proxy_password) != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, f->log, 0,
                       "oauth2: invalid characters in a request "
@@ -172,8 +177,9 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
 
     url = ngx_http_oauth2_fetch_cstr(f->pool, &f->url);
     user_agent = ngx_http_oauth2_fetch_cstr(f->pool, &ua);
+    proxy = ngx_http_oauth2_fetch_cstr(f->pool, &f->proxy);
 
-    if (url == NULL || user_agent == NULL) {
+    if (url == NULL || user_agent == NULL || proxy == NULL) {
         return NGX_ERROR;
     }
 
@@ -253,6 +259,14 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
            != CURLE_OK
 #endif
         || curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
+
+        /*
+         * the provider's proxy, or none: "" also keeps libcurl from
+         * reading http_proxy, https_proxy, all_proxy and no_proxy from
+         * the environment, so only the configuration decides
+         */
+        || curl_easy_setopt(easy, CURLOPT_PROXY, proxy) != CURLE_OK
+        || curl_easy_setopt(easy, CURLOPT_NOPROXY, "") != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
         || curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent) != CURLE_OK
@@ -299,6 +313,32 @@ ngx_http_oauth2_fetch_start(ngx_http_oauth2_fetch_t *f)
         ngx_log_error(NGX_LOG_ERR, f->log, 0,
                       "oauth2: cannot use the trusted certificates \"%V\"",
                       &f->ca_file);
+        goto failed;
+    }
+
+    /*
+     * an https proxy is verified like the provider: libcurl's own setting
+     * for it is separate, and ssl_trusted_certificate covers both
+     */
+
+    if (f->proxy.len > 8
+        && ngx_strncasecmp(f->proxy.data, (u_char *) "https://", 8) == 0
+        && (curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYPEER, 1L)
+            != CURLE_OK
+            || curl_easy_setopt(easy, CURLOPT_PROXY_SSL_VERIFYHOST, 2L)
+               != CURLE_OK
+            || (ca_file != NULL
+                && curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, ca_file)
+                   != CURLE_OK)))
+    {
+        ngx_log_error(NGX_LOG_ERR, f->log, 0,
+                      "oauth2: cannot set up the https proxy");
+        goto failed;
+    }
+
+    if (f->proxy_user.len
+        && ngx_http_oauth2_fetch_proxy_auth(f, easy) != NGX_OK)
+    {
         goto failed;
     }
 
@@ -409,6 +449,43 @@ ngx_http_oauth2_fetch_cstr(ngx_pool_t *pool, ngx_str_t *s)
 }
 
 
+/*
+ * The proxy's user name and password: libcurl copies them, and the
+ * NUL-terminated copies made here are wiped at once.  libcurl sends them
+ * to the proxy only (Basic, the default of CURLOPT_PROXYAUTH), never to
+ * the provider.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_fetch_proxy_auth(ngx_http_oauth2_fetch_t *f, CURL *easy)
+{
+    char       *user, *password;
+    ngx_int_t   rc;
+
+    user = ngx_http_oauth2_fetch_cstr(f->pool, &f->proxy_user);
+    password = ngx_http_oauth2_fetch_cstr(f->pool, &f->proxy_password);
+
+    if (user == NULL || password == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = (curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user) == CURLE_OK
+          && curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, password)
+             == CURLE_OK)
+         ? NGX_OK : NGX_ERROR;
+
+    ngx_explicit_memzero(user, f->proxy_user.len);
+    ngx_explicit_memzero(password, f->proxy_password.len);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, f->log, 0,
+                      "curl_easy_setopt() failed for the proxy's credentials");
+    }
+
+    return rc;
+}
+
+
 /* no control characters: they would end a C string or a header line */
 
 static ngx_int_t
@@ -443,7 +520,7 @@ ngx_http_oauth2_fetch_done(ngx_http_oauth2_fetch_t *f, CURLcode code)
 static void
 ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 {
-    long        status, oserr;
+    long        status, oserr, proxy_verify, connect_code;
     char       *ct;
     size_t      len;
     u_char     *p;
@@ -451,11 +528,23 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 
     status = 0;
     oserr = 0;
+    proxy_verify = 0;
+    connect_code = 0;
     ct = NULL;
 
     (void) curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &status);
     (void) curl_easy_getinfo(f->easy, CURLINFO_OS_ERRNO, &oserr);
     (void) curl_easy_getinfo(f->easy, CURLINFO_CONTENT_TYPE, &ct);
+
+    if (code == CURLE_PEER_FAILED_VERIFICATION && f->proxy.len) {
+        (void) curl_easy_getinfo(f->easy, CURLINFO_PROXY_SSL_VERIFYRESULT,
+                                 &proxy_verify);
+    }
+
+    if (code != CURLE_OK && f->proxy.len) {
+        (void) curl_easy_getinfo(f->easy, CURLINFO_HTTP_CONNECTCODE,
+                                 &connect_code);
+    }
 
     /* the content type is libcurl's memory: copy it while it is there */
 
@@ -497,8 +586,21 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
     } else {
         f->rc = NGX_ERROR;
 
+        if (f->error == NULL && connect_code == 407) {
+            f->error = "the proxy refused the credentials (407)";
+
+        } else if (f->error == NULL && connect_code >= 300) {
+            f->error = "the proxy refused the tunnel";
+        }
+
+        if (f->error == NULL && proxy_verify != 0) {
+            f->error = "the https proxy's TLS certificate verification "
+                       "failed";
+        }
+
         if (f->error == NULL) {
-            f->error = ngx_http_oauth2_fetch_strerror(code, oserr);
+            f->error = ngx_http_oauth2_fetch_strerror(code, oserr,
+                                                      f->proxy.len != 0);
         }
 
         if (f->errbuf[0]) {
@@ -531,11 +633,18 @@ ngx_http_oauth2_fetch_finish(ngx_http_oauth2_fetch_t *f, CURLcode code)
 
 
 static const char *
-ngx_http_oauth2_fetch_strerror(CURLcode code, long oserr)
+ngx_http_oauth2_fetch_strerror(CURLcode code, long oserr, ngx_uint_t proxy)
 {
     switch (code) {
 
     case CURLE_COULDNT_CONNECT:
+
+        /* through a proxy, the only connection libcurl opens is to it */
+
+        if (proxy) {
+            return (oserr == NGX_ECONNREFUSED)
+                   ? "proxy connection refused" : "cannot connect to the proxy";
+        }
 
         switch (oserr) {
         case NGX_ECONNREFUSED:
@@ -555,6 +664,14 @@ ngx_http_oauth2_fetch_strerror(CURLcode code, long oserr)
 
     case CURLE_COULDNT_RESOLVE_HOST:
         return "host not found";
+
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return "proxy host not found";
+
+#if (LIBCURL_VERSION_NUM >= 0x074900)
+    case CURLE_PROXY:
+        return "proxy error";
+#endif
 
     case CURLE_PEER_FAILED_VERIFICATION:
         return "TLS certificate verification failed";

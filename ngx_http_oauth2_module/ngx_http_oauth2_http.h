@@ -24,12 +24,15 @@
  * and the completion handler is then never called.  A running fetch reads
  * nothing of its caller's: ngx_http_oauth2_fetch_start() copies url and
  * ca_file into the fetch's pool (url is read again when the transfer
- * ends), and hands body, authorization, accept and user_agent to libcurl,
- * which copies them; so they may point into memory that goes before the
- * transfer ends, such as the provider's metadata, which a refetch
- * replaces.  The handler is called
- * once, from an nginx event handler, never from inside a libcurl callback;
+ * ends), and hands body, authorization, accept, user_agent and proxy to
+ * libcurl, which copies them; so they may point into memory that goes
+ * before the transfer ends, such as the provider's metadata, which a
+ * refetch replaces.  The handler is called once, from an nginx event
+ * handler, never from inside a libcurl callback;
  * it may start new fetches and may destroy the fetch's pool.
+ *
+ * An empty proxy means none: http_proxy and the like in the environment
+ * are ignored either way.
  *
  * Zero timeouts, a zero max_size and empty accept and user_agent take the
  * defaults (5 s to connect, 10 s in all, 1 MiB, application/json, the

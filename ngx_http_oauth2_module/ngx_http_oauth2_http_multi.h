@@ -35,6 +35,9 @@ struct ngx_http_oauth2_fetch_s {
     ngx_str_t                   accept;        /* default application/json */
     ngx_str_t                   user_agent;    /* default module's own */
     ngx_str_t                   ca_file;       /* extra trusted CAs */
+    ngx_str_t                   proxy;         /* http://host:port or "" */
+    ngx_str_t                   proxy_user;    /* its credentials, or "" */
+    ngx_str_t                   proxy_password;
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
     size_t                      max_size;

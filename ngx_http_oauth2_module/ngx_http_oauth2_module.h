@@ -110,6 +110,9 @@ typedef struct {
     ngx_str_t                       backchannel_path;
     ngx_str_t                       ssl_trusted_certificate;
     ngx_str_t                       user_agent;
+    ngx_str_t                       proxy;              /* empty: none */
+    ngx_str_t                       proxy_user;         /* decoded */
+    ngx_str_t                       proxy_password;
 
     ngx_str_t                       cookie_name;        /* session cookie */
     ngx_str_t                       state_cookie_name;  /* prefix */

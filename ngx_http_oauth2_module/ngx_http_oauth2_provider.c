@@ -158,6 +158,9 @@ ngx_http_oauth2_provider_fetch(ngx_pool_t *pool, ngx_log_t *log,
     f->timeout = p->timeout;
     f->max_size = p->max_response_size;
     f->ca_file = p->ssl_trusted_certificate;
+    f->proxy = p->proxy;
+    f->proxy_user = p->proxy_user;
+    f->proxy_password = p->proxy_password;
 
     return f;
 }
@@ -176,9 +179,11 @@ ngx_http_oauth2_provider_failed(ngx_http_oauth2_fetch_t *f, ngx_log_t *log,
         detail = (f->detail && *f->detail) ? f->detail : NULL;
 
         ngx_log_error(level, log, 0,
-                      "oauth2 provider \"%V\": %s request to \"%V\" "
+                      "oauth2 provider \"%V\": %s request to \"%V\"%s%V%s "
                       "failed: %s%s%s%s%s", &f->provider, f->endpoint,
-                      &f->url, f->error ? f->error : "unknown error", more,
+                      &f->url, f->proxy.len ? " through proxy \"" : "",
+                      &f->proxy, f->proxy.len ? "\"" : "",
+                      f->error ? f->error : "unknown error", more,
                       detail ? " (" : "", detail ? detail : "",
                       detail ? ")" : "");
         return;
