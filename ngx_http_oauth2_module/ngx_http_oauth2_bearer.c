@@ -52,9 +52,15 @@
 #define NGX_HTTP_OAUTH2_BEARER_SHM_TTL      10
 
 
-/* a session made from a token, in the worker's memory, strings after it */
+/*
+ * A session made from a token, in the worker's memory, strings after it.
+ * An entry is freed when it expires or its slot is taken by another token,
+ * which may happen while a request that found it is still running: a
+ * request gets a copy in its own pool, never pointers into the entry.
+ */
 typedef struct {
     u_char                          key[NGX_HTTP_OAUTH2_SHM_KEY_LEN];
+    size_t                          size;     /* the entry with its strings */
     ngx_http_oauth2_provider_t     *provider;
     time_t                          until;    /* the entry's end */
     time_t                          expires;  /* the token's exp, 0: none */
@@ -350,15 +356,19 @@ checked:
 
 /* the worker's session of a token seen lately: 1 and ctx set, else 0 */
 
+#define ngx_http_oauth2_bearer_rebase(str)                                    \
+    (str).data = (u_char *) c + ((str).data - (u_char *) e)
+
+
 static ngx_uint_t
 ngx_http_oauth2_bearer_known(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx, u_char *key,
     ngx_str_t *token)
 {
-    ngx_uint_t                       slot;
+    ngx_uint_t                       i, slot;
     ngx_http_oauth2_session_t       *s;
     ngx_http_oauth2_main_conf_t     *omcf;
-    ngx_http_oauth2_bearer_entry_t  *e;
+    ngx_http_oauth2_bearer_entry_t  *e, *c;
 
     slot = (key[0] | (key[1] << 8)) & (NGX_HTTP_OAUTH2_BEARER_SLOTS - 1);
     e = ngx_http_oauth2_bearer_slots[slot];
@@ -376,6 +386,30 @@ ngx_http_oauth2_bearer_known(ngx_http_request_t *r,
         return 0;
     }
 
+    c = ngx_palloc(r->pool, e->size);
+    if (c == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(c, e, e->size);
+
+    /* the strings and claims of the copy point into the copy */
+
+    c->claims = (ngx_http_oauth2_claim_t *)
+                    ((u_char *) c + ((u_char *) e->claims - (u_char *) e));
+
+    ngx_http_oauth2_bearer_rebase(c->sub);
+    ngx_http_oauth2_bearer_rebase(c->email);
+    ngx_http_oauth2_bearer_rebase(c->scope);
+    ngx_http_oauth2_bearer_rebase(c->client_id);
+
+    for (i = 0; i < c->nclaims; i++) {
+        ngx_http_oauth2_bearer_rebase(c->claims[i].name);
+        ngx_http_oauth2_bearer_rebase(c->claims[i].value);
+    }
+
+    e = c;
+
     s = &ctx->session;
     ngx_memzero(s, sizeof(ngx_http_oauth2_session_t));
 
@@ -383,8 +417,6 @@ ngx_http_oauth2_bearer_known(ngx_http_request_t *r,
     s->email = e->email;
     s->expires = e->expires;
     s->access_expires = e->expires;
-
-    /* read only: a push would copy the elements into the pool first */
 
     s->claims.elts = e->claims;
     s->claims.nelts = e->nclaims;
@@ -445,6 +477,7 @@ ngx_http_oauth2_bearer_keep(ngx_http_oauth2_provider_t *p,
     }
 
     ngx_memcpy(e->key, key, NGX_HTTP_OAUTH2_SHM_KEY_LEN);
+    e->size = len;
     e->provider = p;
     e->until = until;
     e->expires = s->expires;

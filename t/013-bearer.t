@@ -4,6 +4,35 @@
 # no token, a malformed Authorization header, a token that is no JWS.
 
 use Test::Nginx::Socket 'no_plan';
+use Digest::SHA qw(sha256);
+
+$ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
+
+# Opaque tokens the fake provider's introspection calls active, after the
+# delay in their name, whose keys fall in one slot of a worker's cache of
+# token sessions (bearer.c: two bytes of SHA-256 over 'b', the provider's
+# name, NUL and the token), with subs of one length.
+
+sub slot {
+    my @b = unpack('C2', sha256("b" . "fake" . "\0" . $_[0]));
+    return ($b[0] | ($b[1] << 8)) & 1023;
+}
+
+sub colliding {
+    my ($delay, $slot) = @_;
+
+    for my $n (0 .. 1_000_000) {
+        my $t = sprintf("act-%d-x%07d", $delay, $n);
+        return $t if !defined $slot || slot($t) == $slot;
+    }
+
+    die "no colliding token";
+}
+
+our $T1 = colliding(0);
+our $T2 = colliding(150, slot($T1));
+our $T3 = colliding(300, slot($T1));
+our $Sub1 = 'u-' . (split /-/, $T1)[2];
 
 no_shuffle();
 no_root_location();
@@ -166,5 +195,66 @@ GET /auth
 --- error_code: 401
 --- response_headers
 WWW-Authenticate: Bearer realm="op"
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: a token session found in the worker's cache stays the request's while others replace it
+A request (/race) is let in by a cached token, then waits 400 ms for its
+upstream; meanwhile two requests (mirrors) with tokens of the same cache
+slot replace the entry, the second one taking its memory. The waiting
+request's headers still carry its own sub (and under ASan no use after
+free is reported): a request copies what it takes from the cache.
+--- http_config eval
+"    oauth2_provider fake {
+        issuer                 http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id              fake-client;
+        client_secret          fake-secret-0123456789abcdefghijkl;
+        bearer_audience        https://api.example.com;
+        bearer_validation      introspection;
+        introspection_endpoint http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/introspect;
+    }
+"
+--- config eval
+"    location /api/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        add_header X-Claim-Sub \$oauth2_claim_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/jwks-slow-400/jwks;
+    }
+    location /fast/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+    location = /warm {
+        proxy_set_header Authorization \"Bearer $main::T1\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+    location = /race {
+        mirror /m2;
+        mirror /m3;
+        proxy_set_header Authorization \"Bearer $main::T1\";
+        proxy_pass http://127.0.0.1:\$server_port/api/;
+    }
+    location = /m2 {
+        internal;
+        proxy_set_header Authorization \"Bearer $main::T2\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+    location = /m3 {
+        internal;
+        proxy_set_header Authorization \"Bearer $main::T3\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+"
+--- request eval
+["GET /warm", "GET /race"]
+--- error_code eval
+[200, 200]
+--- response_headers eval
+["X-Sub: $main::Sub1", "X-Sub: $main::Sub1\nX-Claim-Sub: $main::Sub1"]
+--- timeout: 5
 --- no_error_log
 [error]

@@ -844,6 +844,29 @@ async function handleRevoke(ctx) {
   return send(res, 200, '');
 }
 
+/**
+ * RFC 7662 introspection, for what the real OP won't do on demand: any
+ * token "act-<DELAY>-<ID>" is active for an hour with sub "u-<ID>", after
+ * <DELAY> ms; "aud-<ID>" is active for another audience; others inactive.
+ */
+async function handleIntrospect(ctx) {
+  const { req, res, o } = ctx;
+  if (req.method !== 'POST') return oauthError(res, 405, 'invalid_request', 'POST required', { allow: 'POST' });
+  const form = new URLSearchParams(ctx.body);
+  const auth = authenticateClient(req, form, o, ctx.mods);
+  if (auth.error) return sendAuthFailure(res, auth);
+  const token = form.get('token') || '';
+  let m = /^act-([0-9]{1,5})-([A-Za-z0-9]{1,64})$/.exec(token);
+  const aud = m ? 'https://api.example.com' : 'https://other.example.com';
+  if (!m) m = /^aud-()([A-Za-z0-9]{1,64})$/.exec(token);
+  if (!m) return sendJson(res, 200, { active: false });
+  if (m[1]) await sleep(Number(m[1]));
+  return sendJson(res, 200, {
+    active: true, sub: `u-${m[2]}`, aud, iss: ctx.issuer, scope: 'read',
+    client_id: o.clientId || 'client', exp: now() + 3600, token_type: 'Bearer',
+  });
+}
+
 function handleLogout(ctx) {
   const { res, url } = ctx;
   const q = url.searchParams;
@@ -1013,6 +1036,7 @@ const OIDC_ROUTES = {
   logout: handleLogout,
   revoke: handleRevoke,
   par: handlePar,
+  introspect: handleIntrospect,
 };
 
 function makeHandler(o, scheme) {
