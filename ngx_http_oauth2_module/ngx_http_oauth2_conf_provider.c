@@ -87,6 +87,12 @@ static ngx_conf_enum_t  ngx_http_oauth2_userinfo_modes[] = {
 };
 
 
+/* introspection_concurrency: calls at once per worker */
+static ngx_conf_num_bounds_t  ngx_http_oauth2_introspection_bounds = {
+    ngx_conf_check_num_bounds, 1, 65535
+};
+
+
 /*
  * The directives of an oauth2_provider block.  They are not nginx
  * directives of their own: the block handler dispatches them here, so
@@ -411,6 +417,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       offsetof(ngx_http_oauth2_provider_t, bearer_cache_time),
       NULL },
 
+    { ngx_string("introspection_concurrency"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, introspection_concurrency),
+      &ngx_http_oauth2_introspection_bounds },
+
       ngx_null_command
 };
 
@@ -499,6 +512,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->jwks_min_refresh = NGX_CONF_UNSET;
     p->bearer_validation = NGX_CONF_UNSET_UINT;
     p->bearer_cache_time = NGX_CONF_UNSET;
+    p->introspection_concurrency = NGX_CONF_UNSET_UINT;
     p->file = cf->conf_file->file.name.data;
     p->line = cf->conf_file->line;
 
@@ -801,6 +815,7 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     ngx_conf_init_uint_value(p->bearer_validation,
                              NGX_HTTP_OAUTH2_BEARER_AUTO);
     ngx_conf_init_value(p->bearer_cache_time, 600);
+    ngx_conf_init_uint_value(p->introspection_concurrency, 32);
 
     if (p->cookie_name.len == 0) {
         p->cookie_name.len = sizeof("oauth2_") - 1 + p->name.len;

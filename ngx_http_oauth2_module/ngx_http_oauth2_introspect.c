@@ -37,8 +37,10 @@ typedef struct {
     ngx_event_t                     timer;
     ngx_shm_zone_t                 *zone;
     u_char                          key[NGX_HTTP_OAUTH2_SHM_KEY_LEN];
+    ngx_http_oauth2_provider_t     *provider;
     unsigned                        owner:1;
     unsigned                        done:1;
+    unsigned                        counted:1;  /* in introspections */
 } ngx_http_oauth2_introspect_t;
 
 
@@ -47,8 +49,14 @@ static ngx_http_oauth2_introspect_t *ngx_http_oauth2_introspect_get(
 static void ngx_http_oauth2_introspect_done(ngx_http_oauth2_fetch_t *f);
 static void ngx_http_oauth2_introspect_poll(ngx_event_t *ev);
 static void ngx_http_oauth2_introspect_cleanup(void *data);
+static void ngx_http_oauth2_introspect_release(
+    ngx_http_oauth2_introspect_t *in);
 static ngx_int_t ngx_http_oauth2_introspect_aud(yajl_val aud,
     ngx_str_t *audience);
+
+
+/* when this worker last said its introspection calls were at their limit */
+static time_t  ngx_http_oauth2_introspect_busy_logged;
 
 
 static ngx_http_oauth2_introspect_t *
@@ -113,6 +121,26 @@ ngx_http_oauth2_introspect_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /*
+     * a flood of new opaque tokens makes a call each: the worker makes at
+     * most introspection_concurrency at once, the others get 503
+     */
+
+    if (p->introspections >= p->introspection_concurrency) {
+
+        if (ngx_http_oauth2_introspect_busy_logged != ngx_time()) {
+            ngx_http_oauth2_introspect_busy_logged = ngx_time();
+
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "oauth2 provider \"%V\": %ui introspection calls "
+                          "running (introspection_concurrency), new opaque "
+                          "tokens are answered 503", &p->name,
+                          p->introspections);
+        }
+
+        return NGX_BUSY;
+    }
+
     in = ngx_http_oauth2_introspect_get(r);
     if (in == NULL) {
         return NGX_ERROR;
@@ -155,6 +183,10 @@ ngx_http_oauth2_introspect_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    p->introspections++;
+    in->provider = p;
+    in->counted = 1;
+
     return NGX_AGAIN;
 }
 
@@ -167,6 +199,8 @@ ngx_http_oauth2_introspect_done(ngx_http_oauth2_fetch_t *f)
     ngx_http_oauth2_ctx_t  *ctx;
 
     in->done = 1;
+
+    ngx_http_oauth2_introspect_release(in);
 
     ctx = ngx_http_oauth2_get_ctx(in->request, 0);
 
@@ -361,5 +395,17 @@ ngx_http_oauth2_introspect_cleanup(void *data)
     if (in->owner && !in->done) {
         ngx_http_oauth2_shm_refresh_set(in->zone, in->key,
                                         NGX_HTTP_OAUTH2_SHM_NONE, NULL, 0);
+    }
+
+    ngx_http_oauth2_introspect_release(in);
+}
+
+
+static void
+ngx_http_oauth2_introspect_release(ngx_http_oauth2_introspect_t *in)
+{
+    if (in->counted) {
+        in->counted = 0;
+        in->provider->introspections--;
     }
 }

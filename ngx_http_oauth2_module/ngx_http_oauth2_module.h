@@ -151,6 +151,8 @@ typedef struct {
     ngx_uint_t                      bearer_algs;
     ngx_uint_t                      bearer_validation;
     time_t                          bearer_cache_time;
+    ngx_uint_t                      introspection_concurrency;
+    ngx_uint_t                      introspections;  /* the worker's, now */
 
     /* per-worker state: discovered metadata, JWKS, fetches in flight */
     ngx_http_oauth2_provider_rt_t  *rt;

@@ -33,6 +33,8 @@ our $T1 = colliding(0);
 our $T2 = colliding(150, slot($T1));
 our $T3 = colliding(300, slot($T1));
 our $Sub1 = 'u-' . (split /-/, $T1)[2];
+our $T4 = 'act-0-flood';
+our $T5 = 'act-600-slow';
 
 no_shuffle();
 no_root_location();
@@ -258,3 +260,106 @@ free is reported): a request copies what it takes from the cache.
 --- timeout: 5
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: introspection_concurrency 1: a new opaque token while another is introspected gets 503
+/race mirrors a request whose token the fake provider introspects in
+600 ms, then sends one with another new token: the worker already makes
+its one call, so the second is answered 503 at once, with one warning.
+--- http_config eval
+"    oauth2_provider fake {
+        issuer                 http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id              fake-client;
+        client_secret          fake-secret-0123456789abcdefghijkl;
+        bearer_audience        https://api.example.com;
+        bearer_validation      introspection;
+        introspection_endpoint http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/introspect;
+        introspection_concurrency 1;
+    }
+"
+--- config eval
+"    location /fast/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+    location = /race {
+        mirror /slow;
+        proxy_pass http://127.0.0.1:\$server_port/hop;
+    }
+    location = /hop {
+        proxy_set_header Authorization \"Bearer $main::T4\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+    location = /slow {
+        internal;
+        proxy_set_header Authorization \"Bearer $main::T5\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+"
+--- request
+GET /race
+--- error_code: 503
+--- error_log
+1 introspection calls running (introspection_concurrency), new opaque tokens are answered 503
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: with introspection_concurrency 2 the same two tokens are both introspected
+--- http_config eval
+"    oauth2_provider fake {
+        issuer                 http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id              fake-client;
+        client_secret          fake-secret-0123456789abcdefghijkl;
+        bearer_audience        https://api.example.com;
+        bearer_validation      introspection;
+        introspection_endpoint http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/introspect;
+        introspection_concurrency 2;
+    }
+"
+--- config eval
+"    location /fast/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+    location = /race {
+        mirror /slow;
+        proxy_pass http://127.0.0.1:\$server_port/hop;
+    }
+    location = /hop {
+        proxy_set_header Authorization \"Bearer $main::T4\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+    location = /slow {
+        internal;
+        proxy_set_header Authorization \"Bearer $main::T5\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+"
+--- request
+GET /race
+--- error_code: 200
+--- response_headers
+X-Sub: u-flood
+--- no_error_log
+introspection_concurrency
+[error]
+
+
+
+=== TEST 12: introspection_concurrency takes a number from 1
+--- http_config
+    oauth2_provider op {
+        issuer                    https://op.example.com;
+        client_id                 a;
+        bearer_audience           https://api.example.com;
+        introspection_concurrency 0;
+    }
+--- config
+--- must_die
+--- error_log
+value must be between 1 and 65535
