@@ -76,6 +76,7 @@ typedef struct {
 static ngx_int_t ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
     ngx_http_oauth2_provider_t *p, ngx_http_oauth2_ctx_t *ctx,
     ngx_str_t *token, ngx_str_t *payload, time_t *exp, const char **err);
+static ngx_uint_t ngx_http_oauth2_bearer_algs(ngx_http_oauth2_provider_t *p);
 static ngx_uint_t ngx_http_oauth2_bearer_is_jws(ngx_str_t *token);
 static ngx_int_t ngx_http_oauth2_bearer_typ(ngx_http_oauth2_jwt_t *jwt);
 static ngx_int_t ngx_http_oauth2_bearer_claims(ngx_http_oauth2_provider_t *p,
@@ -515,6 +516,35 @@ ngx_http_oauth2_bearer_keep(ngx_http_oauth2_provider_t *p,
 
 
 /*
+ * The algorithms a JWT access token may use: bearer_algs, or when it is
+ * left to its default, the asymmetric ones among those the provider's
+ * discovery advertises (id_token_signing_alg_values_supported; RFC 8414
+ * has no list for access tokens), all asymmetric ones if it says none.
+ */
+
+static ngx_uint_t
+ngx_http_oauth2_bearer_algs(ngx_http_oauth2_provider_t *p)
+{
+    ngx_uint_t                   algs;
+    ngx_http_oauth2_metadata_t  *md;
+
+    if (!p->bearer_algs_default) {
+        return p->bearer_algs;
+    }
+
+    md = ngx_http_oauth2_provider_metadata(p);
+
+    if (md == NULL) {
+        return p->bearer_algs;
+    }
+
+    algs = md->signing_algs & NGX_HTTP_OAUTH2_ALG_ASYMMETRIC;
+
+    return algs ? algs : p->bearer_algs;
+}
+
+
+/*
  * A JWT access token (RFC 9068, section 4): NGX_OK and its payload (the
  * JSON text) and exp, NGX_DECLINED and *err, NGX_AGAIN while the keys are
  * fetched, NGX_ERROR if the provider's keys cannot be had.
@@ -527,6 +557,7 @@ ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
 {
     u_char                 *dot1, *dot2, *last;
     ngx_int_t               rc;
+    ngx_uint_t              algs;
     ngx_http_oauth2_jwt_t   jwt;
 
     ngx_str_null(payload);
@@ -550,8 +581,10 @@ ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    algs = ngx_http_oauth2_bearer_algs(p);
+
     rc = ngx_http_oauth2_jwt_verify(&jwt, ngx_http_oauth2_provider_keys(p),
-                                    p->bearer_algs, NULL, err);
+                                    algs, NULL, err);
 
     if (rc == NGX_AGAIN && !ctx->keys_refetched) {
 
@@ -565,7 +598,7 @@ ngx_http_oauth2_bearer_jwt(ngx_http_request_t *r,
 
         rc = ngx_http_oauth2_jwt_verify(&jwt,
                                         ngx_http_oauth2_provider_keys(p),
-                                        p->bearer_algs, NULL, err);
+                                        algs, NULL, err);
     }
 
     if (rc == NGX_AGAIN) {

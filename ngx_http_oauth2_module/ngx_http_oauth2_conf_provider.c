@@ -802,6 +802,7 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
 
     if (p->bearer_algs == 0) {
         p->bearer_algs = NGX_HTTP_OAUTH2_ALG_ASYMMETRIC;
+        p->bearer_algs_default = 1;
     }
 
     if (p->bearer_algs & ~NGX_HTTP_OAUTH2_ALG_ASYMMETRIC) {

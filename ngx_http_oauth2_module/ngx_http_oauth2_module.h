@@ -153,6 +153,7 @@ typedef struct {
     time_t                          bearer_cache_time;
     ngx_uint_t                      introspection_concurrency;
     ngx_uint_t                      introspections;  /* the worker's, now */
+    unsigned                        bearer_algs_default:1;
 
     /* per-worker state: discovered metadata, JWKS, fetches in flight */
     ngx_http_oauth2_provider_rt_t  *rt;

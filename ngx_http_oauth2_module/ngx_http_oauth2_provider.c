@@ -30,6 +30,7 @@
 #include "ngx_http_oauth2_provider.h"
 #include "ngx_http_oauth2_http.h"
 #include "ngx_http_oauth2_json.h"
+#include "ngx_http_oauth2_jwk.h"
 #include "ngx_http_oauth2_jwt.h"
 #include "ngx_http_oauth2_metrics.h"
 #include "ngx_http_oauth2_url.h"
@@ -595,8 +596,9 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
     ngx_http_oauth2_fetch_t *f, ngx_pool_t *pool, const char **err)
 {
     ngx_int_t                       rc;
-    ngx_str_t                       issuer;
-    yajl_val                        doc, v;
+    ngx_str_t                       issuer, name;
+    ngx_uint_t                      i;
+    yajl_val                        doc, v, a;
     ngx_http_oauth2_metadata_t      md;
     ngx_http_oauth2_provider_t     *p;
 
@@ -687,6 +689,26 @@ ngx_http_oauth2_metadata_parse(ngx_http_oauth2_cache_t *cache,
     v = ngx_http_oauth2_json_get(doc,
                                  "require_pushed_authorization_requests");
     md.require_par = (v != NULL && YAJL_IS_TRUE(v));
+
+    /* names it does not know are skipped, as algorithms it cannot check */
+
+    v = ngx_http_oauth2_json_get(doc, "id_token_signing_alg_values_supported");
+    md.signing_algs = 0;
+
+    if (v != NULL && YAJL_IS_ARRAY(v)) {
+        for (i = 0; i < v->u.array.len; i++) {
+            a = v->u.array.values[i];
+
+            if (!YAJL_IS_STRING(a)) {
+                continue;
+            }
+
+            name.data = (u_char *) a->u.string;
+            name.len = ngx_strlen(a->u.string);
+
+            md.signing_algs |= ngx_http_oauth2_alg_bit(&name);
+        }
+    }
 
     p->rt->md = md;
 

@@ -42,6 +42,12 @@ typedef struct {
     /* RFC 9126: require_pushed_authorization_requests */
     unsigned                   require_par:1;
 
+    /*
+     * id_token_signing_alg_values_supported, as NGX_HTTP_OAUTH2_ALG_* bits
+     * (0: not said): what a bearer_algs left to its default narrows to
+     */
+    ngx_uint_t                 signing_algs;
+
     /* RFC 9207: authorization_response_iss_parameter_supported */
     unsigned                   iss_parameter:1;
 } ngx_http_oauth2_metadata_t;

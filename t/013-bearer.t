@@ -5,6 +5,7 @@
 
 use Test::Nginx::Socket 'no_plan';
 use Digest::SHA qw(sha256);
+use HTTP::Tiny;
 
 $ENV{TEST_NGINX_FAKE_OP_PORT} ||= 1990;
 
@@ -33,6 +34,24 @@ our $T1 = colliding(0);
 our $T2 = colliding(150, slot($T1));
 our $T3 = colliding(300, slot($T1));
 our $Sub1 = 'u-' . (split /-/, $T1)[2];
+# JWT access tokens from the fake provider's client credentials grant,
+# signed RS256, from a provider whose discovery lists RS256 ("ok") and
+# from one whose discovery lists ES256 only
+
+sub mint {
+    my ($scenario) = @_;
+    my $url = "http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/$scenario/token";
+    my $res = HTTP::Tiny->new->post_form($url,
+        { grant_type => 'client_credentials', client_id => 'fake-client',
+          client_secret => 'fake-secret-0123456789abcdefghijkl' });
+    die "$url: $res->{status}" unless $res->{success}
+        && $res->{content} =~ /"access_token":"([^"]+)"/;
+    return $1;
+}
+
+our $Jwt = mint('ok');
+our $JwtEs = mint('discovery-algs-es256');
+
 our $T4 = 'act-0-flood';
 our $T5 = 'act-600-slow';
 
@@ -363,3 +382,88 @@ introspection_concurrency
 --- must_die
 --- error_log
 value must be between 1 and 65535
+
+
+
+=== TEST 13: bearer_algs by default: an RS256 access token from a provider whose discovery lists RS256 passes
+--- http_config eval
+"    oauth2_provider fake {
+        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id         fake-client;
+        bearer_audience   https://api.example.com;
+        bearer_validation jwt;
+    }
+"
+--- config eval
+"    location /api/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+"
+--- request
+GET /api/
+--- more_headers eval
+"Authorization: Bearer $main::Jwt"
+--- error_code: 200
+--- response_headers eval
+"X-Sub: fake-client"
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: bearer_algs by default: the provider lists only ES256, so its RS256 access token is refused
+--- http_config eval
+"    oauth2_provider fake {
+        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/discovery-algs-es256;
+        client_id         fake-client;
+        bearer_audience   https://api.example.com;
+        bearer_validation jwt;
+    }
+"
+--- config eval
+"    location /api/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+"
+--- request
+GET /api/
+--- more_headers eval
+"Authorization: Bearer $main::JwtEs"
+--- error_code: 401
+--- response_headers
+WWW-Authenticate: Bearer realm="fake", error="invalid_token", error_description="alg not allowed"
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: bearer_algs set: what the configuration says, whatever discovery lists
+--- http_config eval
+"    oauth2_provider fake {
+        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/discovery-algs-es256;
+        client_id         fake-client;
+        bearer_audience   https://api.example.com;
+        bearer_validation jwt;
+        bearer_algs       RS256;
+    }
+"
+--- config eval
+"    location /api/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+"
+--- request
+GET /api/
+--- more_headers eval
+"Authorization: Bearer $main::JwtEs"
+--- error_code: 200
+--- response_headers eval
+"X-Sub: fake-client"
+--- no_error_log
+[error]

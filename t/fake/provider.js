@@ -33,6 +33,7 @@ const SCENARIOS = {
   'alg-es384': [null, 'ID tokens signed ES384 (P-384 key)'],
   'alg-eddsa': [null, 'ID tokens signed EdDSA (Ed25519 key)'],
 
+  'discovery-algs-es256': [null, 'discovery lists only ES256 in id_token_signing_alg_values_supported'],
   'discovery-issuer-mismatch': [null, 'discovery "issuer" differs from the URL it was fetched from'],
   'discovery-500': [null, 'discovery answers 500'],
   'discovery-none': [null, 'no discovery document: it answers 404 (the other endpoints work)'],
@@ -591,6 +592,7 @@ async function handleDiscovery(ctx) {
   if (mods.has('discovery-none')) return send(res, 404, 'no discovery document (scenario)\n', { 'content-type': 'text/plain' });
   const doc = discoveryDoc(issuer);
   if (mods.has('discovery-issuer-mismatch')) doc.issuer = `${issuer}-mismatch`;
+  if (mods.has('discovery-algs-es256')) doc.id_token_signing_alg_values_supported = ['ES256'];
   if (mods.has('par')) {
     doc.pushed_authorization_request_endpoint = `${issuer}/par`;
     doc.require_pushed_authorization_requests = true;
@@ -774,6 +776,19 @@ async function handleToken(ctx) {
       includeIdToken: !mods.has('refresh-no-idt'),
       includeRefresh: rotate,
     });
+  } else if (grantType === 'client_credentials') {
+    // an RFC 9068 JWT access token for the API https://api.example.com,
+    // signed as the scenario signs ID tokens
+    const [alg, key] = signingChoice(mods);
+    const t = now();
+    const h = b64u(JSON.stringify({ alg, typ: 'at+jwt', kid: key.kid }));
+    const c = b64u(JSON.stringify({
+      iss: ctx.issuer, sub: auth.clientId, aud: 'https://api.example.com', client_id: auth.clientId,
+      scope: form.get('scope') || 'read', iat: t, exp: t + 600, jti: crypto.randomBytes(8).toString('hex'),
+    }));
+    body = {
+      access_token: `${h}.${c}.${b64u(signWith(alg, key, `${h}.${c}`))}`, token_type: 'Bearer', expires_in: 600,
+    };
   } else {
     return oauthError(res, 400, 'unsupported_grant_type', `grant_type ${grantType} not supported`);
   }
