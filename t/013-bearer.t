@@ -55,6 +55,63 @@ our $JwtEs = mint('discovery-algs-es256');
 our $T4 = 'act-0-flood';
 our $T5 = 'act-600-slow';
 
+# the provider of TESTs 10 and 11: opaque tokens only, introspected by the
+# fake provider, at most $_[0] calls at once
+sub introspecting {
+    return "    oauth2_provider fake {
+        issuer                 http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
+        client_id              fake-client;
+        client_secret          fake-secret-0123456789abcdefghijkl;
+        bearer_audience        https://api.example.com;
+        bearer_validation      introspection;
+        introspection_endpoint http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/introspect;
+        introspection_concurrency $_[0];
+    }
+";
+}
+
+# /race: a mirrored request with a token introspected in 600 ms, then
+# (one hop later) a request with another new token
+our $Race = "    location /fast/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+    location = /race {
+        mirror /slow;
+        proxy_pass http://127.0.0.1:\$server_port/hop;
+    }
+    location = /hop {
+        proxy_set_header Authorization \"Bearer $main::T4\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+    location = /slow {
+        internal;
+        proxy_set_header Authorization \"Bearer $main::T5\";
+        proxy_pass http://127.0.0.1:\$server_port/fast/;
+    }
+";
+
+# the provider of TESTs 13 to 15: JWT access tokens of scenario $_[0],
+# bearer_algs $_[1] when given
+sub jwt_provider {
+    my ($scenario, $algs) = @_;
+    my $p = "    oauth2_provider fake {
+        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/$scenario;
+        client_id         fake-client;
+        bearer_audience   https://api.example.com;
+        bearer_validation jwt;\n";
+    $p .= "        bearer_algs       $algs;\n" if $algs;
+    return $p . "    }\n";
+}
+
+our $Api = "    location /api/ {
+        oauth2_bearer fake;
+        add_header X-Sub \$oauth2_sub always;
+        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
+    }
+";
+
 no_shuffle();
 no_root_location();
 run_tests();
@@ -287,36 +344,9 @@ free is reported): a request copies what it takes from the cache.
 600 ms, then sends one with another new token: the worker already makes
 its one call, so the second is answered 503 at once, with one warning.
 --- http_config eval
-"    oauth2_provider fake {
-        issuer                 http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
-        client_id              fake-client;
-        client_secret          fake-secret-0123456789abcdefghijkl;
-        bearer_audience        https://api.example.com;
-        bearer_validation      introspection;
-        introspection_endpoint http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/introspect;
-        introspection_concurrency 1;
-    }
-"
+main::introspecting(1)
 --- config eval
-"    location /fast/ {
-        oauth2_bearer fake;
-        add_header X-Sub \$oauth2_sub always;
-        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
-    }
-    location = /race {
-        mirror /slow;
-        proxy_pass http://127.0.0.1:\$server_port/hop;
-    }
-    location = /hop {
-        proxy_set_header Authorization \"Bearer $main::T4\";
-        proxy_pass http://127.0.0.1:\$server_port/fast/;
-    }
-    location = /slow {
-        internal;
-        proxy_set_header Authorization \"Bearer $main::T5\";
-        proxy_pass http://127.0.0.1:\$server_port/fast/;
-    }
-"
+$main::Race
 --- request
 GET /race
 --- error_code: 503
@@ -329,36 +359,9 @@ GET /race
 
 === TEST 11: with introspection_concurrency 2 the same two tokens are both introspected
 --- http_config eval
-"    oauth2_provider fake {
-        issuer                 http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
-        client_id              fake-client;
-        client_secret          fake-secret-0123456789abcdefghijkl;
-        bearer_audience        https://api.example.com;
-        bearer_validation      introspection;
-        introspection_endpoint http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/introspect;
-        introspection_concurrency 2;
-    }
-"
+main::introspecting(2)
 --- config eval
-"    location /fast/ {
-        oauth2_bearer fake;
-        add_header X-Sub \$oauth2_sub always;
-        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
-    }
-    location = /race {
-        mirror /slow;
-        proxy_pass http://127.0.0.1:\$server_port/hop;
-    }
-    location = /hop {
-        proxy_set_header Authorization \"Bearer $main::T4\";
-        proxy_pass http://127.0.0.1:\$server_port/fast/;
-    }
-    location = /slow {
-        internal;
-        proxy_set_header Authorization \"Bearer $main::T5\";
-        proxy_pass http://127.0.0.1:\$server_port/fast/;
-    }
-"
+$main::Race
 --- request
 GET /race
 --- error_code: 200
@@ -387,20 +390,9 @@ value must be between 1 and 65535
 
 === TEST 13: bearer_algs by default: an RS256 access token from a provider whose discovery lists RS256 passes
 --- http_config eval
-"    oauth2_provider fake {
-        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok;
-        client_id         fake-client;
-        bearer_audience   https://api.example.com;
-        bearer_validation jwt;
-    }
-"
+main::jwt_provider('ok', '')
 --- config eval
-"    location /api/ {
-        oauth2_bearer fake;
-        add_header X-Sub \$oauth2_sub always;
-        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
-    }
-"
+$main::Api
 --- request
 GET /api/
 --- more_headers eval
@@ -415,20 +407,9 @@ GET /api/
 
 === TEST 14: bearer_algs by default: the provider lists only ES256, so its RS256 access token is refused
 --- http_config eval
-"    oauth2_provider fake {
-        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/discovery-algs-es256;
-        client_id         fake-client;
-        bearer_audience   https://api.example.com;
-        bearer_validation jwt;
-    }
-"
+main::jwt_provider('discovery-algs-es256', '')
 --- config eval
-"    location /api/ {
-        oauth2_bearer fake;
-        add_header X-Sub \$oauth2_sub always;
-        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
-    }
-"
+$main::Api
 --- request
 GET /api/
 --- more_headers eval
@@ -443,21 +424,9 @@ WWW-Authenticate: Bearer realm="fake", error="invalid_token", error_description=
 
 === TEST 15: bearer_algs set: what the configuration says, whatever discovery lists
 --- http_config eval
-"    oauth2_provider fake {
-        issuer            http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/discovery-algs-es256;
-        client_id         fake-client;
-        bearer_audience   https://api.example.com;
-        bearer_validation jwt;
-        bearer_algs       RS256;
-    }
-"
+main::jwt_provider('discovery-algs-es256', 'RS256')
 --- config eval
-"    location /api/ {
-        oauth2_bearer fake;
-        add_header X-Sub \$oauth2_sub always;
-        proxy_pass http://127.0.0.1:$ENV{TEST_NGINX_FAKE_OP_PORT}/ok/jwks;
-    }
-"
+$main::Api
 --- request
 GET /api/
 --- more_headers eval
