@@ -442,7 +442,12 @@ ngx_http_oauth2_fetch_cstr(ngx_pool_t *pool, ngx_str_t *s)
         return NULL;
     }
 
-    ngx_memcpy(p, s->data, s->len);
+    /* an unset string (no proxy) has no data: memcpy() wants some */
+
+    if (s->len) {
+        ngx_memcpy(p, s->data, s->len);
+    }
+
     p[s->len] = '\0';
 
     return (char *) p;
