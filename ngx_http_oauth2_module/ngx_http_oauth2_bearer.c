@@ -490,7 +490,9 @@ ngx_http_oauth2_bearer_keep(ngx_http_oauth2_provider_t *p,
 #define ngx_http_oauth2_bearer_copy(dst, src)                                 \
     (dst).len = (src).len;                                                    \
     (dst).data = d;                                                           \
-    d = ngx_cpymem(d, (src).data, (src).len)
+    if ((src).len) {                                                          \
+        d = ngx_cpymem(d, (src).data, (src).len);                             \
+    }
 
     ngx_http_oauth2_bearer_copy(e->sub, s->sub);
     ngx_http_oauth2_bearer_copy(e->email, s->email);
