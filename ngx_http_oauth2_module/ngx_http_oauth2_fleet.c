@@ -233,9 +233,42 @@ ngx_http_oauth2_fleet_init_conf(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf)
 {
     u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_http_oauth2_provider_t   **pp;
     ngx_http_oauth2_fleet_conf_t  *fc;
 
     fc = omcf->fleet;
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->session_store != NGX_HTTP_OAUTH2_STORE_REDIS) {
+            continue;
+        }
+
+#if (NGX_HTTP_OAUTH2_REDIS)
+        if (fc == NULL || !fc->enabled) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_store redis\" of oauth2 provider "
+                               "\"%V\" needs \"oauth2_redis\"",
+                               &pp[i]->name);
+            return NGX_ERROR;
+        }
+
+        /* the sessions in Redis are not built yet: refused rather than
+         * silently kept in cookies, which logout could not kill */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_store redis\" of oauth2 provider "
+                           "\"%V\" is not implemented yet",
+                           &pp[i]->name);
+        return NGX_ERROR;
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_store redis\" of oauth2 provider "
+                           "\"%V\": this ngx_http_oauth2_module was built "
+                           "without hiredis (libhiredis-dev)", &pp[i]->name);
+        return NGX_ERROR;
+#endif
+    }
 
     if (fc == NULL) {
         return NGX_OK;
