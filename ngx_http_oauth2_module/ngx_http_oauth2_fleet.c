@@ -253,14 +253,6 @@ ngx_http_oauth2_fleet_init_conf(ngx_conf_t *cf,
                                &pp[i]->name);
             return NGX_ERROR;
         }
-
-        /* the sessions in Redis are not built yet: refused rather than
-         * silently kept in cookies, which logout could not kill */
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_store redis\" of oauth2 provider "
-                           "\"%V\" is not implemented yet",
-                           &pp[i]->name);
-        return NGX_ERROR;
 #else
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"session_store redis\" of oauth2 provider "
@@ -994,7 +986,45 @@ ngx_http_oauth2_fleet_argv(const char **argv, size_t *argvlen, ngx_uint_t i,
 }
 
 
+ngx_int_t
+ngx_http_oauth2_fleet_command(ngx_http_oauth2_fleet_reply_pt cb, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    if (ngx_http_oauth2_fleet_worker == NULL
+        || !ngx_http_oauth2_redis_ready(ngx_http_oauth2_fleet_cmd))
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_oauth2_redis_command(ngx_http_oauth2_fleet_cmd, cb, data,
+                                         argc, argv, argvlen);
+}
+
+
+ngx_str_t *
+ngx_http_oauth2_fleet_key_prefix(void)
+{
+    return ngx_http_oauth2_fleet_worker ? &ngx_http_oauth2_fleet_worker->prefix
+                                        : NULL;
+}
+
+
 #else /* !NGX_HTTP_OAUTH2_REDIS */
+
+
+ngx_int_t
+ngx_http_oauth2_fleet_command(ngx_http_oauth2_fleet_reply_pt cb, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    return NGX_DECLINED;
+}
+
+
+ngx_str_t *
+ngx_http_oauth2_fleet_key_prefix(void)
+{
+    return NULL;
+}
 
 
 ngx_int_t

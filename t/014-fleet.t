@@ -188,22 +188,32 @@ environment variable "OAUTH2_TEST_NO_SUCH_VARIABLE" is not set or empty
 
 
 
-=== TEST 10: session_store redis is refused while it is not built (never silently cookies)
+=== TEST 10: session_store redis with oauth2_redis is accepted; a page without a session never waits for Redis
 --- http_config
     oauth2_redis redis://127.0.0.1:1/0;
     oauth2_provider google {
         issuer         https://accounts.google.com;
-        client_id      123;
+        client_id      123.apps.googleusercontent.com;
+        client_secret  not-a-real-secret;
         session_store  redis;
     }
     oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
 --- config
+    location /public {
+        oauth2 off;
+        return 200 "public\n";
+    }
     location / {
         oauth2 google;
     }
---- must_die
---- error_log
-"session_store redis" of oauth2 provider "google" is not implemented yet
+--- request
+GET /public
+--- error_code: 200
+--- response_body
+public
+--- no_error_log
+[emerg]
+session_store redis:
 
 
 
