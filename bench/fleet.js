@@ -15,8 +15,15 @@
 //   session (polled every millisecond or so, each poll a request), p50
 //   and p99.
 //
-// Ports: nginx BENCH_NGINX_PORT+20..+24, redis-server +25, the logout
-// keys' JWKS +26, the fake provider BENCH_FAKE_PORT.
+// - session_store redis: a third nginx (one worker) whose provider keeps
+//   its sessions in that Redis; a session made by a login through the
+//   fake provider; the same protected / unprotected pair, alternated with
+//   the plain nginx's, so each round also gives protected with the store
+//   against protected with cookie sessions.  And the Redis round trip
+//   itself: sequential PINGs from node on one connection, median and p99.
+//
+// Ports: nginx BENCH_NGINX_PORT+20..+24 and +27, redis-server +25, the
+// logout keys' JWKS +26, the fake provider BENCH_FAKE_PORT.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -30,10 +37,12 @@ const {
 const seal = require('../t/tools/seal');
 
 const { config, startProcess, waitForPort, sleep } = e2e;
+const net = require('node:net');
 
 const P = settings.NGINX_PORT + 20;
 const REDIS_PORT = settings.NGINX_PORT + 25;
 const JWKS_PORT = settings.NGINX_PORT + 26;
+const STORE_PORT = settings.NGINX_PORT + 27;
 const LOGOUTS = Number(process.env.BENCH_FLEET_LOGOUTS || 50);
 const EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 const now = () => Math.floor(Date.now() / 1000);
@@ -63,6 +72,28 @@ function percentile(xs, p) {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 }
 
+/** n sequential PINGs on one connection: their round trips in ms */
+function pings(n) {
+  return new Promise((resolve, reject) => {
+    const times = [];
+    const sock = net.connect(REDIS_PORT, '127.0.0.1');
+    let t0;
+    let buf = '';
+    const send = () => { t0 = process.hrtime.bigint(); sock.write('PING\r\n'); };
+    sock.on('connect', send);
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      buf += d.toString();
+      while (buf.includes('\r\n')) {
+        buf = buf.slice(buf.indexOf('\r\n') + 2);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (times.length === n) { sock.end(); resolve(times); return; }
+        send();
+      }
+    });
+  });
+}
+
 async function main() {
   const env = await createEnv('bench-fleet');
   try {
@@ -86,11 +117,12 @@ async function main() {
     env.own({ close: () => new Promise((r) => { jwks.close(r); jwks.closeAllConnections(); }) }, 'jwks');
     const issuer = fake.issuer('ok');
 
-    const conf = (port, redis, extraServer = '') => `
+    const conf = (port, redis, extraServer = '', store = '') => `
 ${redis ? `oauth2_redis redis://127.0.0.1:${REDIS_PORT};` : ''}
 oauth2_provider bc {
+    ${store}
     issuer                  ${issuer};
-    jwks_uri                http://127.0.0.1:${JWKS_PORT}/jwks;
+    ${store ? '' : `jwks_uri                http://127.0.0.1:${JWKS_PORT}/jwks;`}
     client_id               ${config.FAKE_CLIENT.id};
     client_secret           ${config.FAKE_CLIENT.secret};
     backchannel_logout_uri  /oauth2/backchannel;
@@ -122,20 +154,34 @@ server {
     for (const port of [P, P + 1]) {
       if (await get(port, '/p/index.html', c) !== 200) throw new Error(`port ${port}: the session is refused`);
     }
+    hot.store = await env.nginx({
+      name: 'bench-fleet-store', port: STORE_PORT, main: mainConf(),
+      http: conf(STORE_PORT, true, 'location /oauth2/ { oauth2 bc; }', 'session_store redis;'),
+    });
+    fs.writeFileSync(path.join(hot.store.prefix, 'html', 'index.html'), 'hello\n');
+    const client = new e2e.HttpClient();
+    const flow = await e2e.followLogin(client, `http://127.0.0.1:${STORE_PORT}/p/index.html`);
+    if (flow.response.status !== 200) throw new Error(`session_store redis: login ${flow.response.status}\n${e2e.describeHops(flow.hops)}`);
+    const ticket = client.jar.header(`http://127.0.0.1:${STORE_PORT}/`);
+    if (await get(STORE_PORT, '/p/index.html', ticket) !== 200) throw new Error('the stored session is refused');
     const extra = ['-H', `Cookie: ${c}`];
-    const rounds = { redis: [], plain: [] };
-    const rps = { redisP: [], redisU: [], plainP: [], plainU: [] };
+    const extraFor = { redis: extra, plain: extra, store: ['-H', `Cookie: ${ticket}`] };
+    const rounds = { redis: [], plain: [], store: [] };
+    const rps = {
+      redisP: [], redisU: [], plainP: [], plainU: [], storeP: [], storeU: [],
+    };
     for (let i = 0; i < settings.RUNS; i += 1) {
-      for (const [name, port] of [['redis', P], ['plain', P + 1]]) {
-        const u = await wrk(`http://127.0.0.1:${port}/plain/index.html`, { extra });
-        const p = await wrk(`http://127.0.0.1:${port}/p/index.html`, { extra });
+      for (const [name, port] of [['redis', P], ['plain', P + 1], ['store', STORE_PORT]]) {
+        const u = await wrk(`http://127.0.0.1:${port}/plain/index.html`, { extra: extraFor[name] });
+        const p = await wrk(`http://127.0.0.1:${port}/p/index.html`, { extra: extraFor[name] });
         if (u.errors || p.errors) throw new Error(`${name}: wrk errors`);
         rounds[name].push(p.rps / u.rps);
         rps[`${name}P`].push(p.rps);
         rps[`${name}U`].push(u.rps);
       }
-      log(`round ${i + 1}/${settings.RUNS}: with Redis ${rounds.redis[i].toFixed(3)}, without ${rounds.plain[i].toFixed(3)}`);
+      log(`round ${i + 1}/${settings.RUNS}: with Redis ${rounds.redis[i].toFixed(3)}, without ${rounds.plain[i].toFixed(3)}, session_store redis ${rounds.store[i].toFixed(3)}`);
     }
+    const rtt = await pings(2000);
     for (const n of Object.values(hot)) await n.stop();
 
     // ---------------------------------------------------- propagation
@@ -206,7 +252,15 @@ server {
       '',
       'The times include the POST to A (its answer comes after the logout is recorded, kept and published) and the polling requests.',
       '',
-      '`session_store redis` is not implemented yet: no figure.',
+      `## session_store redis: the same pair with sessions in Redis (one GET per request), ${settings.RUNS} rounds`,
+      '',
+      markdownTable(['nginx', 'protected req/s (median)', 'unprotected req/s (median)', 'ratio (median of rounds)'], [
+        ['session_store redis', median(rps.storeP).toFixed(0), median(rps.storeU).toFixed(0), median(rounds.store).toFixed(3)],
+      ]),
+      '',
+      `Protected with session_store redis against protected with cookie sessions and no oauth2_redis (median of the per-round ratios): ${median(rps.storeP.map((x, i) => x / rps.plainP[i])).toFixed(3)}.`,
+      '',
+      `Redis round trip (2000 sequential PINGs from node on one connection): p50 ${fmtMs(percentile(rtt, 50))}, p99 ${fmtMs(percentile(rtt, 99))}.`,
     ].join('\n');
     report('fleet', md);
   } finally {

@@ -42,7 +42,7 @@ latency-token      the same, only callbacks waiting on the token endpoint
 hotpath            a valid session's cost: throughput vs unprotected and vs Apache mod_auth_openidc, cookie sizes, instructions per request, CPU per login, worker memory (bench/hotpath.sh, ~12 min)
 hotpath-throughput only the throughput part (and the cookie sizes)
 hotpath-callgrind  only the instructions per request (callgrind)
-fleet              oauth2_redis: hot-path ratio with and without it, revocation propagation p50/p99 across three hosts (bench/fleet.js; redis-server)
+fleet              oauth2_redis: hot-path ratio with and without it, with session_store redis and the Redis round trip, revocation propagation p50/p99 across three hosts (bench/fleet.js; redis-server)
 bearer             an API caller's bearer token: throughput with a repeated JWT vs plain nginx, CPU of a first-seen JWT, introspection calls per 10,000 requests with 100 opaque tokens
 "
 

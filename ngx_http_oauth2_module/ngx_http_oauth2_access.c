@@ -29,6 +29,7 @@
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_store.h"
 #include "ngx_http_oauth2_access.h"
 
 
@@ -41,6 +42,8 @@ static ngx_int_t ngx_http_oauth2_bearer_pass(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf, ngx_http_oauth2_main_conf_t *omcf,
     ngx_uint_t fallback);
 static ngx_int_t ngx_http_oauth2_auth_request_check(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf);
+static ngx_int_t ngx_http_oauth2_store_read(ngx_http_request_t *r,
     ngx_http_oauth2_loc_conf_t *olcf);
 
 
@@ -111,6 +114,16 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
             && ngx_strncmp(pp[i]->logout_path.data, r->uri.data, r->uri.len)
                == 0)
         {
+            if (pp[i]->session_store == NGX_HTTP_OAUTH2_STORE_REDIS
+                && ngx_http_oauth2_store_load(r, olcf, pp[i],
+                                              ngx_http_oauth2_wake)
+                   == NGX_AGAIN)
+            {
+                /* the session, for the audit line and id_token_hint;
+                 * Redis unusable: logged out without them */
+                return NGX_AGAIN;
+            }
+
             return ngx_http_oauth2_logout(r, olcf, pp[i]);
         }
 
@@ -151,6 +164,12 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
          * redirect to this one */
         ngx_http_oauth2_cookie_swap(ctx->saved_cookies);
         ctx->saved_cookies = NULL;
+    }
+
+    rc = ngx_http_oauth2_store_read(r, olcf);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ctx = ngx_http_oauth2_get_session(r);
@@ -218,6 +237,48 @@ ngx_http_oauth2_access(ngx_http_request_t *r)
     }
 
     return ngx_http_oauth2_login(r, olcf, p);
+}
+
+
+/*
+ * session_store redis: the session of the ticket cookie is read from
+ * Redis before the session is opened, the request waiting meanwhile.  In
+ * a location that admits several providers, that of the first one with
+ * session_store redis.  Redis unusable: 503, never a pass.
+ */
+
+static ngx_int_t
+ngx_http_oauth2_store_read(ngx_http_request_t *r,
+    ngx_http_oauth2_loc_conf_t *olcf)
+{
+    ngx_int_t                    rc;
+    ngx_uint_t                   i;
+    ngx_http_oauth2_provider_t  *p, **pp;
+
+    p = olcf->provider;
+
+    if (olcf->choices != NULL) {
+        pp = olcf->choices->elts;
+
+        for (i = 0; i < olcf->choices->nelts; i++) {
+            if (pp[i]->session_store == NGX_HTTP_OAUTH2_STORE_REDIS) {
+                p = pp[i];
+                break;
+            }
+        }
+    }
+
+    if (p == NULL || p->session_store != NGX_HTTP_OAUTH2_STORE_REDIS) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_oauth2_store_load(r, olcf, p, ngx_http_oauth2_wake);
+
+    if (rc == NGX_ERROR) {
+        return ngx_http_oauth2_fail(r, NGX_HTTP_OAUTH2_ERR_SEAL, NULL);
+    }
+
+    return rc;
 }
 
 

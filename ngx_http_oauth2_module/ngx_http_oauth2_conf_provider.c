@@ -71,6 +71,13 @@ static ngx_conf_enum_t  ngx_http_oauth2_response_modes[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_oauth2_session_stores[] = {
+    { ngx_string("cookie"), NGX_HTTP_OAUTH2_STORE_COOKIE },
+    { ngx_string("redis"), NGX_HTTP_OAUTH2_STORE_REDIS },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_oauth2_bearer_modes[] = {
     { ngx_string("jwt"), NGX_HTTP_OAUTH2_BEARER_JWT },
     { ngx_string("introspection"), NGX_HTTP_OAUTH2_BEARER_INTROSPECT },
@@ -262,6 +269,13 @@ static ngx_command_t  ngx_http_oauth2_provider_commands[] = {
       0,
       offsetof(ngx_http_oauth2_provider_t, response_mode),
       &ngx_http_oauth2_response_modes },
+
+    { ngx_string("session_store"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0,
+      offsetof(ngx_http_oauth2_provider_t, session_store),
+      &ngx_http_oauth2_session_stores },
 
     { ngx_string("ssl_trusted_certificate"),
       NGX_CONF_TAKE1,
@@ -499,6 +513,7 @@ ngx_http_oauth2_conf_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     p->userinfo = NGX_CONF_UNSET_UINT;
     p->par = NGX_CONF_UNSET_UINT;
     p->response_mode = NGX_CONF_UNSET_UINT;
+    p->session_store = NGX_CONF_UNSET_UINT;
     p->connect_timeout = NGX_CONF_UNSET_MSEC;
     p->timeout = NGX_CONF_UNSET_MSEC;
     p->max_response_size = NGX_CONF_UNSET_SIZE;
@@ -773,6 +788,7 @@ ngx_http_oauth2_provider_finish(ngx_conf_t *cf,
     ngx_conf_init_uint_value(p->response_mode,
                              NGX_HTTP_OAUTH2_RESPONSE_QUERY);
     ngx_conf_init_uint_value(p->par, NGX_HTTP_OAUTH2_PAR_AUTO);
+    ngx_conf_init_uint_value(p->session_store, NGX_HTTP_OAUTH2_STORE_COOKIE);
 
     if (ngx_http_oauth2_check_client_auth(cf, p) != NGX_OK) {
         return NGX_CONF_ERROR;

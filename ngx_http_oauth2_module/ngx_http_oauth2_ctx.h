@@ -95,6 +95,10 @@ typedef struct {
     /* ngx_http_oauth2_refresh.c's and ngx_http_oauth2_backchannel.c's */
     void                           *refresh;
     void                           *backchannel;
+
+    /* session_store redis: the ticket and what Redis holds for it
+     * (ngx_http_oauth2_store.c) */
+    void                           *store;
 } ngx_http_oauth2_ctx_t;
 
 

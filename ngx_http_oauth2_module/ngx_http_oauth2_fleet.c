@@ -233,9 +233,34 @@ ngx_http_oauth2_fleet_init_conf(ngx_conf_t *cf,
     ngx_http_oauth2_main_conf_t *omcf)
 {
     u_char                        *p;
+    ngx_uint_t                     i;
+    ngx_http_oauth2_provider_t   **pp;
     ngx_http_oauth2_fleet_conf_t  *fc;
 
     fc = omcf->fleet;
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->session_store != NGX_HTTP_OAUTH2_STORE_REDIS) {
+            continue;
+        }
+
+#if (NGX_HTTP_OAUTH2_REDIS)
+        if (fc == NULL || !fc->enabled) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_store redis\" of oauth2 provider "
+                               "\"%V\" needs \"oauth2_redis\"",
+                               &pp[i]->name);
+            return NGX_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_store redis\" of oauth2 provider "
+                           "\"%V\": this ngx_http_oauth2_module was built "
+                           "without hiredis (libhiredis-dev)", &pp[i]->name);
+        return NGX_ERROR;
+#endif
+    }
 
     if (fc == NULL) {
         return NGX_OK;
@@ -961,7 +986,45 @@ ngx_http_oauth2_fleet_argv(const char **argv, size_t *argvlen, ngx_uint_t i,
 }
 
 
+ngx_int_t
+ngx_http_oauth2_fleet_command(ngx_http_oauth2_fleet_reply_pt cb, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    if (ngx_http_oauth2_fleet_worker == NULL
+        || !ngx_http_oauth2_redis_ready(ngx_http_oauth2_fleet_cmd))
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_oauth2_redis_command(ngx_http_oauth2_fleet_cmd, cb, data,
+                                         argc, argv, argvlen);
+}
+
+
+ngx_str_t *
+ngx_http_oauth2_fleet_key_prefix(void)
+{
+    return ngx_http_oauth2_fleet_worker ? &ngx_http_oauth2_fleet_worker->prefix
+                                        : NULL;
+}
+
+
 #else /* !NGX_HTTP_OAUTH2_REDIS */
+
+
+ngx_int_t
+ngx_http_oauth2_fleet_command(ngx_http_oauth2_fleet_reply_pt cb, void *data,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    return NGX_DECLINED;
+}
+
+
+ngx_str_t *
+ngx_http_oauth2_fleet_key_prefix(void)
+{
+    return NULL;
+}
 
 
 ngx_int_t

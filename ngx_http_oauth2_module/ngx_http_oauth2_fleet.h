@@ -71,5 +71,22 @@ void ngx_http_oauth2_fleet_refresh_cancel(void **op);
 void ngx_http_oauth2_fleet_refresh_done(u_char *key, ngx_uint_t state,
     ngx_str_t *result, time_t ttl);
 
+/* a command's reply: a redisReply *, or NULL when it failed (connection
+ * lost, timeout, the worker exits) */
+typedef void (*ngx_http_oauth2_fleet_reply_pt)(void *data, void *reply);
+
+/*
+ * A command on this worker's command connection (for session_store redis,
+ * ngx_http_oauth2_store.c).  NGX_OK: cb (which may be NULL) is called
+ * with the reply; NGX_DECLINED: no oauth2_redis or not connected now, cb
+ * is never called.
+ */
+ngx_int_t ngx_http_oauth2_fleet_command(ngx_http_oauth2_fleet_reply_pt cb,
+    void *data, int argc, const char **argv, const size_t *argvlen);
+
+/* oauth2_redis_prefix in this worker, or NULL without a fleet */
+ngx_str_t *ngx_http_oauth2_fleet_key_prefix(void);
+
+
 
 #endif /* _NGX_HTTP_OAUTH2_FLEET_H_INCLUDED_ */

@@ -33,6 +33,7 @@
 #include "ngx_http_oauth2_request.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_session.h"
+#include "ngx_http_oauth2_store.h"
 #include "ngx_http_oauth2_token.h"
 
 
@@ -103,14 +104,26 @@ ngx_http_oauth2_logout(ngx_http_request_t *r,
     have_session = 0;
     ngx_memzero(&session, sizeof(ngx_http_oauth2_session_t));
 
-    if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value, NULL)
-           == NGX_OK
-        && ngx_http_oauth2_open(r->pool, olcf->keys,
-                                NGX_HTTP_OAUTH2_SEAL_SESSION,
-                                &p->cookie_name, &value, &plain, &index)
-           == NGX_OK
-        && ngx_http_oauth2_session_decode(r->pool, &plain, &session)
-           == NGX_OK)
+    if (p->session_store == NGX_HTTP_OAUTH2_STORE_REDIS) {
+
+        /* read by the access phase; deleted from Redis at once, so a
+         * copy of the cookie opens nothing on any host */
+
+        if (ngx_http_oauth2_store_open(r, p, &session) == NGX_OK) {
+            have_session = 1;
+        }
+
+        ngx_http_oauth2_store_delete(r, olcf, p);
+
+    } else if (ngx_http_oauth2_cookie_get(r, &p->cookie_name, &value, NULL)
+                   == NGX_OK
+               && ngx_http_oauth2_open(r->pool, olcf->keys,
+                                       NGX_HTTP_OAUTH2_SEAL_SESSION,
+                                       &p->cookie_name, &value, &plain,
+                                       &index)
+                  == NGX_OK
+               && ngx_http_oauth2_session_decode(r->pool, &plain, &session)
+                  == NGX_OK)
     {
         have_session = 1;
     }

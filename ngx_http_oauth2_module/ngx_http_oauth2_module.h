@@ -62,6 +62,10 @@
 #define NGX_HTTP_OAUTH2_RESPONSE_QUERY    0
 #define NGX_HTTP_OAUTH2_RESPONSE_FORM     1
 
+/* session_store cookie | redis */
+#define NGX_HTTP_OAUTH2_STORE_COOKIE      0
+#define NGX_HTTP_OAUTH2_STORE_REDIS       1
+
 /* bearer_validation jwt | introspection | auto */
 #define NGX_HTTP_OAUTH2_BEARER_JWT        1
 #define NGX_HTTP_OAUTH2_BEARER_INTROSPECT 2
@@ -123,6 +127,7 @@ typedef struct {
     ngx_uint_t                      userinfo;
     ngx_uint_t                      par;
     ngx_uint_t                      response_mode;
+    ngx_uint_t                      session_store;
 
     /*
      * "userinfo auto" with OpenID Connect: the claims (char *) an ID

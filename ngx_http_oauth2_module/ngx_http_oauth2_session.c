@@ -24,6 +24,7 @@
 #include "ngx_http_oauth2_reply.h"
 #include "ngx_http_oauth2_seal.h"
 #include "ngx_http_oauth2_shm.h"
+#include "ngx_http_oauth2_store.h"
 #include "ngx_http_oauth2_session.h"
 
 
@@ -143,9 +144,28 @@ ngx_http_oauth2_open_session(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oauth2_module);
 
-    rc = ngx_http_oauth2_session_open_cached(r->pool, omcf->session_cache,
-                                             olcf->keys, &p->cookie_name,
-                                             &value, &ctx->session, &index);
+    if (p->session_store == NGX_HTTP_OAUTH2_STORE_REDIS) {
+
+        /* the cookie is a ticket: the access phase read its session from
+         * Redis (ngx_http_oauth2_store_load) */
+
+        rc = ngx_http_oauth2_store_open(r, p, &ctx->session);
+        index = 0;
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "oauth2: no session in Redis for \"%V\"",
+                           &p->cookie_name);
+            return NGX_DECLINED;
+        }
+
+    } else {
+        rc = ngx_http_oauth2_session_open_cached(r->pool,
+                                                 omcf->session_cache,
+                                                 olcf->keys, &p->cookie_name,
+                                                 &value, &ctx->session,
+                                                 &index);
+    }
 
     if (rc == NGX_ABORT) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -424,6 +444,11 @@ ngx_http_oauth2_session_save(ngx_http_request_t *r,
 
     if (exp <= 0) {
         exp = 1;
+    }
+
+    if (p->session_store == NGX_HTTP_OAUTH2_STORE_REDIS) {
+        return ngx_http_oauth2_store_save(r, olcf, p, s, exp,
+                                          ngx_http_oauth2_secure(r, olcf));
     }
 
     for ( ;; ) {

@@ -167,3 +167,95 @@ environment variable "OAUTH2_TEST_NO_SUCH_VARIABLE" is not set or empty
 --- must_die
 --- error_log
 "oauth2_redis" directive is duplicate
+
+
+
+=== TEST 9: session_store redis without oauth2_redis is refused
+--- http_config
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123;
+        session_store  redis;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 google;
+    }
+--- must_die
+--- error_log
+"session_store redis" of oauth2 provider "google" needs "oauth2_redis"
+
+
+
+=== TEST 10: session_store redis with oauth2_redis is accepted; a page without a session never waits for Redis
+--- http_config
+    oauth2_redis redis://127.0.0.1:1/0;
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123.apps.googleusercontent.com;
+        client_secret  not-a-real-secret;
+        session_store  redis;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location /public {
+        oauth2 off;
+        return 200 "public\n";
+    }
+    location / {
+        oauth2 google;
+    }
+--- request
+GET /public
+--- error_code: 200
+--- response_body
+public
+--- no_error_log
+[emerg]
+session_store redis:
+
+
+
+=== TEST 11: an unknown session_store is refused
+--- http_config
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123;
+        session_store  memcached;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location / {
+        oauth2 google;
+    }
+--- must_die
+--- error_log
+invalid value "memcached"
+
+
+
+=== TEST 12: session_store cookie (the default) is accepted
+--- http_config
+    oauth2_provider google {
+        issuer         https://accounts.google.com;
+        client_id      123.apps.googleusercontent.com;
+        client_secret  not-a-real-secret;
+        session_store  cookie;
+    }
+    oauth2_cookie_secret 0123456789abcdef0123456789abcdef;
+--- config
+    location /public {
+        oauth2 off;
+        return 200 "public\n";
+    }
+    location / {
+        oauth2 google;
+    }
+--- request
+GET /public
+--- error_code: 200
+--- response_body
+public
+--- no_error_log
+[emerg]

@@ -26,7 +26,7 @@ const LAYERS = [
   ['http_multi', 'seal', 'codec', 'cookie', 'jwk', 'assertion', 'shm', 'metrics', 'redis'],
   ['http', 'jwt', 'ocache', 'conf_value'],
   ['ctx', 'provider', 'fleet'],
-  ['park', 'reply', 'request', 'token'],
+  ['park', 'reply', 'request', 'token', 'store'],
   ['session', 'authreq', 'introspect'],
   ['login', 'logout', 'backchannel', 'refresh', 'form_post', 'bearer'],
   ['callback'],
