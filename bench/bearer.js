@@ -27,31 +27,14 @@ const path = require('node:path');
 
 const B = require('./lib');
 
-const { settings: S, log, e2e } = B;
+const {
+  settings: S, log, e2e, childrenOf,
+} = B;
+
+const cpuNs = (pid) => B.cpuNs([pid]);
 const FIRST_SEEN = Number(process.env.BENCH_FIRST_SEEN || 1000);
 const API = 'https://api.example.com';
 const CLIENT = { id: 'api-client', secret: 'api-client-secret-0123456789abcdef' };
-
-function childrenOf(pid) {
-  const out = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-function cpuNs(pid) {
-  let ns = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-  }
-  return ns;
-}
 
 async function tokens(tokenEndpoint, n, resource) {
   const auth = `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`;

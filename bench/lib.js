@@ -225,6 +225,33 @@ function machineText(m = machine()) {
     + `module source ${sourceVersion()}`;
 }
 
+/** Children of pid (no /proc/<pid>/task/<pid>/children here: scan /proc). */
+function childrenOf(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Nanoseconds on the CPU of every thread of these processes. */
+function cpuNs(pids) {
+  let ns = 0;
+  for (const pid of pids) {
+    let tasks = [];
+    try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const t of tasks) {
+      try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* gone */ }
+    }
+  }
+  return ns;
+}
+
 /** Print the report to stdout and keep a copy in bench/out/<name>-<stamp>.md. */
 function report(name, markdown) {
   fs.mkdirSync(OUT, { recursive: true });
@@ -238,5 +265,5 @@ function report(name, markdown) {
 module.exports = {
   ROOT, OUT, e2e, settings, log, createEnv, mainConf, loadGenPrefix, setupText,
   parseDuration, parseWrk, wrk, timedGet, waitForHits, median, fmtMs, markdownTable, machine, machineText,
-  sourceVersion, report,
+  sourceVersion, report, childrenOf, cpuNs,
 };

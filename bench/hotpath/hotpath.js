@@ -58,6 +58,8 @@ const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 
 const B = require('../lib');
+
+const { childrenOf, cpuNs } = B;
 const seal = require('../../t/tools/seal.js');
 
 const { e2e } = B;
@@ -135,33 +137,6 @@ function prefixArgv() {
     ...(S.NICE ? ['nice', '-n', String(S.NICE)] : []),
     ...(S.PIN ? ['taskset', '-c', String(NCPU - 1)] : []),
   ];
-}
-
-/** Children of pid (no /proc/<pid>/task/<pid>/children here: scan /proc). */
-function childrenOf(pid) {
-  const out = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return out;
-}
-
-/** Nanoseconds on the CPU of every thread of these processes. */
-function cpuNs(pids) {
-  let ns = 0;
-  for (const pid of pids) {
-    let tasks = [];
-    try { tasks = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
-    for (const t of tasks) {
-      try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* gone */ }
-    }
-  }
-  return ns;
 }
 
 function kib(text, field) {
